@@ -1,0 +1,180 @@
+//! The events that drive the stages, and the routing rules that say which stage takes
+//! which event. `template.yaml` wires the same rules into S3 notifications, SQS and
+//! EventBridge; the local router applies them in-process.
+
+use serde::{Deserialize, Serialize};
+
+use crate::keys::{self, VideoId};
+use crate::ports::JobOutcome;
+use crate::record::Stage;
+
+/// An object was written (S3's `ObjectCreated:*`). `key` is decoded (S3 sends it
+/// URL-encoded with spaces as `+`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectCreated {
+    pub bucket: String,
+    pub key: String,
+    pub size_bytes: u64,
+    #[serde(default)]
+    pub etag: Option<String>,
+    #[serde(default)]
+    pub version_id: Option<String>,
+}
+
+/// A transcode job changed state (MediaConvert's "Job State Change", or the local
+/// transcoder finishing).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobStateChange {
+    pub video_id: VideoId,
+    pub job_id: String,
+    pub outcome: JobOutcome,
+}
+
+/// Messages between stages (SQS bodies in the cloud).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum PipelineMessage {
+    /// Ingest made the plan; transcode it.
+    TranscodeRequested {
+        video_id: VideoId,
+    },
+    JobStateChanged(JobStateChange),
+    /// A stage recorded its part; publish checks whether the video is complete.
+    PartRecorded {
+        video_id: VideoId,
+        stage: Stage,
+    },
+}
+
+impl PipelineMessage {
+    pub fn video_id(&self) -> &VideoId {
+        match self {
+            PipelineMessage::TranscodeRequested { video_id }
+            | PipelineMessage::PartRecorded { video_id, .. } => video_id,
+            PipelineMessage::JobStateChanged(change) => &change.video_id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum PipelineEvent {
+    ObjectCreated(ObjectCreated),
+    Message(PipelineMessage),
+}
+
+/// The upload extensions ingest takes as video.
+pub const VIDEO_EXTENSIONS: &[&str] = &[
+    "mp4", "m4v", "mov", "mkv", "webm", "avi", "mpg", "mpeg", "ts", "mts", "m2ts", "wmv", "flv",
+    "3gp", "mxf",
+];
+/// The upload extensions ingest takes as audio only.
+pub const AUDIO_EXTENSIONS: &[&str] = &["wav", "mp3", "m4a", "aac", "flac", "ogg", "opus"];
+
+/// Which stage takes an event, if any. The rules, as in `template.yaml`:
+/// - object created under `uploads/` → ingest (videos, and sidecars `*.json`);
+/// - `media/<id>/audio.mp3` created → transcribe-start;
+/// - `transcripts/<id>/transcript.json` created → transcribe-store;
+/// - `media/<id>/frames/frame.*.jpg` created → rekognition;
+/// - transcode requested, and job state changes → transcode;
+/// - part recorded → publish.
+///
+/// Anything else (renditions, HLS segments, the cover, the manifest) triggers nothing,
+/// which is what keeps outputs from looping back into the pipeline.
+pub fn route(event: &PipelineEvent) -> Option<Stage> {
+    match event {
+        PipelineEvent::Message(PipelineMessage::TranscodeRequested { .. })
+        | PipelineEvent::Message(PipelineMessage::JobStateChanged(_)) => Some(Stage::Transcode),
+        PipelineEvent::Message(PipelineMessage::PartRecorded { .. }) => Some(Stage::Publish),
+        PipelineEvent::ObjectCreated(o) => route_key(&o.key),
+    }
+}
+
+fn route_key(key: &str) -> Option<Stage> {
+    if key.starts_with(keys::UPLOADS_PREFIX) {
+        return Some(Stage::Ingest);
+    }
+    let id = keys::video_id_in(key)?;
+    if key == keys::audio_mp3(&id) {
+        Some(Stage::TranscribeStart)
+    } else if key == format!("{}transcript.json", keys::transcripts_dir(&id)) {
+        Some(Stage::TranscribeStore)
+    } else if key.starts_with(&keys::frames_dir(&id)) && keys::frame_capture_index(key).is_some() {
+        Some(Stage::Rekognition)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn created(key: &str) -> PipelineEvent {
+        PipelineEvent::ObjectCreated(ObjectCreated {
+            bucket: "b".into(),
+            key: key.into(),
+            size_bytes: 1,
+            etag: None,
+            version_id: None,
+        })
+    }
+
+    #[test]
+    fn routes_follow_the_template_rules() {
+        let id = VideoId::parse("0123456789abcdef").unwrap();
+        assert_eq!(route(&created("uploads/talk.mp4")), Some(Stage::Ingest));
+        assert_eq!(route(&created("uploads/talk.json")), Some(Stage::Ingest));
+        assert_eq!(
+            route(&created(&keys::audio_mp3(&id))),
+            Some(Stage::TranscribeStart)
+        );
+        assert_eq!(
+            route(&created(&format!("transcripts/{id}/transcript.json"))),
+            Some(Stage::TranscribeStore)
+        );
+        assert_eq!(
+            route(&created(&keys::frame_capture(&id, 3))),
+            Some(Stage::Rekognition)
+        );
+        for quiet in [
+            keys::rendition(&id, "720p"),
+            keys::cover(&id),
+            keys::hls_master(&id),
+            keys::manifest(&id),
+            "elsewhere/x.mp4".into(),
+        ] {
+            assert_eq!(route(&created(&quiet)), None, "{quiet}");
+        }
+        let msg = PipelineEvent::Message(PipelineMessage::PartRecorded {
+            video_id: id.clone(),
+            stage: Stage::Rekognition,
+        });
+        assert_eq!(route(&msg), Some(Stage::Publish));
+        assert_eq!(
+            route(&PipelineEvent::Message(
+                PipelineMessage::TranscodeRequested { video_id: id }
+            )),
+            Some(Stage::Transcode)
+        );
+    }
+
+    #[test]
+    fn messages_round_trip_as_json() {
+        let id = VideoId::parse("0123456789abcdef").unwrap();
+        let m = PipelineMessage::JobStateChanged(JobStateChange {
+            video_id: id,
+            job_id: "j".into(),
+            outcome: JobOutcome::Error {
+                code: Some(1010),
+                message: "bad input".into(),
+            },
+        });
+        let text = serde_json::to_string(&m).unwrap();
+        assert!(
+            text.contains("\"type\":\"job-state-changed\"")
+                && text.contains("\"status\":\"ERROR\""),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<PipelineMessage>(&text).unwrap(), m);
+    }
+}

@@ -1,0 +1,331 @@
+//! In-memory fakes of every port, for tests in every crate (feature `test-util`).
+//! They behave like the real things where the stages depend on it: the store
+//! announces writes, the record table is conditional on version.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use crate::cover::FrameMeasures;
+use crate::error::PortError;
+use crate::events::{ObjectCreated, PipelineMessage};
+use crate::keys::VideoId;
+use crate::media::MediaInfo;
+use crate::plan::Plan;
+use crate::ports::*;
+use crate::record::{OutputFile, OutputKind, Stage, VideoRecord};
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A bucket in memory. Every write is announced in `created`.
+#[derive(Default)]
+pub struct MemStore {
+    pub objects: Mutex<BTreeMap<String, Vec<u8>>>,
+    pub created: Mutex<Vec<ObjectCreated>>,
+}
+
+impl MemStore {
+    pub fn insert(&self, key: &str, bytes: &[u8]) -> ObjectCreated {
+        lock(&self.objects).insert(key.to_string(), bytes.to_vec());
+        let event = ObjectCreated {
+            bucket: "mem".into(),
+            key: key.into(),
+            size_bytes: bytes.len() as u64,
+            etag: Some(format!(
+                "{:x}",
+                bytes.len() * 31 + bytes.first().copied().unwrap_or(0) as usize
+            )),
+            version_id: None,
+        };
+        lock(&self.created).push(event.clone());
+        event
+    }
+    pub fn keys(&self) -> Vec<String> {
+        lock(&self.objects).keys().cloned().collect()
+    }
+    pub fn take_created(&self) -> Vec<ObjectCreated> {
+        std::mem::take(&mut *lock(&self.created))
+    }
+}
+
+impl ObjectReader for MemStore {
+    async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, PortError> {
+        Ok(lock(&self.objects).get(key).map(|b| ObjectInfo {
+            key: key.into(),
+            size_bytes: b.len() as u64,
+            etag: None,
+        }))
+    }
+    async fn get(&self, key: &str) -> Result<Vec<u8>, PortError> {
+        lock(&self.objects)
+            .get(key)
+            .cloned()
+            .ok_or_else(|| PortError::NotFound(key.into()))
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, PortError> {
+        Ok(lock(&self.objects)
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, b)| ObjectInfo {
+                key: k.clone(),
+                size_bytes: b.len() as u64,
+                etag: None,
+            })
+            .collect())
+    }
+}
+
+impl ObjectWriter for MemStore {
+    async fn put(&self, key: &str, bytes: Vec<u8>, _content_type: &str) -> Result<(), PortError> {
+        self.insert(key, &bytes);
+        Ok(())
+    }
+    async fn copy(&self, from: &str, to: &str) -> Result<(), PortError> {
+        let bytes = self.get(from).await?;
+        self.insert(to, &bytes);
+        Ok(())
+    }
+}
+
+/// Answers probes from a table; unknown keys are "not media".
+#[derive(Default)]
+pub struct FakeProber {
+    pub media: Mutex<HashMap<String, MediaInfo>>,
+}
+
+impl MediaProber for FakeProber {
+    async fn probe(&self, key: &str) -> Result<MediaInfo, PortError> {
+        lock(&self.media)
+            .get(key)
+            .cloned()
+            .ok_or_else(|| PortError::Invalid("Invalid data found when processing input".into()))
+    }
+}
+
+/// A record table with DynamoDB's conditional semantics.
+#[derive(Default)]
+pub struct MemRecords {
+    pub rows: Mutex<HashMap<VideoId, VideoRecord>>,
+    /// Writes that found another version (to see that conflicts were retried).
+    pub conflicts: Mutex<u32>,
+}
+
+impl VideoRecords for MemRecords {
+    async fn create(&self, record: &VideoRecord) -> Result<Created, PortError> {
+        let mut rows = lock(&self.rows);
+        if let Some(existing) = rows.get(&record.id) {
+            return Ok(Created::Existing(Box::new(existing.clone())));
+        }
+        rows.insert(record.id.clone(), record.clone());
+        Ok(Created::Created)
+    }
+    async fn get(&self, id: &VideoId) -> Result<Option<VideoRecord>, PortError> {
+        Ok(lock(&self.rows).get(id).cloned())
+    }
+    async fn update(&self, record: &VideoRecord) -> Result<UpdateResult, PortError> {
+        let mut rows = lock(&self.rows);
+        match rows.get(&record.id) {
+            Some(stored) if stored.version == record.version => {
+                let mut next = record.clone();
+                next.version += 1;
+                rows.insert(record.id.clone(), next);
+                Ok(UpdateResult::Stored)
+            }
+            Some(_) => {
+                *lock(&self.conflicts) += 1;
+                Ok(UpdateResult::Conflict)
+            }
+            None => Err(PortError::NotFound(record.id.to_string())),
+        }
+    }
+}
+
+/// Makes the outputs a plan names in a [`MemStore`] and reports them as a finished
+/// job, or submits and leaves the job running (`asynchronous`), or fails.
+pub struct FakeTranscoder<'a> {
+    pub store: &'a MemStore,
+    pub asynchronous: bool,
+    pub fail_with: Option<PortError>,
+    pub submitted: Mutex<Vec<TranscodeJob>>,
+    /// Luma each frame capture gets (index → value); default mid-grey detail.
+    pub frame_fill: fn(u32) -> u8,
+}
+
+impl<'a> FakeTranscoder<'a> {
+    pub fn new(store: &'a MemStore) -> Self {
+        FakeTranscoder {
+            store,
+            asynchronous: false,
+            fail_with: None,
+            submitted: Mutex::new(Vec::new()),
+            frame_fill: |_| 128,
+        }
+    }
+
+    /// The outputs a plan names, as a transcoder would report them.
+    pub fn outputs_for(&self, id: &VideoId, plan: &Plan) -> Vec<OutputFile> {
+        let mut outputs = Vec::new();
+        let file = |key: String,
+                    kind,
+                    name: Option<String>,
+                    codec: &str,
+                    w: Option<u32>,
+                    h: Option<u32>| OutputFile {
+            key,
+            kind,
+            name,
+            codec: codec.into(),
+            width_px: w,
+            height_px: h,
+            bitrate_bps: Some(1),
+            duration_s: Some(plan.clip.duration_s()),
+            bytes: 10,
+        };
+        for r in &plan.renditions {
+            outputs.push(file(
+                crate::keys::rendition(id, &r.name),
+                OutputKind::Rendition,
+                Some(r.name.clone()),
+                "h264+aac",
+                Some(r.width_px),
+                Some(r.height_px),
+            ));
+        }
+        if plan.mp3_bitrate_bps.is_some() {
+            outputs.push(file(
+                crate::keys::audio_mp3(id),
+                OutputKind::Mp3,
+                None,
+                "mp3",
+                None,
+                None,
+            ));
+        }
+        if let Some(g) = &plan.gif {
+            outputs.push(file(
+                crate::keys::preview_gif(id),
+                OutputKind::Gif,
+                None,
+                "gif",
+                Some(g.width_px),
+                Some(g.height_px),
+            ));
+        }
+        outputs
+    }
+
+    /// Writes the outputs and frame captures into the store.
+    pub fn write_outputs(&self, id: &VideoId, plan: &Plan) -> Vec<OutputFile> {
+        let outputs = self.outputs_for(id, plan);
+        for o in &outputs {
+            self.store.insert(&o.key, b"media");
+        }
+        if let Some(f) = &plan.frames {
+            for i in 0..f.count {
+                self.store
+                    .insert(&crate::keys::frame_capture(id, i), &[(self.frame_fill)(i)]);
+            }
+        }
+        outputs
+    }
+}
+
+impl Transcoder for FakeTranscoder<'_> {
+    async fn submit(&self, job: &TranscodeJob) -> Result<Submission, PortError> {
+        lock(&self.submitted).push(job.clone());
+        if let Some(e) = &self.fail_with {
+            return Err(e.clone());
+        }
+        let job_id = format!("job-{}", job.video_id);
+        if self.asynchronous {
+            return Ok(Submission::Submitted { job_id });
+        }
+        let outputs = self.write_outputs(&job.video_id, &job.plan);
+        Ok(Submission::Finished {
+            job_id,
+            outcome: JobOutcome::Complete { outputs },
+        })
+    }
+}
+
+/// Measures a one-byte "frame" as a frame of that mean luma with good detail.
+#[derive(Default)]
+pub struct FakeAnalyzer<'a> {
+    pub store: Option<&'a MemStore>,
+}
+
+impl FrameAnalyzer for FakeAnalyzer<'_> {
+    async fn analyze(&self, key: &str) -> Result<FrameAnalysis, PortError> {
+        let luma = match self.store {
+            Some(s) => s.get(key).await?.first().copied().unwrap_or(0),
+            None => 128,
+        };
+        Ok(FrameAnalysis {
+            measures: FrameMeasures {
+                mean_luma: luma as f64,
+                luma_stddev: luma as f64 / 3.0,
+                laplacian_variance: luma as f64 * 4.0,
+            },
+            detection_bonus: 0.0,
+            labels: vec!["Person".into()],
+        })
+    }
+}
+
+/// Records what it published and whom it told.
+#[derive(Default)]
+pub struct Recorder {
+    pub published: Mutex<Vec<VideoId>>,
+    pub notified_published: Mutex<Vec<VideoId>>,
+    pub notified_failed: Mutex<Vec<(VideoId, Stage, String)>>,
+    pub messages: Mutex<Vec<PipelineMessage>>,
+}
+
+impl Recorder {
+    pub fn take_messages(&self) -> Vec<PipelineMessage> {
+        std::mem::take(&mut *lock(&self.messages))
+    }
+    pub fn failures(&self) -> Vec<(VideoId, Stage, String)> {
+        lock(&self.notified_failed).clone()
+    }
+    pub fn published_count(&self) -> usize {
+        lock(&self.published).len()
+    }
+}
+
+impl Publisher for Recorder {
+    async fn publish(&self, record: &VideoRecord) -> Result<Vec<String>, PortError> {
+        lock(&self.published).push(record.id.clone());
+        Ok(vec![format!("mem://{}", record.id)])
+    }
+}
+
+impl Notifier for Recorder {
+    async fn published(&self, record: &VideoRecord) -> Result<(), PortError> {
+        lock(&self.notified_published).push(record.id.clone());
+        Ok(())
+    }
+    async fn failed(
+        &self,
+        record: &VideoRecord,
+        stage: Stage,
+        reason: &str,
+    ) -> Result<(), PortError> {
+        lock(&self.notified_failed).push((record.id.clone(), stage, reason.to_string()));
+        Ok(())
+    }
+}
+
+impl MessageBus for Recorder {
+    async fn send(&self, message: PipelineMessage) -> Result<(), PortError> {
+        lock(&self.messages).push(message);
+        Ok(())
+    }
+}
+
+impl crate::router::CreatedObjects for MemStore {
+    fn take_created(&self) -> Vec<ObjectCreated> {
+        MemStore::take_created(self)
+    }
+}

@@ -1,0 +1,239 @@
+//! Object keys and video ids. Everything a video produces lives under its id, outside
+//! `uploads/`, so that no output can re-trigger ingest. Output names follow what
+//! MediaConvert writes for a destination base name plus name modifier
+//! (`video` + `_720p` → `video_720p.mp4`), so both modes leave the same keys.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Where uploads land; the only prefix that triggers ingest.
+pub const UPLOADS_PREFIX: &str = "uploads/";
+pub const MEDIA_PREFIX: &str = "media/";
+pub const TRANSCRIPTS_PREFIX: &str = "transcripts/";
+
+/// A video's id: 16 lowercase hex characters (64 bits of SHA-256 of its identity).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct VideoId(String);
+
+/// What makes an upload the same upload when its event arrives again.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UploadIdentity<'a> {
+    /// Locally: the SHA-256 of the content (hex), so the same file run again is the
+    /// same video whatever its name.
+    Content { sha256_hex: &'a str },
+    /// In S3: bucket, key and version id (or ETag when the bucket is unversioned).
+    Object {
+        bucket: &'a str,
+        key: &'a str,
+        version_or_etag: &'a str,
+    },
+}
+
+impl VideoId {
+    /// Derives the id from an upload's identity (stable across runs and releases).
+    pub fn derive(identity: &UploadIdentity<'_>) -> VideoId {
+        let text = match identity {
+            UploadIdentity::Content { sha256_hex } => format!("content:sha256:{sha256_hex}"),
+            UploadIdentity::Object {
+                bucket,
+                key,
+                version_or_etag,
+            } => {
+                format!("s3://{bucket}/{key}#{version_or_etag}")
+            }
+        };
+        let digest = Sha256::digest(text.as_bytes());
+        VideoId(digest.iter().take(8).map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// Parses an id as it appears in keys and on the command line.
+    pub fn parse(text: &str) -> Option<VideoId> {
+        (text.len() == 16
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .then(|| VideoId(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for VideoId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why a key is refused.
+pub fn unsafe_key_reason(key: &str) -> Option<&'static str> {
+    if key.is_empty() {
+        Some("empty key")
+    } else if key.starts_with('/') {
+        Some("key starts with '/'")
+    } else if key.split('/').any(|part| part == ".." || part == ".") {
+        Some("key has a '.' or '..' path segment")
+    } else if key.contains('\0') || key.contains('\\') {
+        Some("key has a NUL or backslash")
+    } else {
+        None
+    }
+}
+
+/// The sidecar key beside an upload: `uploads/talk.mp4` → `uploads/talk.json`.
+pub fn sidecar_key_for(upload_key: &str) -> String {
+    let (dir, file) = upload_key.rsplit_once('/').unwrap_or(("", upload_key));
+    let stem = file.rsplit_once('.').map_or(file, |(stem, _)| stem);
+    if dir.is_empty() {
+        format!("{stem}.json")
+    } else {
+        format!("{dir}/{stem}.json")
+    }
+}
+
+/// The extension of a key's file name, lowercased (`"mp4"`), if any.
+pub fn extension_of(key: &str) -> Option<String> {
+    let file = key.rsplit('/').next().unwrap_or(key);
+    file.rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .filter(|e| !e.is_empty())
+}
+
+/// `media/<id>/`
+pub fn media_dir(id: &VideoId) -> String {
+    format!("{MEDIA_PREFIX}{id}/")
+}
+/// The MP4 rendition named `name` (e.g. `720p`): `media/<id>/video_720p.mp4`.
+pub fn rendition(id: &VideoId, name: &str) -> String {
+    format!("{MEDIA_PREFIX}{id}/video_{name}.mp4")
+}
+/// The HLS master playlist: `media/<id>/hls/video.m3u8`.
+pub fn hls_master(id: &VideoId) -> String {
+    format!("{MEDIA_PREFIX}{id}/hls/video.m3u8")
+}
+/// One HLS variant playlist: `media/<id>/hls/video_720p.m3u8`.
+pub fn hls_variant(id: &VideoId, name: &str) -> String {
+    format!("{MEDIA_PREFIX}{id}/hls/video_{name}.m3u8")
+}
+/// `media/<id>/audio.mp3`
+pub fn audio_mp3(id: &VideoId) -> String {
+    format!("{MEDIA_PREFIX}{id}/audio.mp3")
+}
+/// `media/<id>/preview.gif`
+pub fn preview_gif(id: &VideoId) -> String {
+    format!("{MEDIA_PREFIX}{id}/preview.gif")
+}
+/// `media/<id>/frames/`
+pub fn frames_dir(id: &VideoId) -> String {
+    format!("{MEDIA_PREFIX}{id}/frames/")
+}
+/// Frame capture `index` (0-based), named as MediaConvert's frame capture group names
+/// them: `media/<id>/frames/frame.0000000.jpg`.
+pub fn frame_capture(id: &VideoId, index: u32) -> String {
+    format!("{MEDIA_PREFIX}{id}/frames/frame.{index:07}.jpg")
+}
+/// The 0-based index in a frame capture key, if it is one.
+pub fn frame_capture_index(key: &str) -> Option<u32> {
+    let file = key.rsplit('/').next()?;
+    file.strip_prefix("frame.")?
+        .strip_suffix(".jpg")?
+        .parse()
+        .ok()
+}
+/// `media/<id>/cover.jpg`
+pub fn cover(id: &VideoId) -> String {
+    format!("{MEDIA_PREFIX}{id}/cover.jpg")
+}
+/// `media/<id>/manifest.json`
+pub fn manifest(id: &VideoId) -> String {
+    format!("{MEDIA_PREFIX}{id}/manifest.json")
+}
+/// `media/<id>/report.html`
+pub fn report(id: &VideoId) -> String {
+    format!("{MEDIA_PREFIX}{id}/report.html")
+}
+/// `transcripts/<id>/`
+pub fn transcripts_dir(id: &VideoId) -> String {
+    format!("{TRANSCRIPTS_PREFIX}{id}/")
+}
+
+/// The video id in a key under `media/<id>/` or `transcripts/<id>/`.
+pub fn video_id_in(key: &str) -> Option<VideoId> {
+    let rest = key
+        .strip_prefix(MEDIA_PREFIX)
+        .or_else(|| key.strip_prefix(TRANSCRIPTS_PREFIX))?;
+    VideoId::parse(rest.split('/').next()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_stable_and_depend_on_identity() {
+        let a = VideoId::derive(&UploadIdentity::Content { sha256_hex: "ab" });
+        assert_eq!(
+            a,
+            VideoId::derive(&UploadIdentity::Content { sha256_hex: "ab" })
+        );
+        assert_ne!(
+            a,
+            VideoId::derive(&UploadIdentity::Content { sha256_hex: "ac" })
+        );
+        let o = VideoId::derive(&UploadIdentity::Object {
+            bucket: "b",
+            key: "uploads/x.mp4",
+            version_or_etag: "v1",
+        });
+        assert_ne!(
+            o,
+            VideoId::derive(&UploadIdentity::Object {
+                bucket: "b",
+                key: "uploads/x.mp4",
+                version_or_etag: "v2"
+            })
+        );
+        assert_eq!(a.as_str().len(), 16);
+        assert_eq!(VideoId::parse(a.as_str()), Some(a.clone()));
+        assert_eq!(VideoId::parse("XYZ"), None);
+    }
+
+    #[test]
+    fn output_keys_live_under_the_id_and_parse_back() {
+        let id = VideoId::parse("0123456789abcdef").unwrap();
+        for key in [
+            rendition(&id, "720p"),
+            hls_master(&id),
+            audio_mp3(&id),
+            frame_capture(&id, 7),
+            cover(&id),
+        ] {
+            assert!(!key.starts_with(UPLOADS_PREFIX));
+            assert_eq!(video_id_in(&key), Some(id.clone()), "{key}");
+        }
+        assert_eq!(frame_capture_index(&frame_capture(&id, 12)), Some(12));
+        assert_eq!(frame_capture_index("media/x/frames/other.jpg"), None);
+    }
+
+    #[test]
+    fn sidecar_and_extension_follow_the_upload_name() {
+        assert_eq!(
+            sidecar_key_for("uploads/Marketing in 2018: What to expect?.mp4"),
+            "uploads/Marketing in 2018: What to expect?.json"
+        );
+        assert_eq!(sidecar_key_for("uploads/a.b.MOV"), "uploads/a.b.json");
+        assert_eq!(extension_of("uploads/a.b.MOV").as_deref(), Some("mov"));
+        assert_eq!(extension_of("uploads/noext"), None);
+    }
+
+    #[test]
+    fn unsafe_keys_are_named() {
+        assert!(unsafe_key_reason("uploads/../etc/passwd").is_some());
+        assert!(unsafe_key_reason("/uploads/a.mp4").is_some());
+        assert!(unsafe_key_reason("uploads/ok ünïcode?.mp4").is_none());
+    }
+}

@@ -1,0 +1,25 @@
+//! vidpipe's domain: the models, the plan, the ports and the stage logic. No SDK
+//! types and no subprocesses here; adapters live in `vidpipe-local` and `vidpipe-aws`.
+
+pub mod cover;
+pub mod error;
+pub mod events;
+pub mod keys;
+pub mod manifest;
+pub mod media;
+pub mod plan;
+pub mod ports;
+pub mod record;
+pub mod router;
+pub mod sidecar;
+pub mod stages;
+pub mod time;
+
+#[cfg(any(test, feature = "test-util"))]
+pub mod fakes;
+
+#[cfg(test)]
+mod stage_tests;
+
+pub use error::{InputError, PortError, StageError};
+pub use keys::VideoId;

@@ -1,0 +1,167 @@
+//! The ports: what the stages need from the world, as narrow traits. Adapters in
+//! `vidpipe-local` (filesystem, ffmpeg, SQLite) and `vidpipe-aws` (S3, MediaConvert,
+//! DynamoDB, …) implement them. Futures are `Send` so that Lambda handlers on a
+//! multi-threaded runtime can hold them.
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cover::FrameMeasures;
+use crate::error::PortError;
+use crate::events::PipelineMessage;
+use crate::keys::VideoId;
+use crate::media::MediaInfo;
+use crate::plan::Plan;
+use crate::record::{OutputFile, Stage, VideoRecord};
+
+/// An object as listed or headed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub size_bytes: u64,
+    #[serde(default)]
+    pub etag: Option<String>,
+}
+
+/// Reads an object store (S3 bucket; a directory locally).
+pub trait ObjectReader: Send + Sync {
+    /// `Ok(None)` when there is no object at `key`.
+    fn head(&self, key: &str)
+        -> impl Future<Output = Result<Option<ObjectInfo>, PortError>> + Send;
+    /// The whole object. [`PortError::NotFound`] when absent.
+    fn get(&self, key: &str) -> impl Future<Output = Result<Vec<u8>, PortError>> + Send;
+    /// Objects whose key starts with `prefix`, in key order.
+    fn list(&self, prefix: &str)
+        -> impl Future<Output = Result<Vec<ObjectInfo>, PortError>> + Send;
+}
+
+/// Writes an object store. A write announces an object-created event, as S3 does.
+pub trait ObjectWriter: Send + Sync {
+    fn put(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Server-side copy. [`PortError::NotFound`] when `from` is absent.
+    fn copy(&self, from: &str, to: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// Reads a source's streams and duration.
+pub trait MediaProber: Send + Sync {
+    /// # Errors
+    /// [`PortError::Invalid`] with the prober's reason when the object is not readable
+    /// media (not a container, truncated, no streams).
+    fn probe(&self, key: &str) -> impl Future<Output = Result<MediaInfo, PortError>> + Send;
+}
+
+/// Whether a conditional create made the record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Created {
+    Created,
+    /// A record with that id was there already: here it is.
+    Existing(Box<VideoRecord>),
+}
+
+/// The table of video records (SQLite; DynamoDB).
+pub trait VideoRecords: Send + Sync {
+    /// Creates the record unless one with its id exists (a conditional put).
+    fn create(
+        &self,
+        record: &VideoRecord,
+    ) -> impl Future<Output = Result<Created, PortError>> + Send;
+    fn get(
+        &self,
+        id: &VideoId,
+    ) -> impl Future<Output = Result<Option<VideoRecord>, PortError>> + Send;
+    /// Stores `record` (with `version` bumped by one) if the stored version is still
+    /// `record.version`; [`UpdateResult::Conflict`] otherwise, and
+    /// [`crate::stages::modify_record`] reads again and retries.
+    fn update(
+        &self,
+        record: &VideoRecord,
+    ) -> impl Future<Output = Result<UpdateResult, PortError>> + Send;
+}
+
+/// The result of a conditional update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateResult {
+    Stored,
+    /// Someone else wrote first; read again and redo.
+    Conflict,
+}
+
+/// What one transcode makes, for one video.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TranscodeJob {
+    pub video_id: VideoId,
+    pub source_key: String,
+    pub plan: Plan,
+}
+
+/// How a finished job ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "UPPERCASE")]
+pub enum JobOutcome {
+    Complete { outputs: Vec<OutputFile> },
+    Error { code: Option<i64>, message: String },
+}
+
+/// What submitting a job gave.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Submission {
+    /// The job runs elsewhere; its state change arrives later as an event.
+    Submitted { job_id: String },
+    /// The job ran to its end during the call (the local transcoder).
+    Finished { job_id: String, outcome: JobOutcome },
+}
+
+/// Runs transcode jobs (MediaConvert; ffmpeg).
+pub trait Transcoder: Send + Sync {
+    /// Submits the job. Must be idempotent per video id (a client request token in
+    /// the cloud), so a retried submit makes no second job.
+    fn submit(
+        &self,
+        job: &TranscodeJob,
+    ) -> impl Future<Output = Result<Submission, PortError>> + Send;
+}
+
+/// What looking at one frame capture found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameAnalysis {
+    pub measures: FrameMeasures,
+    /// Extra score from face and label detection (0 where there is none).
+    pub detection_bonus: f64,
+    pub labels: Vec<String>,
+}
+
+/// Looks at frame captures (local image measures; Rekognition plus the same measures).
+pub trait FrameAnalyzer: Send + Sync {
+    fn analyze(&self, key: &str) -> impl Future<Output = Result<FrameAnalysis, PortError>> + Send;
+}
+
+/// Puts a finished video where people see it. Returns the links.
+pub trait Publisher: Send + Sync {
+    fn publish(
+        &self,
+        record: &VideoRecord,
+    ) -> impl Future<Output = Result<Vec<String>, PortError>> + Send;
+}
+
+/// Tells people what happened (SNS and SES; the terminal locally).
+pub trait Notifier: Send + Sync {
+    fn published(&self, record: &VideoRecord)
+        -> impl Future<Output = Result<(), PortError>> + Send;
+    fn failed(
+        &self,
+        record: &VideoRecord,
+        stage: Stage,
+        reason: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// Sends pipeline messages to the stage that takes them (SQS; the local router).
+pub trait MessageBus: Send + Sync {
+    fn send(&self, message: PipelineMessage) -> impl Future<Output = Result<(), PortError>> + Send;
+}

@@ -1,0 +1,286 @@
+//! The record of one video: what was asked, what each stage did, what was produced.
+//! SQLite holds it locally and DynamoDB in the cloud; both update it conditionally on
+//! `version` (optimistic concurrency), so two deliveries of one event cannot both win.
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cover::FrameScore;
+use crate::keys::VideoId;
+use crate::media::MediaInfo;
+use crate::plan::Plan;
+use crate::sidecar::Sidecar;
+
+/// The pipeline's stages, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    Ingest,
+    Transcode,
+    TranscribeStart,
+    TranscribeStore,
+    Rekognition,
+    Publish,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 6] = [
+        Stage::Ingest,
+        Stage::Transcode,
+        Stage::TranscribeStart,
+        Stage::TranscribeStore,
+        Stage::Rekognition,
+        Stage::Publish,
+    ];
+
+    /// The name used in logs, records and the template (`transcribe-start`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Ingest => "ingest",
+            Stage::Transcode => "transcode",
+            Stage::TranscribeStart => "transcribe-start",
+            Stage::TranscribeStore => "transcribe-store",
+            Stage::Rekognition => "rekognition",
+            Stage::Publish => "publish",
+        }
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StageStatus {
+    Pending,
+    Running,
+    Done,
+    Skipped,
+    Failed,
+}
+
+impl StageStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageStatus::Pending => "pending",
+            StageStatus::Running => "running",
+            StageStatus::Done => "done",
+            StageStatus::Skipped => "skipped",
+            StageStatus::Failed => "failed",
+        }
+    }
+    /// Done or skipped: nothing more will happen in this stage.
+    pub fn is_settled(self) -> bool {
+        matches!(self, StageStatus::Done | StageStatus::Skipped)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageState {
+    pub status: StageStatus,
+    /// Why it was skipped or failed, or what it is waiting for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    pub updated_at_unix_s: u64,
+}
+
+/// The video's overall state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VideoStatus {
+    Processing,
+    Published,
+    Failed,
+}
+
+impl VideoStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VideoStatus::Processing => "processing",
+            VideoStatus::Published => "published",
+            VideoStatus::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputKind {
+    Rendition,
+    HlsMaster,
+    HlsVariant,
+    Mp3,
+    Gif,
+    FrameCapture,
+    Cover,
+}
+
+/// One produced file, measured after it was written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputFile {
+    pub key: String,
+    pub kind: OutputKind,
+    /// Rendition name (`720p`) where there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Codecs, video first (`h264+aac`, `mp3`, `gif`).
+    pub codec: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width_px: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height_px: Option<u32>,
+    /// Overall bitrate in bits per second, as measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bitrate_bps: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
+    pub bytes: u64,
+}
+
+/// A failure as recorded on the video.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedFailure {
+    pub stage: Stage,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VideoRecord {
+    pub id: VideoId,
+    /// The upload's key (`uploads/talk.mp4`).
+    pub source_key: String,
+    /// Where the upload came from, for people (a local path, `s3://bucket/key`).
+    pub source: String,
+    /// Bumped by every successful write; a write names the version it read.
+    pub version: u64,
+    pub status: VideoStatus,
+    pub stages: BTreeMap<Stage, StageState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sidecar: Option<Sidecar>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Plan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    #[serde(default)]
+    pub outputs: Vec<OutputFile>,
+    #[serde(default)]
+    pub frames: Vec<FrameScore>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cover_key: Option<String>,
+    #[serde(default)]
+    pub labels: Vec<String>,
+    #[serde(default)]
+    pub links: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<RecordedFailure>,
+    pub created_at_unix_s: u64,
+    pub updated_at_unix_s: u64,
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn now_unix_s() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl VideoRecord {
+    /// A new record with every stage pending.
+    pub fn new(id: VideoId, source_key: &str, source: &str) -> VideoRecord {
+        let now = now_unix_s();
+        VideoRecord {
+            id,
+            source_key: source_key.to_string(),
+            source: source.to_string(),
+            version: 0,
+            status: VideoStatus::Processing,
+            stages: Stage::ALL
+                .iter()
+                .map(|s| {
+                    (
+                        *s,
+                        StageState {
+                            status: StageStatus::Pending,
+                            detail: None,
+                            updated_at_unix_s: now,
+                        },
+                    )
+                })
+                .collect(),
+            media: None,
+            sidecar: None,
+            plan: None,
+            job_id: None,
+            outputs: Vec::new(),
+            frames: Vec::new(),
+            cover_key: None,
+            labels: Vec::new(),
+            links: Vec::new(),
+            failure: None,
+            created_at_unix_s: now,
+            updated_at_unix_s: now,
+        }
+    }
+
+    pub fn stage(&self, stage: Stage) -> StageStatus {
+        self.stages
+            .get(&stage)
+            .map_or(StageStatus::Pending, |s| s.status)
+    }
+
+    pub fn set_stage(&mut self, stage: Stage, status: StageStatus, detail: Option<String>) {
+        self.stages.insert(
+            stage,
+            StageState {
+                status,
+                detail,
+                updated_at_unix_s: now_unix_s(),
+            },
+        );
+    }
+
+    /// Records a failure: the stage and the video are failed, with the reason.
+    pub fn fail(&mut self, stage: Stage, reason: &str) {
+        self.set_stage(stage, StageStatus::Failed, Some(reason.to_string()));
+        self.status = VideoStatus::Failed;
+        self.failure = Some(RecordedFailure {
+            stage,
+            reason: reason.to_string(),
+        });
+    }
+
+    /// The stages that must be settled before publishing and are not yet.
+    pub fn unsettled_parts(&self) -> Vec<Stage> {
+        [Stage::Transcode, Stage::TranscribeStore, Stage::Rekognition]
+            .into_iter()
+            .filter(|s| !self.stage(*s).is_settled())
+            .collect()
+    }
+
+    /// Outputs of one kind.
+    pub fn outputs_of(&self, kind: OutputKind) -> impl Iterator<Item = &OutputFile> {
+        self.outputs.iter().filter(move |o| o.kind == kind)
+    }
+
+    /// The title to show: the sidecar's, else the upload's file name without extension.
+    pub fn title(&self) -> String {
+        if let Some(t) = self.sidecar.as_ref().and_then(|s| s.title.clone()) {
+            return t;
+        }
+        let file = self
+            .source_key
+            .rsplit('/')
+            .next()
+            .unwrap_or(&self.source_key);
+        file.rsplit_once('.')
+            .map_or(file, |(stem, _)| stem)
+            .to_string()
+    }
+}

@@ -1,0 +1,499 @@
+//! The stages driven through the router on the fakes: the whole chain, repeats, and
+//! each kind of bad input.
+
+use crate::error::{PortError, StageError};
+use crate::events::{JobStateChange, ObjectCreated, PipelineEvent, PipelineMessage};
+use crate::fakes::*;
+use crate::keys::{self, VideoId};
+use crate::media::{AudioStreamInfo, MediaInfo, VideoStreamInfo};
+use crate::ports::JobOutcome;
+use crate::record::{Stage, StageStatus, VideoStatus};
+use crate::router::{run, Adapters, RunReport};
+use crate::stages::{self, IngestOptions, PipelineConfig};
+
+fn media(duration_s: f64, video: bool, audio: bool) -> MediaInfo {
+    MediaInfo {
+        format: "mov,mp4".into(),
+        duration_s,
+        size_bytes: 100,
+        video: video.then(|| VideoStreamInfo {
+            width_px: 1280,
+            height_px: 720,
+            fps: 25.0,
+            rotation_deg: 0,
+            sample_aspect: (1, 1),
+            codec: "h264".into(),
+        }),
+        audio: audio.then(|| AudioStreamInfo {
+            codec: "aac".into(),
+            channels: 2,
+            sample_rate_hz: 48000,
+        }),
+    }
+}
+
+struct World {
+    store: MemStore,
+    prober: FakeProber,
+    records: MemRecords,
+    recorder: Recorder,
+    config: PipelineConfig,
+}
+
+impl World {
+    fn new() -> World {
+        World {
+            store: MemStore::default(),
+            prober: FakeProber::default(),
+            records: MemRecords::default(),
+            recorder: Recorder::default(),
+            config: PipelineConfig::default(),
+        }
+    }
+    fn upload(&self, key: &str, bytes: &[u8], probed: Option<MediaInfo>) -> ObjectCreated {
+        if let Some(m) = probed {
+            self.prober.media.lock().unwrap().insert(key.into(), m);
+        }
+        let event = self.store.insert(key, bytes);
+        self.store.take_created();
+        event
+    }
+    async fn run_with(
+        &self,
+        transcoder: &FakeTranscoder<'_>,
+        event: ObjectCreated,
+        options: &IngestOptions,
+    ) -> RunReport {
+        let analyzer = FakeAnalyzer {
+            store: Some(&self.store),
+        };
+        let adapters = Adapters {
+            store: &self.store,
+            prober: &self.prober,
+            records: &self.records,
+            transcoder,
+            analyzer: &analyzer,
+            publisher: &self.recorder,
+            notifier: &self.recorder,
+        };
+        run(
+            &adapters,
+            &self.config,
+            PipelineEvent::ObjectCreated(event),
+            options,
+        )
+        .await
+    }
+    fn record(&self, id: &VideoId) -> crate::record::VideoRecord {
+        self.records
+            .rows
+            .lock()
+            .unwrap()
+            .get(id)
+            .cloned()
+            .expect("record")
+    }
+}
+
+fn dark_first_frames(i: u32) -> u8 {
+    if i < 3 {
+        5
+    } else {
+        100 + i as u8
+    }
+}
+
+#[tokio::test]
+async fn an_upload_runs_the_whole_chain_once() {
+    let w = World::new();
+    w.store.insert(
+        "uploads/talk.json",
+        br#"{"title":"Metrics","speakers":[{"name":"Ada","email":"ada@x.org"}]}"#,
+    );
+    let event = w.upload(
+        "uploads/talk.mp4",
+        b"video-bytes",
+        Some(media(20.0, true, true)),
+    );
+    let mut transcoder = FakeTranscoder::new(&w.store);
+    transcoder.frame_fill = dark_first_frames;
+    let report = w
+        .run_with(&transcoder, event.clone(), &IngestOptions::default())
+        .await;
+    assert!(report.dead_letters.is_empty(), "{:?}", report.dead_letters);
+    let id = report.videos[0].clone();
+    let rec = w.record(&id);
+    assert_eq!(rec.status, VideoStatus::Published, "{:?}", rec.stages);
+    assert_eq!(rec.stage(Stage::TranscribeStart), StageStatus::Skipped);
+    assert_eq!(
+        rec.outputs
+            .iter()
+            .filter(|o| o.kind == crate::record::OutputKind::Rendition)
+            .count(),
+        3
+    );
+    // The cover is the best frame outside the fades and not one of the dark ones.
+    let cover_frame = rec
+        .frames
+        .iter()
+        .filter(|f| f.rejected.is_none())
+        .max_by(|a, b| a.score.total_cmp(&b.score))
+        .unwrap();
+    assert!(cover_frame.time_s >= 3.0 && cover_frame.time_s <= 17.0);
+    let objects = w.store.objects.lock().unwrap().clone();
+    assert_eq!(
+        objects.get(&keys::cover(&id)),
+        objects.get(&cover_frame.key)
+    );
+    assert!(rec
+        .frames
+        .iter()
+        .filter(|f| keys::frame_capture_index(&f.key).unwrap() < 3)
+        .all(|f| f.rejected.is_some()));
+    assert_eq!(rec.title(), "Metrics");
+    assert!(w.store.keys().contains(&keys::manifest(&id)));
+    assert_eq!(w.recorder.published_count(), 1);
+    assert_eq!(w.recorder.notified_published.lock().unwrap().len(), 1);
+    // One publish although the transcode and the cover both announced their part.
+    let publishes = report
+        .deliveries
+        .iter()
+        .filter(|d| d.stage == Stage::Publish)
+        .count();
+    assert_eq!(publishes, 2);
+
+    // The same event again: same id, no second job, no second publish.
+    let again = w
+        .run_with(&transcoder, event, &IngestOptions::default())
+        .await;
+    assert_eq!(again.videos, vec![id.clone()]);
+    assert_eq!(transcoder.submitted.lock().unwrap().len(), 1);
+    assert_eq!(w.recorder.published_count(), 1);
+    assert_eq!(w.record(&id).version, rec.version);
+}
+
+#[tokio::test]
+async fn a_changed_clip_replans_and_force_redoes() {
+    let w = World::new();
+    let event = w.upload("uploads/talk.mp4", b"v", Some(media(30.0, true, true)));
+    let transcoder = FakeTranscoder::new(&w.store);
+    let first = w
+        .run_with(&transcoder, event.clone(), &IngestOptions::default())
+        .await;
+    let id = first.videos[0].clone();
+    let cut = IngestOptions {
+        clip: crate::plan::ClipRequest {
+            start_s: Some(5.0),
+            end_s: Some(15.0),
+        },
+        ..Default::default()
+    };
+    let second = w.run_with(&transcoder, event.clone(), &cut).await;
+    assert_eq!(second.videos, vec![id.clone()]);
+    assert_eq!(transcoder.submitted.lock().unwrap().len(), 2);
+    assert_eq!(w.record(&id).plan.unwrap().clip.duration_s(), 10.0);
+    let forced = IngestOptions { force: true, ..cut };
+    w.run_with(&transcoder, event, &forced).await;
+    assert_eq!(transcoder.submitted.lock().unwrap().len(), 3);
+    assert_eq!(w.recorder.published_count(), 3);
+}
+
+async fn expect_ingest_failure(w: &World, event: ObjectCreated, needle: &str) -> VideoId {
+    let transcoder = FakeTranscoder::new(&w.store);
+    let report = w
+        .run_with(&transcoder, event.clone(), &IngestOptions::default())
+        .await;
+    assert_eq!(
+        report.ingest_failures.len(),
+        1,
+        "{needle}: {:?}",
+        report.deliveries
+    );
+    let message = report.ingest_failures[0].to_string();
+    let names_file =
+        message.contains(&event.key) || message.contains(&keys::sidecar_key_for(&event.key));
+    assert!(message.contains(needle) && names_file, "{message}");
+    assert!(transcoder.submitted.lock().unwrap().is_empty());
+    let failure = w.recorder.failures().pop().expect("a failure notification");
+    let rec = w.record(&failure.0);
+    assert_eq!(rec.status, VideoStatus::Failed);
+    assert_eq!(rec.failure.as_ref().unwrap().stage, Stage::Ingest);
+    assert!(rec.failure.unwrap().reason.contains(needle));
+    // A repeated event records nothing new and tells nobody twice.
+    let before = w.recorder.failures().len();
+    w.run_with(&transcoder, event, &IngestOptions::default())
+        .await;
+    assert_eq!(w.recorder.failures().len(), before);
+    failure.0
+}
+
+#[tokio::test]
+async fn each_kind_of_bad_upload_fails_its_own_video_only() {
+    let w = World::new();
+    let good = w.upload("uploads/good.mp4", b"good", Some(media(10.0, true, true)));
+    let transcoder = FakeTranscoder::new(&w.store);
+    let good_id = w
+        .run_with(&transcoder, good, &IngestOptions::default())
+        .await
+        .videos[0]
+        .clone();
+
+    let empty = w.upload("uploads/empty.mp4", b"", None);
+    expect_ingest_failure(&w, empty, "empty (0 bytes)").await;
+    let text = w.upload("uploads/notes.txt", b"hello", None);
+    expect_ingest_failure(&w, text, "not a video or audio file (extension .txt)").await;
+    let garbage = w.upload("uploads/garbage.mp4", b"not media at all", None);
+    expect_ingest_failure(&w, garbage, "not a readable media file").await;
+    let sneaky = w.upload("uploads/../secret.mp4", b"x", Some(media(10.0, true, true)));
+    expect_ingest_failure(&w, sneaky, "'..' path segment").await;
+    w.store.insert("uploads/badside.json", b"{\"title\": ");
+    let badside = w.upload("uploads/badside.mp4", b"bs", Some(media(10.0, true, true)));
+    expect_ingest_failure(&w, badside, "invalid JSON").await;
+    w.store
+        .insert("uploads/backwards.json", br#"{"start": 8, "end": 4}"#);
+    let backwards = w.upload(
+        "uploads/backwards.mp4",
+        b"bw",
+        Some(media(10.0, true, true)),
+    );
+    expect_ingest_failure(&w, backwards, "not before end").await;
+    let missing = ObjectCreated {
+        bucket: "mem".into(),
+        key: "uploads/gone.mp4".into(),
+        size_bytes: 5,
+        etag: None,
+        version_id: None,
+    };
+    expect_ingest_failure(&w, missing, "no such object").await;
+    let mut small = PipelineConfig::default();
+    small.max_upload_bytes = 3;
+    let w2 = World {
+        config: small,
+        ..World::new()
+    };
+    let big = w2.upload("uploads/big.mp4", b"four", Some(media(10.0, true, true)));
+    expect_ingest_failure(&w2, big, "over the upload limit").await;
+
+    // The good video is untouched by all of it.
+    assert_eq!(w.record(&good_id).status, VideoStatus::Published);
+}
+
+#[tokio::test]
+async fn a_fixed_sidecar_recovers_a_failed_video() {
+    let w = World::new();
+    w.store.insert("uploads/t.json", b"{oops");
+    let event = w.upload("uploads/t.mp4", b"t", Some(media(10.0, true, true)));
+    let id = expect_ingest_failure(&w, event.clone(), "invalid JSON").await;
+    w.store.insert("uploads/t.json", br#"{"title":"Fixed"}"#);
+    let transcoder = FakeTranscoder::new(&w.store);
+    w.run_with(&transcoder, event, &IngestOptions::default())
+        .await;
+    let rec = w.record(&id);
+    assert_eq!((rec.status, rec.failure), (VideoStatus::Published, None));
+}
+
+#[tokio::test]
+async fn audio_only_and_silent_video_get_the_outputs_they_can() {
+    let w = World::new();
+    let podcast = w.upload(
+        "uploads/podcast.wav",
+        b"wav",
+        Some(media(60.0, false, true)),
+    );
+    let transcoder = FakeTranscoder::new(&w.store);
+    let id = w
+        .run_with(&transcoder, podcast, &IngestOptions::default())
+        .await
+        .videos[0]
+        .clone();
+    let rec = w.record(&id);
+    assert_eq!(rec.status, VideoStatus::Published);
+    assert_eq!(rec.stage(Stage::Rekognition), StageStatus::Skipped);
+    assert!(rec
+        .outputs
+        .iter()
+        .all(|o| o.kind == crate::record::OutputKind::Mp3));
+
+    let silent = w.upload(
+        "uploads/silent.mp4",
+        b"silent",
+        Some(media(10.0, true, false)),
+    );
+    let id = w
+        .run_with(&transcoder, silent, &IngestOptions::default())
+        .await
+        .videos[0]
+        .clone();
+    let rec = w.record(&id);
+    assert_eq!(rec.status, VideoStatus::Published);
+    assert_eq!(rec.stage(Stage::TranscribeStart).as_str(), "skipped");
+    assert!(rec
+        .outputs
+        .iter()
+        .all(|o| o.kind != crate::record::OutputKind::Mp3));
+    assert!(rec.cover_key.is_some());
+}
+
+#[tokio::test]
+async fn a_job_error_fails_the_video_with_the_job_reason() {
+    let w = World::new();
+    let event = w.upload("uploads/talk.mp4", b"v", Some(media(10.0, true, true)));
+    let mut transcoder = FakeTranscoder::new(&w.store);
+    transcoder.asynchronous = true;
+    let id = w
+        .run_with(&transcoder, event, &IngestOptions::default())
+        .await
+        .videos[0]
+        .clone();
+    assert_eq!(w.record(&id).stage(Stage::Transcode), StageStatus::Running);
+    let change = JobStateChange {
+        video_id: id.clone(),
+        job_id: format!("job-{id}"),
+        outcome: JobOutcome::Error {
+            code: Some(1030),
+            message: "Unsupported codec".into(),
+        },
+    };
+    let err = stages::job_state_changed(&w.records, &w.recorder, &w.recorder, &change)
+        .await
+        .unwrap_err();
+    assert!(!err.is_retryable());
+    let rec = w.record(&id);
+    assert_eq!(rec.failure.as_ref().unwrap().stage, Stage::Transcode);
+    assert!(rec.failure.unwrap().reason.contains("1030"));
+    // A stale COMPLETE for the same job afterwards changes nothing.
+    let late = JobStateChange {
+        outcome: JobOutcome::Complete { outputs: vec![] },
+        ..change
+    };
+    let handled = stages::job_state_changed(&w.records, &w.recorder, &w.recorder, &late)
+        .await
+        .unwrap();
+    assert!(matches!(handled, stages::Handled::Skipped(..)));
+    assert_eq!(w.record(&id).status, VideoStatus::Failed);
+}
+
+#[tokio::test]
+async fn frames_before_the_job_completes_are_retried_then_dead_lettered() {
+    let w = World::new();
+    let event = w.upload("uploads/talk.mp4", b"v", Some(media(10.0, true, true)));
+    let mut transcoder = FakeTranscoder::new(&w.store);
+    transcoder.asynchronous = true;
+    let id = w
+        .run_with(&transcoder, event, &IngestOptions::default())
+        .await
+        .videos[0]
+        .clone();
+    // MediaConvert writes a frame; its COMPLETE event never comes.
+    w.store.insert(&keys::frame_capture(&id, 0), &[100]);
+    let frame_event = w.store.take_created().pop().unwrap();
+    let analyzer = FakeAnalyzer {
+        store: Some(&w.store),
+    };
+    let adapters = Adapters {
+        store: &w.store,
+        prober: &w.prober,
+        records: &w.records,
+        transcoder: &transcoder,
+        analyzer: &analyzer,
+        publisher: &w.recorder,
+        notifier: &w.recorder,
+    };
+    let report = run(
+        &adapters,
+        &w.config,
+        PipelineEvent::ObjectCreated(frame_event),
+        &IngestOptions::default(),
+    )
+    .await;
+    assert_eq!(
+        report.deliveries.len(),
+        crate::router::MAX_RECEIVE_COUNT as usize
+    );
+    assert!(matches!(report.dead_letters[0].1, StageError::NotReady(_)));
+    let rec = w.record(&id);
+    assert_eq!(rec.failure.unwrap().stage, Stage::Rekognition);
+}
+
+#[tokio::test]
+async fn a_retryable_submit_failure_gives_the_claim_back() {
+    let w = World::new();
+    let event = w.upload("uploads/talk.mp4", b"v", Some(media(10.0, true, true)));
+    let mut transcoder = FakeTranscoder::new(&w.store);
+    transcoder.fail_with = Some(PortError::Unavailable("throttled".into()));
+    let report = w
+        .run_with(&transcoder, event, &IngestOptions::default())
+        .await;
+    let id = report.videos[0].clone();
+    assert_eq!(
+        transcoder.submitted.lock().unwrap().len(),
+        crate::router::MAX_RECEIVE_COUNT as usize
+    );
+    let rec = w.record(&id);
+    assert_eq!(rec.failure.unwrap().stage, Stage::Transcode);
+}
+
+#[tokio::test]
+async fn publish_waits_for_every_part_and_wins_once() {
+    let w = World::new();
+    let event = w.upload("uploads/talk.mp4", b"v", Some(media(10.0, true, true)));
+    let mut transcoder = FakeTranscoder::new(&w.store);
+    transcoder.asynchronous = true;
+    let id = w
+        .run_with(&transcoder, event, &IngestOptions::default())
+        .await
+        .videos[0]
+        .clone();
+    let waiting = stages::publish(&w.store, &w.records, &w.recorder, &w.recorder, &id)
+        .await
+        .unwrap();
+    assert_eq!(
+        waiting,
+        stages::Handled::Waiting(id.clone(), vec![Stage::Transcode, Stage::Rekognition])
+    );
+    let outputs = transcoder.write_outputs(&id, w.record(&id).plan.as_ref().unwrap());
+    let complete = JobStateChange {
+        video_id: id.clone(),
+        job_id: format!("job-{id}"),
+        outcome: JobOutcome::Complete { outputs },
+    };
+    stages::job_state_changed(&w.records, &w.recorder, &w.recorder, &complete)
+        .await
+        .unwrap();
+    // Duplicate COMPLETE: ignored.
+    assert!(matches!(
+        stages::job_state_changed(&w.records, &w.recorder, &w.recorder, &complete)
+            .await
+            .unwrap(),
+        stages::Handled::Skipped(..)
+    ));
+    let analyzer = FakeAnalyzer {
+        store: Some(&w.store),
+    };
+    for i in 0..2 {
+        stages::choose_cover_for(
+            &w.store,
+            &w.records,
+            &analyzer,
+            &w.recorder,
+            &w.recorder,
+            &keys::frame_capture(&id, i),
+        )
+        .await
+        .unwrap();
+    }
+    let parts: Vec<_> = w
+        .recorder
+        .take_messages()
+        .into_iter()
+        .filter(|m| matches!(m, PipelineMessage::PartRecorded { .. }))
+        .collect();
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    for _ in 0..3 {
+        stages::publish(&w.store, &w.records, &w.recorder, &w.recorder, &id)
+            .await
+            .unwrap();
+    }
+    assert_eq!(w.recorder.published_count(), 1);
+    assert_eq!(w.record(&id).links, vec![format!("mem://{id}")]);
+}

@@ -1,0 +1,106 @@
+//! Clip times as users write them, and timecodes as encoders want them.
+
+use crate::error::InputError;
+
+/// Parses a clip time: seconds (`90`, `90.5`) or `HH:MM:SS(.mmm)` / `MM:SS(.mmm)`.
+///
+/// Returns seconds from the start of the source (`f64`, never negative).
+///
+/// # Errors
+/// [`InputError::BadTime`] naming the text when it is empty, negative, not a number,
+/// has more than three `:`-separated fields, or minutes/seconds of 60 or more.
+pub fn parse_clip_time_s(text: &str) -> Result<f64, InputError> {
+    let bad = |why: &str| InputError::BadTime {
+        text: text.to_string(),
+        reason: why.to_string(),
+    };
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(bad("empty"));
+    }
+    let fields: Vec<&str> = trimmed.split(':').collect();
+    if fields.len() > 3 {
+        return Err(bad("expected seconds or HH:MM:SS(.mmm)"));
+    }
+    let mut total_s = 0.0;
+    for (i, field) in fields.iter().enumerate() {
+        let last = i + 1 == fields.len();
+        let value: f64 = if last {
+            field.parse().map_err(|_| bad("not a number"))?
+        } else {
+            field
+                .parse::<u32>()
+                .map_err(|_| bad("hours and minutes must be whole numbers"))? as f64
+        };
+        if !value.is_finite() || value < 0.0 {
+            return Err(bad("must be a finite number of seconds, not negative"));
+        }
+        if fields.len() > 1 && i > 0 && value >= 60.0 {
+            return Err(bad("minutes and seconds must be below 60"));
+        }
+        total_s = total_s * 60.0 + value;
+    }
+    Ok(total_s)
+}
+
+/// Formats seconds as a SMPTE-style `HH:MM:SS:FF` timecode at `fps` frames per second,
+/// the form MediaConvert's `InputClipping.StartTimecode`/`EndTimecode` take
+/// (AWS Elemental MediaConvert API reference, `InputClipping`). Frames are counted with
+/// `floor`, so the timecode never lands after the given instant. Non-drop-frame.
+pub fn timecode_hhmmssff(seconds: f64, fps: f64) -> String {
+    let fps_whole = fps.round().max(1.0) as u64;
+    let total_frames = (seconds.max(0.0) * fps).floor() as u64;
+    let frames = total_frames % fps_whole;
+    let total_s = total_frames / fps_whole;
+    format!(
+        "{:02}:{:02}:{:02}:{:02}",
+        total_s / 3600,
+        (total_s / 60) % 60,
+        total_s % 60,
+        frames
+    )
+}
+
+/// Formats seconds as `HH:MM:SS.mmm` for people (reports, logs).
+pub fn hhmmss_mmm(seconds: f64) -> String {
+    let total_ms = (seconds.max(0.0) * 1000.0).round() as u64;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        total_ms / 3_600_000,
+        (total_ms / 60_000) % 60,
+        (total_ms / 1000) % 60,
+        total_ms % 1000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_seconds_and_clock_forms() {
+        assert_eq!(parse_clip_time_s("90").unwrap(), 90.0);
+        assert_eq!(parse_clip_time_s("12.25").unwrap(), 12.25);
+        assert_eq!(parse_clip_time_s("01:30").unwrap(), 90.0);
+        assert_eq!(parse_clip_time_s("01:02:03.500").unwrap(), 3723.5);
+        assert_eq!(parse_clip_time_s(" 00:00:05 ").unwrap(), 5.0);
+    }
+
+    #[test]
+    fn rejects_malformed_times_naming_the_text() {
+        for text in [
+            "", "abc", "-3", "1:2:3:4", "00:61:00", "00:00:75", "1.5:00", "NaN", "inf",
+        ] {
+            let err = parse_clip_time_s(text).unwrap_err();
+            assert!(err.to_string().contains(&format!("'{text}'")), "{err}");
+        }
+    }
+
+    #[test]
+    fn timecodes_floor_to_frames() {
+        assert_eq!(timecode_hhmmssff(0.0, 25.0), "00:00:00:00");
+        assert_eq!(timecode_hhmmssff(3723.5, 25.0), "01:02:03:12");
+        assert_eq!(timecode_hhmmssff(1.999, 30.0), "00:00:01:29");
+        assert_eq!(hhmmss_mmm(61.5), "00:01:01.500");
+    }
+}
