@@ -244,7 +244,8 @@ where
     })
 }
 
-fn video_id_for(scheme: IdScheme, event: &ObjectCreated) -> VideoId {
+/// The id ingest gives the upload an event names (see [`IdScheme`]).
+pub fn video_id_for(scheme: IdScheme, event: &ObjectCreated) -> VideoId {
     let identity = match (scheme, event.etag.as_deref()) {
         (IdScheme::Content, Some(sha)) => UploadIdentity::Content { sha256_hex: sha },
         _ => UploadIdentity::Object {
@@ -744,15 +745,19 @@ where
             Handled::Waiting(video_id.clone(), waiting)
         });
     };
+    // The manifest and the publisher see the record as it stands once published.
+    let mut to_publish = record;
+    to_publish.status = VideoStatus::Published;
+    to_publish.set_stage(Stage::Publish, StageStatus::Done, None);
     let result = async {
         store
             .put(
                 &keys::manifest(video_id),
-                Manifest::of(&record).to_json(),
+                Manifest::of(&to_publish).to_json(),
                 "application/json",
             )
             .await?;
-        publisher.publish(&record).await
+        publisher.publish(&to_publish).await
     }
     .await;
     let links = match result {
@@ -782,6 +787,5 @@ where
             warn!(video_id = %video_id, error = %e, "published, but the notification was not sent");
         }
     }
-    info!(video_id = %video_id, "published");
     Ok(Handled::Done(video_id.clone()))
 }

@@ -1,1 +1,18 @@
+//! vidpipe's local adapters: the domain's ports on the filesystem (the bucket),
+//! ffprobe and ffmpeg (probing and MediaConvert's part), the `image` crate (frame
+//! measures, Rekognition's part), SQLite (DynamoDB's part) and a report page.
 
+pub mod analyze;
+pub mod probe;
+pub mod publish;
+pub mod records;
+pub mod report;
+pub mod store;
+pub mod transcoder;
+
+pub use analyze::ImageAnalyzer;
+pub use probe::FfProber;
+pub use publish::{LogNotifier, ReportPublisher};
+pub use records::SqliteRecords;
+pub use store::LocalStore;
+pub use transcoder::{EncoderSettings, FfmpegTranscoder, Progress, ProgressSink};

@@ -1,0 +1,141 @@
+//! `report.html`: one self-contained page (inline CSS, no scripts or fonts fetched)
+//! that shows a person the cover, plays each rendition, shows the GIF, the audio, the
+//! metadata and why the cover was chosen. Media are linked by relative path, so the
+//! video's folder can be opened, moved or served as is.
+
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use vidpipe_domain::manifest::relative_path;
+use vidpipe_domain::record::{OutputKind, VideoRecord};
+use vidpipe_domain::time::hhmmss_mmm;
+
+const CSS: &str = "
+body{font:15px/1.5 system-ui,sans-serif;max-width:1100px;margin:2rem auto;padding:0 1rem;color:#1d1d1f}
+h1{margin-bottom:.2rem} .muted{color:#666} .bad{color:#b00020}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(240px,1fr));gap:1rem}
+figure{margin:0} video,img,audio{max-width:100%} figcaption{font-size:13px;color:#444}
+table{border-collapse:collapse;width:100%;font-size:13px} td,th{border-bottom:1px solid #ddd;padding:4px 6px;text-align:left}
+.frame.cover img{outline:4px solid #0a7d32} .frame.rejected img{opacity:.45}
+.tags span{background:#eef;border-radius:4px;padding:1px 6px;margin-right:4px}
+";
+
+fn mib(bytes: u64) -> String {
+    format!("{:.2} MiB", bytes as f64 / 1_048_576.0)
+}
+
+fn kbps(bps: Option<u64>) -> String {
+    bps.map_or("–".into(), |b| format!("{} kb/s", b / 1000))
+}
+
+/// Renders the report of a record.
+pub fn render(record: &VideoRecord) -> String {
+    let rel = |key: &str| relative_path(record, key);
+    let sidecar = record.sidecar.as_ref();
+    let cover = record.cover_key.as_deref().map(rel);
+    let plan = record.plan.as_ref();
+    let page: Markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (record.title()) " — vidpipe" }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                h1 { (record.title()) }
+                p.muted { "video " code { (record.id) } " · " (record.status.as_str()) " · source " code { (record.source) } }
+                @if let Some(f) = &record.failure { p.bad { "Failed at " (f.stage.as_str()) ": " (f.reason) } }
+                @if let Some(d) = sidecar.and_then(|s| s.description.as_deref()) { p { (d) } }
+                @if let Some(s) = sidecar.filter(|s| !s.speakers.is_empty()) {
+                    p { "Speakers: " (s.speakers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")) }
+                }
+                @if let Some(s) = sidecar.filter(|s| !s.tags.is_empty()) {
+                    p.tags { @for t in &s.tags { span { "#" (t) } } }
+                }
+                @if let Some(p) = plan {
+                    p.muted {
+                        "Clip " (hhmmss_mmm(p.clip.start_s)) " → " (hhmmss_mmm(p.clip.end_s))
+                        " (" (format!("{:.2}", p.clip.duration_s())) " s), fades " (format!("{:.2}", p.fades.fade_in_s)) " s in and out"
+                    }
+                    @for n in &p.notes { p.muted { "Note: " (n) } }
+                }
+
+                @if let Some(c) = &cover { h2 { "Cover" } img src=(c) alt="cover" width="480"; }
+
+                @let renditions: Vec<_> = record.outputs_of(OutputKind::Rendition).collect();
+                @if !renditions.is_empty() {
+                    h2 { "Renditions" }
+                    div.grid {
+                        @for r in &renditions {
+                            figure {
+                                video controls preload="metadata" poster=[cover.as_deref()] { source src=(rel(&r.key)) type="video/mp4"; }
+                                figcaption {
+                                    b { (r.name.clone().unwrap_or_default()) } " "
+                                    (r.width_px.unwrap_or(0)) "×" (r.height_px.unwrap_or(0)) " · " (kbps(r.bitrate_bps)) " · " (mib(r.bytes))
+                                    " · " a href=(rel(&r.key)) download { "download" }
+                                }
+                            }
+                        }
+                    }
+                }
+                @for m in record.outputs_of(OutputKind::HlsMaster) {
+                    p { "HLS ladder: " a href=(rel(&m.key)) { (rel(&m.key)) } " (master playlist; one variant per rendition)" }
+                }
+                @for g in record.outputs_of(OutputKind::Gif) {
+                    h2 { "Animated preview" }
+                    img src=(rel(&g.key)) alt="animated preview";
+                    p.muted { (g.width_px.unwrap_or(0)) "×" (g.height_px.unwrap_or(0)) " · " (mib(g.bytes)) }
+                }
+                @for a in record.outputs_of(OutputKind::Mp3) {
+                    h2 { "Audio" }
+                    audio controls preload="none" src=(rel(&a.key)) {}
+                    p.muted { (kbps(a.bitrate_bps)) " · " (mib(a.bytes)) }
+                }
+
+                @if !record.frames.is_empty() {
+                    h2 { "Frame captures" }
+                    p.muted { "Score = 0.5·sharpness + 0.25·exposure + 0.25·contrast; near-black, near-uniform and fade frames are rejected." }
+                    div.grid {
+                        @for f in &record.frames {
+                            @let chosen = record.cover_key.is_some() && is_cover(record, &f.key);
+                            figure.frame.cover[chosen].rejected[f.rejected.is_some()] {
+                                img src=(rel(&f.key)) alt=(format!("frame at {:.1} s", f.time_s)) loading="lazy";
+                                figcaption {
+                                    (format!("{:.1} s · score {:.3}", f.time_s, f.score))
+                                    @if chosen { " · cover" }
+                                    @if let Some(why) = &f.rejected { br; span.bad { (why) } }
+                                }
+                            }
+                        }
+                    }
+                }
+
+                h2 { "Outputs" }
+                table {
+                    tr { th { "file" } th { "kind" } th { "codec" } th { "size" } th { "bitrate" } th { "duration" } th { "bytes" } }
+                    @for o in &record.outputs {
+                        @if o.kind != OutputKind::FrameCapture {
+                            tr {
+                                td { a href=(rel(&o.key)) { (rel(&o.key)) } }
+                                td { (format!("{:?}", o.kind)) }
+                                td { (o.codec) }
+                                td { @if let (Some(w), Some(h)) = (o.width_px, o.height_px) { (w) "×" (h) } }
+                                td { (kbps(o.bitrate_bps)) }
+                                td { @if let Some(d) = o.duration_s { (format!("{d:.3} s")) } }
+                                td { (o.bytes) }
+                            }
+                        }
+                    }
+                }
+                p.muted { "Everything above is listed with its plan in " a href="manifest.json" { "manifest.json" } "." }
+            }
+        }
+    };
+    page.into_string()
+}
+
+/// Whether `frame_key` is the capture the cover was copied from: the best-scoring one
+/// that was not rejected (else the best of all), as the rekognition stage chose it.
+fn is_cover(record: &VideoRecord, frame_key: &str) -> bool {
+    vidpipe_domain::cover::choose_cover(&record.frames).is_some_and(|i| record.frames[i].key == frame_key)
+}

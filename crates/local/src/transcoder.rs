@@ -1,0 +1,459 @@
+//! The local transcoder: one ffmpeg process per job. Its filter graph decodes the
+//! source once, fades it, and splits the decoded stream into every output: each MP4
+//! rendition (teed into its HLS variant, so each rendition is encoded once), the MP3,
+//! the palette-optimised GIF and the frame captures.
+//!
+//! Outputs are written into a work folder inside the video's folder and moved into
+//! place only when ffmpeg succeeds, so a failed redo loses nothing made before.
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::Command;
+use tracing::{debug, info};
+use vidpipe_domain::keys;
+use vidpipe_domain::plan::Plan;
+use vidpipe_domain::ports::{JobOutcome, Submission, TranscodeJob, Transcoder};
+use vidpipe_domain::record::{OutputFile, OutputKind};
+use vidpipe_domain::PortError;
+
+use crate::probe::{ffprobe_json, file_arg, last_line, ratio, FfprobeOutput};
+use crate::store::{io_error, LocalStore};
+
+/// x264 and audio settings for the local encode (MediaConvert has its own).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncoderSettings {
+    /// x264 preset (`ultrafast` … `veryslow`). Default `veryfast`.
+    pub preset: String,
+    /// x264 constant rate factor, 0–51 (lower is better). Default 23. The plan's
+    /// per-rendition max bitrate caps it (`-maxrate`, `-bufsize` = 2 × maxrate).
+    pub crf: u8,
+}
+
+impl Default for EncoderSettings {
+    fn default() -> Self {
+        EncoderSettings { preset: "veryfast".into(), crf: 23 }
+    }
+}
+
+/// Where a transcode is, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Seconds of the clip encoded so far.
+    pub done_s: f64,
+    /// The clip's length in seconds.
+    pub total_s: f64,
+    pub finished: bool,
+}
+
+pub type ProgressSink = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// Relative paths inside a job's work folder, equal to the key below `media/<id>/`.
+pub mod paths {
+    pub fn rendition(name: &str) -> String {
+        format!("video_{name}.mp4")
+    }
+    pub fn hls_variant(name: &str) -> String {
+        format!("hls/video_{name}.m3u8")
+    }
+    pub fn hls_segments(name: &str) -> String {
+        format!("hls/video_{name}_%05d.ts")
+    }
+    pub const HLS_MASTER: &str = "hls/video.m3u8";
+    pub const MP3: &str = "audio.mp3";
+    pub const GIF: &str = "preview.gif";
+    pub const FRAMES: &str = "frames/frame.%07d.jpg";
+}
+
+fn s(text: impl Into<String>) -> OsString {
+    OsString::from(text.into())
+}
+
+/// Seconds as ffmpeg options take them, to the millisecond.
+fn secs(x: f64) -> String {
+    format!("{:.3}", x.max(0.0))
+}
+
+/// The filter graph and output options for one job; outputs are relative to the work
+/// folder ffmpeg runs in (so no output path needs escaping inside the tee muxer).
+pub fn ffmpeg_args(plan: &Plan, input: &Path, settings: &EncoderSettings) -> Vec<OsString> {
+    let clip_s = plan.clip.duration_s();
+    let mut args: Vec<OsString> = ["-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats"].map(s).to_vec();
+    if plan.clip.start_s > 0.0 {
+        args.extend([s("-ss"), s(secs(plan.clip.start_s))]);
+    }
+    args.extend([s("-t"), s(secs(clip_s)), s("-i"), file_arg(input)]);
+
+    let mut graph: Vec<String> = Vec::new();
+    let audio = plan.mp3_bitrate_bps.is_some();
+    let f = &plan.fades;
+    let video_branches = plan.renditions.len() + plan.gif.is_some() as usize + plan.frames.is_some() as usize;
+    if video_branches > 0 {
+        let mut chain = String::from("[0:v:0]");
+        if f.fade_in_s > 0.0 {
+            chain += &format!("fade=t=in:st=0:d={},fade=t=out:st={}:d={},", secs(f.fade_in_s), secs(f.fade_out_start_s), secs(f.fade_out_s));
+        }
+        chain += &format!("format=yuv420p,split={video_branches}");
+        for i in 0..video_branches {
+            chain += &format!("[v{i}]");
+        }
+        graph.push(chain);
+    }
+    let audio_branches = if audio { plan.renditions.len() + 1 } else { 0 };
+    if audio {
+        let mut chain = String::from("[0:a:0]aformat=channel_layouts=stereo|mono");
+        if f.fade_in_s > 0.0 {
+            chain += &format!(",afade=t=in:st=0:d={},afade=t=out:st={}:d={}", secs(f.fade_in_s), secs(f.fade_out_start_s), secs(f.fade_out_s));
+        }
+        chain += &format!(",asplit={audio_branches}");
+        for i in 0..audio_branches {
+            chain += &format!("[a{i}]");
+        }
+        graph.push(chain);
+    }
+    let mut branch = 0;
+    for (i, r) in plan.renditions.iter().enumerate() {
+        graph.push(format!("[v{branch}]scale={}:{}:flags=bicubic,setsar=1[r{i}]", r.width_px, r.height_px));
+        branch += 1;
+    }
+    if let Some(g) = &plan.gif {
+        graph.push(format!(
+            "[v{branch}]trim=start={}:duration={},setpts=PTS-STARTPTS,fps={},scale={}:{}:flags=lanczos,split[g0][g1];\
+             [g0]palettegen=stats_mode=diff[gp];[g1][gp]paletteuse=dither=bayer:bayer_scale=5:diff_mode=rectangle[gif]",
+            secs(g.start_s), secs(g.duration_s), g.fps, g.width_px, g.height_px
+        ));
+        branch += 1;
+    }
+    let fps = if plan.source_fps > 0.0 { plan.source_fps } else { 25.0 };
+    if let Some(fr) = &plan.frames {
+        // Every K-th decoded frame, so capture k is the frame at exactly k × interval
+        // (the fps filter would pick one from around the middle of each interval).
+        let every = (fr.interval_s * fps).round().max(1.0) as u64;
+        graph.push(format!("[v{branch}]select='not(mod(n\\,{every}))',scale={}:{}:flags=bicubic[frames]", fr.width_px, fr.height_px));
+    }
+    args.extend([s("-filter_complex"), s(graph.join(";"))]);
+
+    let gop = (fps * 2.0).round().max(1.0) as u32;
+    for (i, r) in plan.renditions.iter().enumerate() {
+        let maxrate = r.video_max_bitrate_bps;
+        args.extend([s("-map"), s(format!("[r{i}]"))]);
+        if audio {
+            args.extend([s("-map"), s(format!("[a{i}]"))]);
+        }
+        args.extend(
+            [
+                "-c:v", "libx264", "-preset", &settings.preset, "-crf", &settings.crf.to_string(),
+                "-maxrate", &maxrate.to_string(), "-bufsize", &(2 * maxrate).to_string(),
+                "-profile:v", "high", "-pix_fmt", "yuv420p",
+                "-g", &gop.to_string(), "-keyint_min", &gop.to_string(), "-sc_threshold", "0",
+            ]
+            .map(s),
+        );
+        if let Some(abr) = r.audio_bitrate_bps {
+            args.extend(["-c:a", "aac", "-b:a", &abr.to_string()].map(s));
+        }
+        let hls_s = plan.hls_segment_s.unwrap_or(6);
+        args.extend([
+            s("-flags"),
+            s("+global_header"),
+            s("-f"),
+            s("tee"),
+            s(format!(
+                "[f=mp4:movflags=+faststart]{}|[f=hls:hls_time={hls_s}:hls_playlist_type=vod:hls_segment_filename={}]{}",
+                paths::rendition(&r.name),
+                paths::hls_segments(&r.name),
+                paths::hls_variant(&r.name)
+            )),
+        ]);
+    }
+    if let Some(bps) = plan.mp3_bitrate_bps {
+        let last = audio_branches - 1;
+        args.extend([s("-map"), s(format!("[a{last}]"))]);
+        args.extend(["-c:a", "libmp3lame", "-b:a", &bps.to_string(), "-ar", "44100", paths::MP3].map(s));
+    }
+    if plan.gif.is_some() {
+        args.extend(["-map", "[gif]", "-f", "gif", "-loop", "0", paths::GIF].map(s));
+    }
+    if let Some(fr) = &plan.frames {
+        args.extend(["-map", "[frames]", "-fps_mode", "passthrough", "-frames:v", &fr.count.to_string(), "-q:v", "2", "-start_number", "0", paths::FRAMES].map(s));
+    }
+    args
+}
+
+/// ffmpeg on the local store.
+pub struct FfmpegTranscoder<'a> {
+    pub store: &'a LocalStore,
+    pub settings: EncoderSettings,
+    pub progress: Option<ProgressSink>,
+}
+
+impl FfmpegTranscoder<'_> {
+    async fn run_ffmpeg(&self, job: &TranscodeJob, work: &Path, input: &Path) -> Result<Result<(), String>, PortError> {
+        let args = ffmpeg_args(&job.plan, input, &self.settings);
+        debug!(video_id = %job.video_id, ?args, "ffmpeg");
+        let mut child = Command::new("ffmpeg")
+            .args(&args)
+            .current_dir(work)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| PortError::Failed(format!("cannot run ffmpeg (install ffmpeg): {e}")))?;
+        let total_s = job.plan.clip.duration_s();
+        let mut stderr = child.stderr.take();
+        let stderr_task = tokio::spawn(async move {
+            let mut buf = Vec::new();
+            if let Some(err) = stderr.as_mut() {
+                let _ = err.read_to_end(&mut buf).await;
+            }
+            buf
+        });
+        if let Some(stdout) = child.stdout.take() {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let Some(sink) = &self.progress else { continue };
+                if let Some(us) = line.strip_prefix("out_time_us=").and_then(|v| v.trim().parse::<f64>().ok()) {
+                    sink(Progress { done_s: (us / 1e6).clamp(0.0, total_s), total_s, finished: false });
+                } else if line.trim() == "progress=end" {
+                    sink(Progress { done_s: total_s, total_s, finished: true });
+                }
+            }
+        }
+        let status = child.wait().await.map_err(|e| PortError::Failed(format!("ffmpeg: {e}")))?;
+        let stderr = stderr_task.await.unwrap_or_default();
+        if status.success() {
+            Ok(Ok(()))
+        } else {
+            Ok(Err(format!("ffmpeg exited with {status}: {}", last_line(&stderr, "no message"))))
+        }
+    }
+}
+
+impl Transcoder for FfmpegTranscoder<'_> {
+    async fn submit(&self, job: &TranscodeJob) -> Result<Submission, PortError> {
+        let input = self.store.path_of(&job.source_key)?;
+        let video_dir = self.store.video_dir(&job.video_id);
+        let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let job_id = format!("local-{}-{stamp}", job.video_id);
+        let work = video_dir.join(format!(".work-{stamp}"));
+        for sub in ["hls", "frames"] {
+            fs::create_dir_all(work.join(sub)).map_err(|e| io_error(&work, e))?;
+        }
+        let started = Instant::now();
+        let ran = self.run_ffmpeg(job, &work, &input).await;
+        let outcome = match ran {
+            Ok(Ok(())) => {
+                info!(video_id = %job.video_id, seconds = started.elapsed().as_secs_f64(), "ffmpeg finished");
+                write_master_playlist(&job.plan, &work).await?;
+                move_into_place(&work, &video_dir)?;
+                let outputs = self.describe_outputs(job).await?;
+                for o in &outputs {
+                    if o.kind != OutputKind::HlsVariant {
+                        self.store.announce(&o.key, o.bytes);
+                    }
+                }
+                JobOutcome::Complete { outputs }
+            }
+            Ok(Err(message)) => JobOutcome::Error { code: None, message },
+            Err(e) => {
+                let _ = fs::remove_dir_all(&work);
+                return Err(e);
+            }
+        };
+        let _ = fs::remove_dir_all(&work);
+        Ok(Submission::Finished { job_id, outcome })
+    }
+}
+
+/// Moves every output from the work folder over the video's folder; `hls/` and
+/// `frames/` are replaced whole, so no stale segment or capture survives a redo.
+fn move_into_place(work: &Path, video_dir: &Path) -> Result<(), PortError> {
+    for entry in fs::read_dir(work).map_err(|e| io_error(work, e))? {
+        let entry = entry.map_err(|e| io_error(work, e))?;
+        let dest = video_dir.join(entry.file_name());
+        if entry.path().is_dir() {
+            if dest.exists() {
+                fs::remove_dir_all(&dest).map_err(|e| io_error(&dest, e))?;
+            }
+        }
+        fs::rename(entry.path(), &dest).map_err(|e| io_error(&dest, e))?;
+    }
+    Ok(())
+}
+
+/// `avc1.PPCCLL` from ffprobe's profile name and level (RFC 6381 §3.3).
+fn avc1_codec(profile: Option<&str>, level: Option<i64>) -> String {
+    let (idc, constraints) = match profile.unwrap_or("High") {
+        "Baseline" => (0x42, 0x00),
+        "Constrained Baseline" => (0x42, 0xE0),
+        "Main" => (0x4D, 0x40),
+        _ => (0x64, 0x00),
+    };
+    format!("avc1.{idc:02X}{constraints:02X}{:02X}", level.unwrap_or(40).clamp(0, 255))
+}
+
+async fn write_master_playlist(plan: &Plan, work: &Path) -> Result<(), PortError> {
+    if plan.renditions.is_empty() {
+        return Ok(());
+    }
+    let mut variants = Vec::new();
+    for r in &plan.renditions {
+        let probe = ffprobe_json(&work.join(paths::rendition(&r.name)), &[]).await?;
+        let video = probe.streams.iter().find(|s| s.codec_type.as_deref() == Some("video"));
+        let mut codecs = avc1_codec(video.and_then(|v| v.profile.as_deref()), video.and_then(|v| v.level));
+        if r.audio_bitrate_bps.is_some() {
+            codecs += ",mp4a.40.2";
+        }
+        let average = probe.format.as_ref().and_then(|f| f.bit_rate.as_deref()?.parse().ok());
+        variants.push(m3u8_rs::VariantStream {
+            uri: paths::hls_variant(&r.name).trim_start_matches("hls/").to_string(),
+            bandwidth: r.video_max_bitrate_bps + r.audio_bitrate_bps.unwrap_or(0),
+            average_bandwidth: average,
+            codecs: Some(codecs),
+            resolution: Some(m3u8_rs::Resolution { width: r.width_px as u64, height: r.height_px as u64 }),
+            frame_rate: video.map(|v| ratio(v.avg_frame_rate.as_deref())).filter(|f| *f > 0.0),
+            ..Default::default()
+        });
+    }
+    let master = m3u8_rs::MasterPlaylist { version: Some(3), variants, independent_segments: true, ..Default::default() };
+    let mut text = Vec::new();
+    master.write_to(&mut text).map_err(|e| PortError::Failed(format!("master playlist: {e}")))?;
+    let path = work.join(paths::HLS_MASTER);
+    fs::write(&path, text).map_err(|e| io_error(&path, e))
+}
+
+fn output_from(key: String, kind: OutputKind, name: Option<String>, probe: &FfprobeOutput, bytes: u64) -> OutputFile {
+    let codec = probe.streams.iter().map(|s| s.codec_name.as_str()).collect::<Vec<_>>().join("+");
+    let video = probe.streams.iter().find(|s| s.codec_type.as_deref() == Some("video"));
+    let format = probe.format.as_ref();
+    OutputFile {
+        key,
+        kind,
+        name,
+        codec,
+        width_px: video.and_then(|v| v.width),
+        height_px: video.and_then(|v| v.height),
+        bitrate_bps: format.and_then(|f| f.bit_rate.as_deref()?.parse().ok()),
+        duration_s: format.and_then(|f| f.duration.as_deref()?.parse().ok()),
+        bytes,
+    }
+}
+
+fn size_of(path: &PathBuf) -> Result<u64, PortError> {
+    fs::metadata(path).map(|m| m.len()).map_err(|e| io_error(path, e))
+}
+
+impl FfmpegTranscoder<'_> {
+    /// Measures every output in place (ffprobe), in a fixed order: renditions, HLS,
+    /// MP3, GIF, frame captures.
+    async fn describe_outputs(&self, job: &TranscodeJob) -> Result<Vec<OutputFile>, PortError> {
+        let id = &job.video_id;
+        let plan = &job.plan;
+        let mut out = Vec::new();
+        let probed = |key: String| {
+            let path = self.store.path_of(&key);
+            async move {
+                let path = path?;
+                let probe = ffprobe_json(&path, &[]).await.map_err(|e| PortError::Failed(format!("{key}: {e}")))?;
+                let bytes = size_of(&path)?;
+                Ok::<_, PortError>((key, probe, bytes))
+            }
+        };
+        for r in &plan.renditions {
+            let (key, probe, bytes) = probed(keys::rendition(id, &r.name)).await?;
+            out.push(output_from(key, OutputKind::Rendition, Some(r.name.clone()), &probe, bytes));
+        }
+        if !plan.renditions.is_empty() {
+            let master = keys::hls_master(id);
+            let bytes = size_of(&self.store.path_of(&master)?)?;
+            out.push(OutputFile { key: master, kind: OutputKind::HlsMaster, name: None, codec: "hls".into(), width_px: None, height_px: None, bitrate_bps: None, duration_s: Some(plan.clip.duration_s()), bytes });
+            for r in &plan.renditions {
+                let key = keys::hls_variant(id, &r.name);
+                let playlist = self.store.path_of(&key)?;
+                let text = fs::read_to_string(&playlist).map_err(|e| io_error(&playlist, e))?;
+                let mut bytes = text.len() as u64;
+                for segment in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+                    bytes += size_of(&playlist.with_file_name(segment.trim()))?;
+                }
+                out.push(OutputFile { key, kind: OutputKind::HlsVariant, name: Some(r.name.clone()), codec: "h264+aac/ts".into(), width_px: Some(r.width_px), height_px: Some(r.height_px), bitrate_bps: None, duration_s: Some(plan.clip.duration_s()), bytes });
+            }
+        }
+        if plan.mp3_bitrate_bps.is_some() {
+            let (key, probe, bytes) = probed(keys::audio_mp3(id)).await?;
+            out.push(output_from(key, OutputKind::Mp3, None, &probe, bytes));
+        }
+        if plan.gif.is_some() {
+            let (key, probe, bytes) = probed(keys::preview_gif(id)).await?;
+            out.push(output_from(key, OutputKind::Gif, None, &probe, bytes));
+        }
+        if let Some(fr) = &plan.frames {
+            for i in 0..fr.count {
+                let key = keys::frame_capture(id, i);
+                let Ok(bytes) = size_of(&self.store.path_of(&key)?) else { break };
+                out.push(OutputFile { key, kind: OutputKind::FrameCapture, name: None, codec: "mjpeg".into(), width_px: Some(fr.width_px), height_px: Some(fr.height_px), bitrate_bps: None, duration_s: None, bytes });
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vidpipe_domain::media::{AudioStreamInfo, MediaInfo, VideoStreamInfo};
+    use vidpipe_domain::plan::{make_plan, ClipRequest, PlanConfig};
+
+    fn plan(audio: bool, start_s: Option<f64>) -> Plan {
+        let media = MediaInfo {
+            format: "mp4".into(),
+            duration_s: 60.0,
+            size_bytes: 1,
+            video: Some(VideoStreamInfo { width_px: 1280, height_px: 720, fps: 30.0, rotation_deg: 0, sample_aspect: (1, 1), codec: "h264".into() }),
+            audio: audio.then(|| AudioStreamInfo { codec: "aac".into(), channels: 2, sample_rate_hz: 48000 }),
+        };
+        make_plan(&media, ClipRequest { start_s, end_s: Some(40.0) }, &PlanConfig::default()).unwrap()
+    }
+
+    fn joined(args: &[OsString]) -> String {
+        args.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn one_graph_splits_the_decoded_stream_into_every_output() {
+        let args = joined(&ffmpeg_args(&plan(true, Some(10.0)), Path::new("/in/a b.mp4"), &EncoderSettings::default()));
+        assert!(args.contains("-ss 10.000 -t 30.000 -i file:/in/a b.mp4"), "{args}");
+        // 3 renditions + GIF + frames from one video split; 3 renditions + MP3 from one audio split.
+        assert!(args.contains("split=5[v0][v1][v2][v3][v4]"), "{args}");
+        assert!(args.contains("asplit=4[a0][a1][a2][a3]"), "{args}");
+        assert!(args.contains("fade=t=in:st=0:d=3.000,fade=t=out:st=27.000:d=3.000"), "{args}");
+        assert!(args.contains("afade=t=in:st=0:d=3.000,afade=t=out:st=27.000:d=3.000"), "{args}");
+        assert!(args.contains("scale=854:480"), "{args}");
+        assert!(args.contains("[f=mp4:movflags=+faststart]video_720p.mp4|[f=hls:hls_time=6"), "{args}");
+        assert!(args.contains("-g 60 -keyint_min 60"), "{args}");
+        assert!(args.contains("-map [a3] -c:a libmp3lame"), "{args}");
+        assert!(args.contains("trim=start="), "{args}");
+        assert!(args.contains("select='not(mod(n\\,30))'"), "{args}");
+        assert!(args.contains("-fps_mode passthrough -frames:v 30"), "{args}");
+        assert_eq!(args.matches("-i ").count(), 1, "one input, one decode");
+    }
+
+    #[test]
+    fn no_audio_means_no_audio_graph_and_no_mp3() {
+        let args = joined(&ffmpeg_args(&plan(false, None), Path::new("/in/x.mp4"), &EncoderSettings::default()));
+        assert!(!args.contains("asplit") && !args.contains("libmp3lame") && !args.contains("-c:a"), "{args}");
+        assert!(!args.contains("-ss "), "{args}");
+    }
+
+    #[test]
+    fn avc1_codec_strings_follow_rfc_6381() {
+        assert_eq!(avc1_codec(Some("High"), Some(40)), "avc1.640028");
+        assert_eq!(avc1_codec(Some("Main"), Some(31)), "avc1.4D401F");
+        assert_eq!(avc1_codec(Some("Constrained Baseline"), Some(30)), "avc1.42E01E");
+    }
+}
