@@ -19,15 +19,25 @@ use vidpipe_domain::router::{self, Adapters, CreatedObjects};
 use vidpipe_domain::stages::{video_id_for, IdScheme, IngestOptions, PipelineConfig};
 use vidpipe_domain::time::{hhmmss_mmm, parse_clip_time_s};
 use vidpipe_local::{
-    EncoderSettings, FfProber, FfmpegTranscoder, ImageAnalyzer, LocalStore, LogNotifier, Progress, ProgressSink,
-    ReportPublisher, SqliteRecords,
+    EncoderSettings, FfProber, FfmpegTranscoder, ImageAnalyzer, LocalStore, LogNotifier, Progress,
+    ProgressSink, ReportPublisher, SqliteRecords,
 };
 
 #[derive(Parser)]
-#[command(name = "vidpipe", version, about = "Cut, fade, transcode and publish a video on this machine")]
+#[command(
+    name = "vidpipe",
+    version,
+    about = "Cut, fade, transcode and publish a video on this machine"
+)]
 struct Cli {
     /// Output folder: one sub-folder per video, and the database vidpipe.db.
-    #[arg(long, short, global = true, default_value = "vidpipe-out", env = "VIDPIPE_OUT")]
+    #[arg(
+        long,
+        short,
+        global = true,
+        default_value = "vidpipe-out",
+        env = "VIDPIPE_OUT"
+    )]
     out: PathBuf,
     /// More log lines (-v: debug, -vv: trace). RUST_LOG overrides.
     #[arg(long, short, global = true, action = clap::ArgAction::Count)]
@@ -92,7 +102,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let interactive = std::io::stderr().is_terminal();
     init_logging(cli.verbose, interactive);
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -124,12 +137,19 @@ fn init_logging(verbose: u8, interactive: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(interactive).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(interactive)
+        .with_target(false)
+        .init();
 }
 
 fn open(out: &Path) -> Result<(LocalStore, SqliteRecords)> {
-    let store = LocalStore::open(out).with_context(|| format!("cannot use output folder {}", out.display()))?;
-    let records = SqliteRecords::open(&out.join("vidpipe.db")).context("cannot open the database")?;
+    let store = LocalStore::open(out)
+        .with_context(|| format!("cannot use output folder {}", out.display()))?;
+    let records =
+        SqliteRecords::open(&out.join("vidpipe.db")).context("cannot open the database")?;
     Ok((store, records))
 }
 
@@ -152,7 +172,12 @@ fn progress_sink(interactive: bool) -> (ProgressSink, Option<ProgressBar>) {
             let decile = (p.done_s / p.total_s.max(1e-9) * 10.0).floor() as u64;
             if decile > last_decile.load(std::sync::atomic::Ordering::Relaxed) {
                 last_decile.store(decile, std::sync::atomic::Ordering::Relaxed);
-                tracing::info!("transcode {}% ({:.1}/{:.1} s)", decile * 10, p.done_s, p.total_s);
+                tracing::info!(
+                    "transcode {}% ({:.1}/{:.1} s)",
+                    decile * 10,
+                    p.done_s,
+                    p.total_s
+                );
             }
         });
         (sink, None)
@@ -161,19 +186,31 @@ fn progress_sink(interactive: bool) -> (ProgressSink, Option<ProgressBar>) {
 
 async fn process(out: &Path, args: &ProcessArgs, interactive: bool) -> Result<ExitCode> {
     if !(args.fade_s.is_finite() && args.fade_s >= 0.0) {
-        bail!("--fade-s {}: must be a number of seconds, not negative", args.fade_s);
+        bail!(
+            "--fade-s {}: must be a number of seconds, not negative",
+            args.fade_s
+        );
     }
     let (store, records) = open(out)?;
-    let name = args.video.file_name().and_then(|n| n.to_str()).context("the video path has no file name")?;
+    let name = args
+        .video
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("the video path has no file name")?;
     let upload_key = format!("{}{name}", keys::UPLOADS_PREFIX);
     let sidecar_key = keys::sidecar_key_for(&upload_key);
     let sidecar_beside = args.video.with_extension("json");
-    let sidecar_source = args.meta.clone().or_else(|| sidecar_beside.is_file().then_some(sidecar_beside));
+    let sidecar_source = args
+        .meta
+        .clone()
+        .or_else(|| sidecar_beside.is_file().then_some(sidecar_beside));
     let sidecar_path = store.path_of(&sidecar_key)?;
     match &sidecar_source {
         Some(path) => {
-            let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read the sidecar", path.display()))?;
-            std::fs::write(&sidecar_path, bytes).with_context(|| format!("cannot write {}", sidecar_path.display()))?;
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("{}: cannot read the sidecar", path.display()))?;
+            std::fs::write(&sidecar_path, bytes)
+                .with_context(|| format!("cannot write {}", sidecar_path.display()))?;
         }
         None if sidecar_path.exists() => std::fs::remove_file(&sidecar_path)?,
         None => {}
@@ -182,26 +219,43 @@ async fn process(out: &Path, args: &ProcessArgs, interactive: bool) -> Result<Ex
     store.take_created(); // The sidecar write: ingest reads it with the video.
 
     let config = PipelineConfig {
-        plan: PlanConfig { fade_s: args.fade_s, ..PlanConfig::default() },
+        plan: PlanConfig {
+            fade_s: args.fade_s,
+            ..PlanConfig::default()
+        },
         id_scheme: IdScheme::Content,
         ..PipelineConfig::default()
     };
     let id = video_id_for(config.id_scheme, &event);
     // A video whose last run failed is run again whole: locally nothing is lost by it,
     // and the cause (a missing tool, a full disk) may be gone.
-    let failed_before = records.get(&id).await?.is_some_and(|r| r.status == VideoStatus::Failed);
+    let failed_before = records
+        .get(&id)
+        .await?
+        .is_some_and(|r| r.status == VideoStatus::Failed);
     if failed_before && !args.force {
         tracing::info!(video_id = %id, "the last run of this video failed; running it again");
     }
     let options = IngestOptions {
-        clip: ClipRequest { start_s: args.start, end_s: args.end },
+        clip: ClipRequest {
+            start_s: args.start,
+            end_s: args.end,
+        },
         force: args.force || failed_before,
-        source_label: Some(std::path::absolute(&args.video).unwrap_or_else(|_| args.video.clone()).display().to_string()),
+        source_label: Some(
+            std::path::absolute(&args.video)
+                .unwrap_or_else(|_| args.video.clone())
+                .display()
+                .to_string(),
+        ),
     };
     let (sink, bar) = progress_sink(interactive);
     let transcoder = FfmpegTranscoder {
         store: &store,
-        settings: EncoderSettings { preset: args.preset.clone(), crf: args.crf },
+        settings: EncoderSettings {
+            preset: args.preset.clone(),
+            crf: args.crf,
+        },
         progress: Some(sink),
     };
     let adapters = Adapters {
@@ -213,7 +267,13 @@ async fn process(out: &Path, args: &ProcessArgs, interactive: bool) -> Result<Ex
         publisher: &ReportPublisher { store: &store },
         notifier: &LogNotifier,
     };
-    let report = router::run(&adapters, &config, PipelineEvent::ObjectCreated(event), &options).await;
+    let report = router::run(
+        &adapters,
+        &config,
+        PipelineEvent::ObjectCreated(event),
+        &options,
+    )
+    .await;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -223,20 +283,43 @@ async fn process(out: &Path, args: &ProcessArgs, interactive: bool) -> Result<Ex
     let record = records.get(&id).await?.context("no record was written")?;
     match record.status {
         VideoStatus::Failed => {
-            let f = record.failure.as_ref().map_or(("?", "unknown".to_string()), |f| (f.stage.as_str(), f.reason.clone()));
-            eprintln!("error: {}: {} failed: {} (video {})", args.video.display(), f.0, f.1, record.id);
+            let f = record
+                .failure
+                .as_ref()
+                .map_or(("?", "unknown".to_string()), |f| {
+                    (f.stage.as_str(), f.reason.clone())
+                });
+            eprintln!(
+                "error: {}: {} failed: {} (video {})",
+                args.video.display(),
+                f.0,
+                f.1,
+                record.id
+            );
             Ok(ExitCode::from(1))
         }
         VideoStatus::Published => {
             if !transcoded {
-                println!("video {}: already processed; nothing redone (use --force to redo)", record.id);
+                println!(
+                    "video {}: already processed; nothing redone (use --force to redo)",
+                    record.id
+                );
             }
             print_summary(&store, &record)?;
             Ok(ExitCode::SUCCESS)
         }
         VideoStatus::Processing => {
-            let stuck: Vec<_> = report.dead_letters.iter().map(|(_, e)| e.to_string()).collect();
-            eprintln!("error: {}: not finished (video {}): {}", args.video.display(), record.id, stuck.join("; "));
+            let stuck: Vec<_> = report
+                .dead_letters
+                .iter()
+                .map(|(_, e)| e.to_string())
+                .collect();
+            eprintln!(
+                "error: {}: not finished (video {}): {}",
+                args.video.display(),
+                record.id,
+                stuck.join("; ")
+            );
             Ok(ExitCode::from(1))
         }
     }
@@ -244,17 +327,33 @@ async fn process(out: &Path, args: &ProcessArgs, interactive: bool) -> Result<Ex
 
 fn print_summary(store: &LocalStore, record: &VideoRecord) -> Result<()> {
     let dir = store.video_dir(&record.id);
-    println!("video {}: {} — {}", record.id, record.status.as_str(), record.title());
+    println!(
+        "video {}: {} — {}",
+        record.id,
+        record.status.as_str(),
+        record.title()
+    );
     println!("  folder  {}", dir.display());
     if let Some(link) = record.links.first() {
         println!("  report  {link}");
     }
-    let names: Vec<_> = record.outputs_of(OutputKind::Rendition).filter_map(|o| o.name.clone()).collect();
+    let names: Vec<_> = record
+        .outputs_of(OutputKind::Rendition)
+        .filter_map(|o| o.name.clone())
+        .collect();
     let has = |k| record.outputs_of(k).next().is_some();
     println!(
         "  outputs {}{}{}{}",
-        if names.is_empty() { "no video renditions".to_string() } else { format!("renditions {}", names.join(" ")) },
-        if has(OutputKind::HlsMaster) { ", HLS" } else { "" },
+        if names.is_empty() {
+            "no video renditions".to_string()
+        } else {
+            format!("renditions {}", names.join(" "))
+        },
+        if has(OutputKind::HlsMaster) {
+            ", HLS"
+        } else {
+            ""
+        },
         if has(OutputKind::Mp3) { ", MP3" } else { "" },
         if has(OutputKind::Gif) { ", GIF" } else { "" },
     );
@@ -263,11 +362,16 @@ fn print_summary(store: &LocalStore, record: &VideoRecord) -> Result<()> {
         println!(
             "  cover   {}{}",
             store.path_of(cover)?.display(),
-            from.map(|f| format!(" (frame at {:.1} s, score {:.3})", f.time_s, f.score)).unwrap_or_default()
+            from.map(|f| format!(" (frame at {:.1} s, score {:.3})", f.time_s, f.score))
+                .unwrap_or_default()
         );
     }
     if let Some(plan) = &record.plan {
-        println!("  clip    {} → {}", hhmmss_mmm(plan.clip.start_s), hhmmss_mmm(plan.clip.end_s));
+        println!(
+            "  clip    {} → {}",
+            hhmmss_mmm(plan.clip.start_s),
+            hhmmss_mmm(plan.clip.end_s)
+        );
         for note in &plan.notes {
             println!("  note    {note}");
         }
@@ -288,16 +392,30 @@ fn list(out: &Path, json: bool) -> Result<ExitCode> {
     for r in &all {
         let detail = match &r.failure {
             Some(f) => format!("failed at {}: {}", f.stage, f.reason),
-            None => Stage::ALL.iter().map(|s| format!("{}={}", s.as_str(), r.stage(*s).as_str())).collect::<Vec<_>>().join(" "),
+            None => Stage::ALL
+                .iter()
+                .map(|s| format!("{}={}", s.as_str(), r.stage(*s).as_str()))
+                .collect::<Vec<_>>()
+                .join(" "),
         };
-        println!("{}  {:<10}  {}  —  {}", r.id, r.status.as_str(), r.title(), detail);
+        println!(
+            "{}  {:<10}  {}  —  {}",
+            r.id,
+            r.status.as_str(),
+            r.title(),
+            detail
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn show(out: &Path, id: &str, json: bool) -> Result<ExitCode> {
     let (store, records) = open(out)?;
-    let found = if id.len() >= 4 { records.find_by_prefix(id)? } else { Vec::new() };
+    let found = if id.len() >= 4 {
+        records.find_by_prefix(id)?
+    } else {
+        Vec::new()
+    };
     let record = match found.as_slice() {
         [one] => one,
         [] => bail!("no video with id {id} in {}", out.display()),
@@ -307,14 +425,32 @@ fn show(out: &Path, id: &str, json: bool) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(record)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("video {}: {} — {}", record.id, record.status.as_str(), record.title());
+    println!(
+        "video {}: {} — {}",
+        record.id,
+        record.status.as_str(),
+        record.title()
+    );
     println!("  source  {}", record.source);
     for (stage, state) in &record.stages {
-        println!("  {:<17} {}{}", stage.as_str(), state.status.as_str(), state.detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default());
+        println!(
+            "  {:<17} {}{}",
+            stage.as_str(),
+            state.status.as_str(),
+            state
+                .detail
+                .as_ref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default()
+        );
     }
     for o in &record.outputs {
         if o.kind != OutputKind::FrameCapture {
-            println!("  {:<12} {}", format!("{:?}", o.kind).to_lowercase(), store.path_of(&o.key)?.display());
+            println!(
+                "  {:<12} {}",
+                format!("{:?}", o.kind).to_lowercase(),
+                store.path_of(&o.key)?.display()
+            );
         }
     }
     if let Some(f) = &record.failure {

@@ -335,15 +335,15 @@ fn ladder_for(display: (u32, u32), config: &PlanConfig, audio: bool) -> Vec<Rend
 
 fn gif_for(display: (u32, u32), clip: &ClipWindow, fades: &Fades, config: &PlanConfig) -> GifSpec {
     let clip_s = clip.duration_s();
-    // Prefer the part between the fades; a clip that is all fade gives its middle.
-    let inner_s = clip_s - fades.fade_in_s - fades.fade_out_s;
-    let (lo_s, span_s) = if inner_s >= 1.0 {
-        (fades.fade_in_s, inner_s)
+    // As long as configured (or the whole clip), between the fades where it fits there,
+    // else centred in the clip, overlapping the fades as little as it can.
+    let duration_s = config.gif_duration_s.min(clip_s);
+    let inner_s = fades.fade_out_start_s - fades.fade_in_s;
+    let start_s = if inner_s >= duration_s {
+        fades.fade_in_s + (inner_s - duration_s) / 2.0
     } else {
-        (0.0, clip_s)
+        (clip_s - duration_s) / 2.0
     };
-    let duration_s = config.gif_duration_s.min(span_s);
-    let start_s = lo_s + (span_s - duration_s) / 2.0;
     let width_px = floor_even(display.0.min(config.gif_max_width_px));
     let (w, h) = if width_px == display.0 {
         (floor_even(display.0), floor_even(display.1))
@@ -455,11 +455,11 @@ mod tests {
         let p = plan(&media(1279, 719, 20.0, true));
         assert_eq!(sizes(&p), vec![(1278, 718), (854, 480), (640, 360)]);
         for r in &p.renditions {
-            assert!(r.width_px % 2 == 0 && r.height_px % 2 == 0);
+            assert!(r.width_px.is_multiple_of(2) && r.height_px.is_multiple_of(2));
             assert!(r.width_px <= 1279 && r.height_px <= 719);
         }
         let g = p.gif.unwrap();
-        assert!(g.width_px % 2 == 0 && g.height_px % 2 == 0);
+        assert!(g.width_px.is_multiple_of(2) && g.height_px.is_multiple_of(2));
     }
 
     #[test]
@@ -568,6 +568,38 @@ mod tests {
         assert!(p.renditions.is_empty() && p.gif.is_none() && p.frames.is_none());
         assert_eq!(p.hls_segment_s, None);
         assert_eq!(p.mp3_bitrate_bps, Some(128_000));
+    }
+
+    #[test]
+    fn gif_keeps_its_length_in_a_clip_barely_longer_than_the_fades() {
+        let m = media(1920, 1080, 60.0, true);
+        let p = make_plan(
+            &m,
+            ClipRequest {
+                start_s: Some(0.0),
+                end_s: Some(10.0),
+            },
+            &PlanConfig::default(),
+        )
+        .unwrap();
+        let g = p.gif.unwrap();
+        assert_eq!((g.start_s, g.duration_s), (2.5, 5.0));
+        let tiny = make_plan(
+            &m,
+            ClipRequest {
+                start_s: Some(0.0),
+                end_s: Some(2.0),
+            },
+            &PlanConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                tiny.gif.as_ref().unwrap().start_s,
+                tiny.gif.unwrap().duration_s
+            ),
+            (0.0, 2.0)
+        );
     }
 
     #[test]

@@ -265,8 +265,10 @@ async fn each_kind_of_bad_upload_fails_its_own_video_only() {
         version_id: None,
     };
     expect_ingest_failure(&w, missing, "no such object").await;
-    let mut small = PipelineConfig::default();
-    small.max_upload_bytes = 3;
+    let small = PipelineConfig {
+        max_upload_bytes: 3,
+        ..PipelineConfig::default()
+    };
     let w2 = World {
         config: small,
         ..World::new()

@@ -20,6 +20,10 @@ impl FrameAnalyzer for ImageAnalyzer<'_> {
             .map_err(|e| PortError::Failed(format!("image task: {e}")))?
             .map_err(|e| PortError::Invalid(format!("{key}: {e}")))?;
         let (w, h) = image.dimensions();
-        Ok(FrameAnalysis { measures: measure_luma(w as usize, h as usize, image.as_raw()), detection_bonus: 0.0, labels: Vec::new() })
+        Ok(FrameAnalysis {
+            measures: measure_luma(w as usize, h as usize, image.as_raw()),
+            detection_bonus: 0.0,
+            labels: Vec::new(),
+        })
     }
 }

@@ -66,8 +66,14 @@ impl FfprobeStream {
     fn rotation_deg(&self) -> i32 {
         // ffmpeg ≥ 5 gives the display matrix as side data ("rotation": -90 means 90°
         // clockwise); older files also carry a "rotate" tag.
-        let from_side = self.side_data_list.iter().find_map(|s| s.get("rotation").and_then(|r| r.as_f64()));
-        let deg = from_side.map(|r| -r).or_else(|| self.tags.get("rotate").and_then(|r| r.parse::<f64>().ok())).unwrap_or(0.0);
+        let from_side = self
+            .side_data_list
+            .iter()
+            .find_map(|s| s.get("rotation").and_then(|r| r.as_f64()));
+        let deg = from_side
+            .map(|r| -r)
+            .or_else(|| self.tags.get("rotate").and_then(|r| r.parse::<f64>().ok()))
+            .unwrap_or(0.0);
         (deg.round() as i32).rem_euclid(360)
     }
 
@@ -81,7 +87,10 @@ impl FfprobeStream {
 /// # Errors
 /// [`PortError::Invalid`] when it has no format or no audio/video stream.
 pub fn media_info_from(out: &FfprobeOutput) -> Result<MediaInfo, PortError> {
-    let format = out.format.as_ref().ok_or_else(|| PortError::Invalid("ffprobe found no container format".into()))?;
+    let format = out
+        .format
+        .as_ref()
+        .ok_or_else(|| PortError::Invalid("ffprobe found no container format".into()))?;
     let video = out
         .streams
         .iter()
@@ -100,25 +109,47 @@ pub fn media_info_from(out: &FfprobeOutput) -> Result<MediaInfo, PortError> {
                 height_px: s.height.unwrap_or(0),
                 fps,
                 rotation_deg: s.rotation_deg(),
-                sample_aspect: sar.filter(|(n, d): &(u32, u32)| *n > 0 && *d > 0).unwrap_or((1, 1)),
+                sample_aspect: sar
+                    .filter(|(n, d): &(u32, u32)| *n > 0 && *d > 0)
+                    .unwrap_or((1, 1)),
                 codec: s.codec_name.clone(),
             }
         })
         .filter(|v| v.width_px > 0 && v.height_px > 0);
-    let audio = out.streams.iter().find(|s| s.codec_type.as_deref() == Some("audio")).map(|s| AudioStreamInfo {
-        codec: s.codec_name.clone(),
-        channels: s.channels.unwrap_or(0),
-        sample_rate_hz: s.sample_rate.as_deref().and_then(|r| r.parse().ok()).unwrap_or(0),
-    });
+    let audio = out
+        .streams
+        .iter()
+        .find(|s| s.codec_type.as_deref() == Some("audio"))
+        .map(|s| AudioStreamInfo {
+            codec: s.codec_name.clone(),
+            channels: s.channels.unwrap_or(0),
+            sample_rate_hz: s
+                .sample_rate
+                .as_deref()
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(0),
+        });
     if video.is_none() && audio.is_none() {
         return Err(PortError::Invalid("no audio or video stream".into()));
     }
-    let stream_duration = out.streams.iter().filter_map(|s| s.duration.as_deref()?.parse::<f64>().ok()).fold(0.0, f64::max);
-    let duration_s = format.duration.as_deref().and_then(|d| d.parse().ok()).unwrap_or(stream_duration);
+    let stream_duration = out
+        .streams
+        .iter()
+        .filter_map(|s| s.duration.as_deref()?.parse::<f64>().ok())
+        .fold(0.0, f64::max);
+    let duration_s = format
+        .duration
+        .as_deref()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(stream_duration);
     Ok(MediaInfo {
         format: format.format_name.clone(),
         duration_s,
-        size_bytes: format.size.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0),
+        size_bytes: format
+            .size
+            .as_deref()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0),
         video,
         audio,
     })
@@ -131,16 +162,28 @@ pub fn media_info_from(out: &FfprobeOutput) -> Result<MediaInfo, PortError> {
 /// [`PortError::Failed`] when ffprobe cannot be run.
 pub async fn ffprobe_json(path: &Path, extra: &[&str]) -> Result<FfprobeOutput, PortError> {
     let output = Command::new("ffprobe")
-        .args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams"])
+        .args([
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+        ])
         .args(extra)
         .arg(file_arg(path))
         .output()
         .await
         .map_err(|e| PortError::Failed(format!("cannot run ffprobe (install ffmpeg): {e}")))?;
     if !output.status.success() {
-        return Err(PortError::Invalid(last_line(&output.stderr, "ffprobe failed")));
+        return Err(PortError::Invalid(tool_message(
+            &output.stderr,
+            path,
+            "ffprobe failed",
+        )));
     }
-    serde_json::from_slice(&output.stdout).map_err(|e| PortError::Failed(format!("ffprobe JSON: {e}")))
+    serde_json::from_slice(&output.stdout)
+        .map_err(|e| PortError::Failed(format!("ffprobe JSON: {e}")))
 }
 
 /// `file:<path>`: keeps ffmpeg from reading a `name:with colons` as a protocol.
@@ -150,15 +193,30 @@ pub(crate) fn file_arg(path: &Path) -> std::ffi::OsString {
     arg
 }
 
-/// The last non-empty line of a tool's stderr, without the `[demuxer @ 0x…]` prefix.
-pub(crate) fn last_line(stderr: &[u8], fallback: &str) -> String {
+/// What a tool said on stderr, for a person: its distinct non-empty lines, without
+/// the `[demuxer @ 0x…]` prefixes and without the file's own path (the caller names
+/// the file), joined with "; ". `fallback` when it said nothing.
+pub(crate) fn tool_message(stderr: &[u8], path: &Path, fallback: &str) -> String {
     let text = String::from_utf8_lossy(stderr);
-    let line = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or(fallback).trim();
-    let line = match line.split_once("] ") {
-        Some((prefix, rest)) if prefix.starts_with('[') => rest,
-        _ => line,
-    };
-    line.trim_start_matches("file:").to_string()
+    let shown = path.display().to_string();
+    let mut parts: Vec<String> = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let line = match line.split_once("] ") {
+            Some((prefix, rest)) if prefix.starts_with('[') => rest,
+            _ => line,
+        };
+        let line = line
+            .replace(&format!("file:{shown}: "), "")
+            .replace(&format!("{shown}: "), "");
+        if !parts.contains(&line) {
+            parts.push(line);
+        }
+    }
+    if parts.is_empty() {
+        fallback.to_string()
+    } else {
+        parts.join("; ")
+    }
 }
 
 /// How much of the end of the source must hold packets (seconds).
@@ -179,12 +237,27 @@ impl MediaProber for FfProber<'_> {
         if info.duration_s > TAIL_CHECK_S {
             let from_s = info.duration_s - TAIL_CHECK_S;
             let output = Command::new("ffprobe")
-                .args(["-v", "error", "-read_intervals", &format!("{from_s:.3}%"), "-show_entries", "packet=pts_time", "-of", "csv=p=0"])
+                .args([
+                    "-v",
+                    "error",
+                    "-read_intervals",
+                    &format!("{from_s:.3}%"),
+                    "-show_entries",
+                    "packet=pts_time",
+                    "-of",
+                    "csv=p=0",
+                ])
                 .arg(file_arg(&path))
                 .output()
                 .await
                 .map_err(|e| PortError::Failed(format!("cannot run ffprobe: {e}")))?;
-            if output.stdout.iter().filter(|b| **b == b'\n').count() == 0 {
+            // A seek past the data falls back to the start, so count only the packets
+            // that really lie in the tail.
+            let in_tail = String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .filter_map(|l| l.trim().trim_end_matches(',').parse::<f64>().ok())
+                .any(|pts_s| pts_s >= from_s - 0.5);
+            if !in_tail {
                 return Err(PortError::Invalid(format!(
                     "truncated: the header promises {:.3} s but there is no media data after {from_s:.3} s",
                     info.duration_s
@@ -229,7 +302,10 @@ mod tests {
     #[test]
     fn streamless_input_is_invalid() {
         let json = r#"{"streams":[{"codec_type":"data","codec_name":"bin_data"}],"format":{"format_name":"tty"}}"#;
-        assert!(matches!(media_info_from(&serde_json::from_str(json).unwrap()), Err(PortError::Invalid(_))));
+        assert!(matches!(
+            media_info_from(&serde_json::from_str(json).unwrap()),
+            Err(PortError::Invalid(_))
+        ));
     }
 
     #[test]
@@ -237,6 +313,14 @@ mod tests {
         assert_eq!(ratio(Some("25/1")), 25.0);
         assert_eq!(ratio(Some("0/0")), 0.0);
         assert_eq!(ratio(None), 0.0);
-        assert_eq!(last_line(b"[mov @ 0x1] moov atom not found\nfile:/x.mp4: Invalid data found when processing input\n", "-"), "/x.mp4: Invalid data found when processing input");
+        let said = b"[mov @ 0x1] moov atom not found\nfile:/x.mp4: Invalid data found when processing input\n";
+        assert_eq!(
+            tool_message(said, Path::new("/x.mp4"), "-"),
+            "moov atom not found; Invalid data found when processing input"
+        );
+        assert_eq!(
+            tool_message(b"\n", Path::new("/x.mp4"), "ffprobe failed"),
+            "ffprobe failed"
+        );
     }
 }

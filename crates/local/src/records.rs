@@ -18,7 +18,12 @@ pub struct SqliteRecords {
 
 fn db_error(e: rusqlite::Error) -> PortError {
     match e {
-        rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
             PortError::Unavailable(format!("database busy: {e}"))
         }
         other => PortError::Failed(format!("database: {other}")),
@@ -56,9 +61,14 @@ struct Row {
 
 fn row_of(record: &VideoRecord) -> Result<Row, PortError> {
     let stages = Stage::ALL.map(|s| record.stage(s).as_str());
-    let outputs = serde_json::to_string(&record.outputs).map_err(|e| PortError::Failed(e.to_string()))?;
+    let outputs =
+        serde_json::to_string(&record.outputs).map_err(|e| PortError::Failed(e.to_string()))?;
     let json = serde_json::to_string(record).map_err(|e| PortError::Failed(e.to_string()))?;
-    Ok(Row { stages, outputs, json })
+    Ok(Row {
+        stages,
+        outputs,
+        json,
+    })
 }
 
 impl SqliteRecords {
@@ -69,13 +79,20 @@ impl SqliteRecords {
     /// [`PortError::Failed`] when the file cannot be opened or the schema created.
     pub fn open(path: &Path) -> Result<SqliteRecords, PortError> {
         let conn = Connection::open(path).map_err(db_error)?;
-        conn.busy_timeout(Duration::from_secs(5)).map_err(db_error)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(db_error)?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(db_error)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db_error)?;
         conn.execute_batch(SCHEMA).map_err(db_error)?;
-        Ok(SqliteRecords { conn: Mutex::new(conn) })
+        Ok(SqliteRecords {
+            conn: Mutex::new(conn),
+        })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error>) -> Result<T, PortError> {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error>,
+    ) -> Result<T, PortError> {
         let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         f(&conn).map_err(db_error)
     }
@@ -124,13 +141,21 @@ impl VideoRecords for SqliteRecords {
         if inserted == 1 {
             return Ok(Created::Created);
         }
-        let existing = self.get(&record.id).await?.ok_or_else(|| PortError::Unavailable("record vanished".into()))?;
+        let existing = self
+            .get(&record.id)
+            .await?
+            .ok_or_else(|| PortError::Unavailable("record vanished".into()))?;
         Ok(Created::Existing(Box::new(existing)))
     }
 
     async fn get(&self, id: &VideoId) -> Result<Option<VideoRecord>, PortError> {
         let text: Option<String> = self.with(|c| {
-            c.query_row("SELECT record FROM videos WHERE id = ?1", [id.as_str()], |r| r.get(0)).optional()
+            c.query_row(
+                "SELECT record FROM videos WHERE id = ?1",
+                [id.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
         })?;
         text.as_deref().map(parse).transpose()
     }
@@ -148,14 +173,31 @@ impl VideoRecords for SqliteRecords {
                     version = ?15, updated_at = ?16
                  WHERE id = ?1 AND version = ?17",
                 params![
-                    next.id.as_str(), next.source, next.title(), next.status.as_str(),
-                    row.stages[0], row.stages[1], row.stages[2], row.stages[3], row.stages[4], row.stages[5],
-                    next.failure.as_ref().map(|f| f.stage.as_str()), next.failure.as_ref().map(|f| f.reason.as_str()),
-                    row.outputs, row.json, next.version as i64, next.updated_at_unix_s as i64, record.version as i64
+                    next.id.as_str(),
+                    next.source,
+                    next.title(),
+                    next.status.as_str(),
+                    row.stages[0],
+                    row.stages[1],
+                    row.stages[2],
+                    row.stages[3],
+                    row.stages[4],
+                    row.stages[5],
+                    next.failure.as_ref().map(|f| f.stage.as_str()),
+                    next.failure.as_ref().map(|f| f.reason.as_str()),
+                    row.outputs,
+                    row.json,
+                    next.version as i64,
+                    next.updated_at_unix_s as i64,
+                    record.version as i64
                 ],
             )
         })?;
-        Ok(if changed == 1 { UpdateResult::Stored } else { UpdateResult::Conflict })
+        Ok(if changed == 1 {
+            UpdateResult::Stored
+        } else {
+            UpdateResult::Conflict
+        })
     }
 }
 
@@ -171,17 +213,32 @@ mod tests {
         let id = VideoId::parse("00000000000000aa").unwrap();
         let mut rec = VideoRecord::new(id.clone(), "uploads/a.mp4", "/tmp/a.mp4");
         assert_eq!(db.create(&rec).await.unwrap(), Created::Created);
-        assert!(matches!(db.create(&rec).await.unwrap(), Created::Existing(_)));
+        assert!(matches!(
+            db.create(&rec).await.unwrap(),
+            Created::Existing(_)
+        ));
         rec.fail(Stage::Ingest, "empty (0 bytes)");
         assert_eq!(db.update(&rec).await.unwrap(), UpdateResult::Stored);
         // The same version again: someone else wrote first.
         assert_eq!(db.update(&rec).await.unwrap(), UpdateResult::Conflict);
         let stored = db.get(&id).await.unwrap().unwrap();
-        assert_eq!((stored.version, stored.stage(Stage::Ingest)), (1, StageStatus::Failed));
+        assert_eq!(
+            (stored.version, stored.stage(Stage::Ingest)),
+            (1, StageStatus::Failed)
+        );
         let (stage, reason): (String, String) = db
-            .with(|c| c.query_row("SELECT error_stage, error_reason FROM videos WHERE id = ?1", [id.as_str()], |r| Ok((r.get(0)?, r.get(1)?))))
+            .with(|c| {
+                c.query_row(
+                    "SELECT error_stage, error_reason FROM videos WHERE id = ?1",
+                    [id.as_str()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+            })
             .unwrap();
-        assert_eq!((stage.as_str(), reason.as_str()), ("ingest", "empty (0 bytes)"));
+        assert_eq!(
+            (stage.as_str(), reason.as_str()),
+            ("ingest", "empty (0 bytes)")
+        );
         assert_eq!(db.find_by_prefix("0000").unwrap().len(), 1);
         assert_eq!(db.all().unwrap().len(), 1);
     }

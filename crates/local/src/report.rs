@@ -137,5 +137,6 @@ pub fn render(record: &VideoRecord) -> String {
 /// Whether `frame_key` is the capture the cover was copied from: the best-scoring one
 /// that was not rejected (else the best of all), as the rekognition stage chose it.
 fn is_cover(record: &VideoRecord, frame_key: &str) -> bool {
-    vidpipe_domain::cover::choose_cover(&record.frames).is_some_and(|i| record.frames[i].key == frame_key)
+    vidpipe_domain::cover::choose_cover(&record.frames)
+        .is_some_and(|i| record.frames[i].key == frame_key)
 }

@@ -43,7 +43,10 @@ impl LocalStore {
     pub fn open(root: &Path) -> Result<LocalStore, PortError> {
         fs::create_dir_all(root.join("uploads")).map_err(|e| io_error(root, e))?;
         let root = fs::canonicalize(root).map_err(|e| io_error(root, e))?;
-        Ok(LocalStore { root, created: Mutex::new(Vec::new()) })
+        Ok(LocalStore {
+            root,
+            created: Mutex::new(Vec::new()),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -62,7 +65,8 @@ impl LocalStore {
         if let Some(rest) = key.strip_prefix(UPLOADS_PREFIX) {
             return Ok(self.root.join("uploads").join(rest));
         }
-        let id = keys::video_id_in(key).ok_or_else(|| PortError::Invalid(format!("{key}: not a key of the local layout")))?;
+        let id = keys::video_id_in(key)
+            .ok_or_else(|| PortError::Invalid(format!("{key}: not a key of the local layout")))?;
         let media = format!("{MEDIA_PREFIX}{id}/");
         let transcripts = format!("{TRANSCRIPTS_PREFIX}{id}/");
         if let Some(rest) = key.strip_prefix(&media) {
@@ -70,7 +74,9 @@ impl LocalStore {
         } else if let Some(rest) = key.strip_prefix(&transcripts) {
             Ok(self.root.join(id.as_str()).join("transcripts").join(rest))
         } else {
-            Err(PortError::Invalid(format!("{key}: not a key of the local layout")))
+            Err(PortError::Invalid(format!(
+                "{key}: not a key of the local layout"
+            )))
         }
     }
 
@@ -82,13 +88,16 @@ impl LocalStore {
     /// Announces objects written by something other than [`ObjectWriter::put`]
     /// (ffmpeg writes its outputs itself), as S3 would when they land.
     pub fn announce(&self, key: &str, size_bytes: u64) {
-        self.created.lock().unwrap_or_else(|e| e.into_inner()).push(ObjectCreated {
-            bucket: LOCAL_BUCKET.into(),
-            key: key.to_string(),
-            size_bytes,
-            etag: None,
-            version_id: None,
-        });
+        self.created
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(ObjectCreated {
+                bucket: LOCAL_BUCKET.into(),
+                key: key.to_string(),
+                size_bytes,
+                etag: None,
+                version_id: None,
+            });
     }
 
     /// "Uploads" a local file: links it at `uploads/<file name>` (no copy) and returns
@@ -100,10 +109,9 @@ impl LocalStore {
     /// [`PortError::Invalid`] when the path has no file name;
     /// [`PortError::Failed`] when reading or linking fails.
     pub fn upload_file(&self, path: &Path) -> Result<ObjectCreated, PortError> {
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(|| PortError::Invalid(format!("{}: no usable file name", path.display())))?;
+        let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+            PortError::Invalid(format!("{}: no usable file name", path.display()))
+        })?;
         let key = format!("{UPLOADS_PREFIX}{name}");
         let link = self.path_of(&key)?;
         match fs::symlink_metadata(&link) {
@@ -112,15 +120,30 @@ impl LocalStore {
             Err(e) => return Err(io_error(&link, e)),
         }
         if !path.exists() {
-            return Ok(ObjectCreated { bucket: LOCAL_BUCKET.into(), key, size_bytes: 0, etag: None, version_id: None });
+            return Ok(ObjectCreated {
+                bucket: LOCAL_BUCKET.into(),
+                key,
+                size_bytes: 0,
+                etag: None,
+                version_id: None,
+            });
         }
         let absolute = fs::canonicalize(path).map_err(|e| io_error(path, e))?;
         if absolute.is_dir() {
-            return Err(PortError::Invalid(format!("{}: is a directory, not a video file", path.display())));
+            return Err(PortError::Invalid(format!(
+                "{}: is a directory, not a video file",
+                path.display()
+            )));
         }
         std::os::unix::fs::symlink(&absolute, &link).map_err(|e| io_error(&link, e))?;
         let (sha, size) = sha256_file(&absolute)?;
-        Ok(ObjectCreated { bucket: LOCAL_BUCKET.into(), key, size_bytes: size, etag: Some(sha), version_id: None })
+        Ok(ObjectCreated {
+            bucket: LOCAL_BUCKET.into(),
+            key,
+            size_bytes: size,
+            etag: Some(sha),
+            version_id: None,
+        })
     }
 }
 
@@ -138,7 +161,14 @@ pub fn sha256_file(path: &Path) -> Result<(String, u64), PortError> {
         size += n as u64;
         hasher.update(&buf[..n]);
     }
-    Ok((hasher.finalize().iter().map(|b| format!("{b:02x}")).collect(), size))
+    Ok((
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+        size,
+    ))
 }
 
 impl CreatedObjects for LocalStore {
@@ -151,7 +181,11 @@ impl ObjectReader for LocalStore {
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, PortError> {
         let path = self.path_of(key)?;
         match fs::metadata(&path) {
-            Ok(m) if m.is_file() => Ok(Some(ObjectInfo { key: key.into(), size_bytes: m.len(), etag: None })),
+            Ok(m) if m.is_file() => Ok(Some(ObjectInfo {
+                key: key.into(),
+                size_bytes: m.len(),
+                etag: None,
+            })),
             Ok(_) => Ok(None),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_error(&path, e)),
@@ -166,7 +200,11 @@ impl ObjectReader for LocalStore {
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, PortError> {
         // Prefixes here are always directory keys (`media/<id>/frames/`).
         let dir_key = prefix.trim_end_matches('/');
-        let dir = self.path_of(&format!("{dir_key}/x"))?.parent().map(Path::to_path_buf).unwrap_or_default();
+        let dir = self
+            .path_of(&format!("{dir_key}/x"))?
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -177,7 +215,11 @@ impl ObjectReader for LocalStore {
             let entry = entry.map_err(|e| io_error(&dir, e))?;
             let meta = entry.metadata().map_err(|e| io_error(&entry.path(), e))?;
             if let (true, Some(name)) = (meta.is_file(), entry.file_name().to_str()) {
-                out.push(ObjectInfo { key: format!("{dir_key}/{name}"), size_bytes: meta.len(), etag: None });
+                out.push(ObjectInfo {
+                    key: format!("{dir_key}/{name}"),
+                    size_bytes: meta.len(),
+                    etag: None,
+                });
             }
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
@@ -204,9 +246,16 @@ impl ObjectWriter for LocalStore {
 
 /// Writes through a temporary file and a rename, so a reader never sees half a file.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PortError> {
-    let dir = path.parent().ok_or_else(|| PortError::Invalid(format!("{}: no parent", path.display())))?;
+    let dir = path
+        .parent()
+        .ok_or_else(|| PortError::Invalid(format!("{}: no parent", path.display())))?;
     fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
-    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("object")));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("object")
+    ));
     fs::write(&tmp, bytes).map_err(|e| io_error(&tmp, e))?;
     fs::rename(&tmp, path).map_err(|e| io_error(path, e))
 }
@@ -222,16 +271,27 @@ mod tests {
         let store = LocalStore::open(dir.path()).unwrap();
         let id = VideoId::parse("0123456789abcdef").unwrap();
         let root = fs::canonicalize(dir.path()).unwrap();
-        assert_eq!(store.path_of(&keys::cover(&id)).unwrap(), root.join("0123456789abcdef/cover.jpg"));
         assert_eq!(
-            store.path_of(&format!("transcripts/{id}/transcript.json")).unwrap(),
+            store.path_of(&keys::cover(&id)).unwrap(),
+            root.join("0123456789abcdef/cover.jpg")
+        );
+        assert_eq!(
+            store
+                .path_of(&format!("transcripts/{id}/transcript.json"))
+                .unwrap(),
             root.join("0123456789abcdef/transcripts/transcript.json")
         );
         for bad in ["uploads/../x", "/etc/passwd", "media/nothex/x", "other/x"] {
             assert!(store.path_of(bad).is_err(), "{bad}");
         }
-        store.put(&keys::manifest(&id), b"{}".to_vec(), "application/json").await.unwrap();
-        store.copy(&keys::manifest(&id), &keys::cover(&id)).await.unwrap();
+        store
+            .put(&keys::manifest(&id), b"{}".to_vec(), "application/json")
+            .await
+            .unwrap();
+        store
+            .copy(&keys::manifest(&id), &keys::cover(&id))
+            .await
+            .unwrap();
         let created: Vec<_> = store.take_created().into_iter().map(|c| c.key).collect();
         assert_eq!(created, vec![keys::manifest(&id), keys::cover(&id)]);
         assert_eq!(store.list(&keys::media_dir(&id)).await.unwrap().len(), 2);
@@ -246,7 +306,10 @@ mod tests {
         fs::write(&src, b"abc").unwrap();
         let event = store.upload_file(&src).unwrap();
         assert_eq!(event.key, "uploads/talk one.mp4");
-        assert_eq!(event.etag.as_deref(), Some("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+        assert_eq!(
+            event.etag.as_deref(),
+            Some("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        );
         assert_eq!(store.get(&event.key).await.unwrap(), b"abc");
         let missing = store.upload_file(&dir.path().join("gone.mp4")).unwrap();
         assert_eq!((missing.size_bytes, missing.etag), (0, None));

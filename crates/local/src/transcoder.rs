@@ -22,7 +22,7 @@ use vidpipe_domain::ports::{JobOutcome, Submission, TranscodeJob, Transcoder};
 use vidpipe_domain::record::{OutputFile, OutputKind};
 use vidpipe_domain::PortError;
 
-use crate::probe::{ffprobe_json, file_arg, last_line, ratio, FfprobeOutput};
+use crate::probe::{ffprobe_json, file_arg, ratio, tool_message, FfprobeOutput};
 use crate::store::{io_error, LocalStore};
 
 /// x264 and audio settings for the local encode (MediaConvert has its own).
@@ -37,7 +37,10 @@ pub struct EncoderSettings {
 
 impl Default for EncoderSettings {
     fn default() -> Self {
-        EncoderSettings { preset: "veryfast".into(), crf: 23 }
+        EncoderSettings {
+            preset: "veryfast".into(),
+            crf: 23,
+        }
     }
 }
 
@@ -83,7 +86,18 @@ fn secs(x: f64) -> String {
 /// folder ffmpeg runs in (so no output path needs escaping inside the tee muxer).
 pub fn ffmpeg_args(plan: &Plan, input: &Path, settings: &EncoderSettings) -> Vec<OsString> {
     let clip_s = plan.clip.duration_s();
-    let mut args: Vec<OsString> = ["-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats"].map(s).to_vec();
+    let mut args: Vec<OsString> = [
+        "-hide_banner",
+        "-nostdin",
+        "-y",
+        "-v",
+        "error",
+        "-progress",
+        "pipe:1",
+        "-nostats",
+    ]
+    .map(s)
+    .to_vec();
     if plan.clip.start_s > 0.0 {
         args.extend([s("-ss"), s(secs(plan.clip.start_s))]);
     }
@@ -92,11 +106,17 @@ pub fn ffmpeg_args(plan: &Plan, input: &Path, settings: &EncoderSettings) -> Vec
     let mut graph: Vec<String> = Vec::new();
     let audio = plan.mp3_bitrate_bps.is_some();
     let f = &plan.fades;
-    let video_branches = plan.renditions.len() + plan.gif.is_some() as usize + plan.frames.is_some() as usize;
+    let video_branches =
+        plan.renditions.len() + plan.gif.is_some() as usize + plan.frames.is_some() as usize;
     if video_branches > 0 {
         let mut chain = String::from("[0:v:0]");
         if f.fade_in_s > 0.0 {
-            chain += &format!("fade=t=in:st=0:d={},fade=t=out:st={}:d={},", secs(f.fade_in_s), secs(f.fade_out_start_s), secs(f.fade_out_s));
+            chain += &format!(
+                "fade=t=in:st=0:d={},fade=t=out:st={}:d={},",
+                secs(f.fade_in_s),
+                secs(f.fade_out_start_s),
+                secs(f.fade_out_s)
+            );
         }
         chain += &format!("format=yuv420p,split={video_branches}");
         for i in 0..video_branches {
@@ -108,7 +128,12 @@ pub fn ffmpeg_args(plan: &Plan, input: &Path, settings: &EncoderSettings) -> Vec
     if audio {
         let mut chain = String::from("[0:a:0]aformat=channel_layouts=stereo|mono");
         if f.fade_in_s > 0.0 {
-            chain += &format!(",afade=t=in:st=0:d={},afade=t=out:st={}:d={}", secs(f.fade_in_s), secs(f.fade_out_start_s), secs(f.fade_out_s));
+            chain += &format!(
+                ",afade=t=in:st=0:d={},afade=t=out:st={}:d={}",
+                secs(f.fade_in_s),
+                secs(f.fade_out_start_s),
+                secs(f.fade_out_s)
+            );
         }
         chain += &format!(",asplit={audio_branches}");
         for i in 0..audio_branches {
@@ -118,7 +143,10 @@ pub fn ffmpeg_args(plan: &Plan, input: &Path, settings: &EncoderSettings) -> Vec
     }
     let mut branch = 0;
     for (i, r) in plan.renditions.iter().enumerate() {
-        graph.push(format!("[v{branch}]scale={}:{}:flags=bicubic,setsar=1[r{i}]", r.width_px, r.height_px));
+        graph.push(format!(
+            "[v{branch}]scale={}:{}:flags=bicubic,setsar=1[r{i}]",
+            r.width_px, r.height_px
+        ));
         branch += 1;
     }
     if let Some(g) = &plan.gif {
@@ -129,12 +157,19 @@ pub fn ffmpeg_args(plan: &Plan, input: &Path, settings: &EncoderSettings) -> Vec
         ));
         branch += 1;
     }
-    let fps = if plan.source_fps > 0.0 { plan.source_fps } else { 25.0 };
+    let fps = if plan.source_fps > 0.0 {
+        plan.source_fps
+    } else {
+        25.0
+    };
     if let Some(fr) = &plan.frames {
         // Every K-th decoded frame, so capture k is the frame at exactly k × interval
         // (the fps filter would pick one from around the middle of each interval).
         let every = (fr.interval_s * fps).round().max(1.0) as u64;
-        graph.push(format!("[v{branch}]select='not(mod(n\\,{every}))',scale={}:{}:flags=bicubic[frames]", fr.width_px, fr.height_px));
+        graph.push(format!(
+            "[v{branch}]select='not(mod(n\\,{every}))',scale={}:{}:flags=bicubic[frames]",
+            fr.width_px, fr.height_px
+        ));
     }
     args.extend([s("-filter_complex"), s(graph.join(";"))]);
 
@@ -147,10 +182,26 @@ pub fn ffmpeg_args(plan: &Plan, input: &Path, settings: &EncoderSettings) -> Vec
         }
         args.extend(
             [
-                "-c:v", "libx264", "-preset", &settings.preset, "-crf", &settings.crf.to_string(),
-                "-maxrate", &maxrate.to_string(), "-bufsize", &(2 * maxrate).to_string(),
-                "-profile:v", "high", "-pix_fmt", "yuv420p",
-                "-g", &gop.to_string(), "-keyint_min", &gop.to_string(), "-sc_threshold", "0",
+                "-c:v",
+                "libx264",
+                "-preset",
+                &settings.preset,
+                "-crf",
+                &settings.crf.to_string(),
+                "-maxrate",
+                &maxrate.to_string(),
+                "-bufsize",
+                &(2 * maxrate).to_string(),
+                "-profile:v",
+                "high",
+                "-pix_fmt",
+                "yuv420p",
+                "-g",
+                &gop.to_string(),
+                "-keyint_min",
+                &gop.to_string(),
+                "-sc_threshold",
+                "0",
             ]
             .map(s),
         );
@@ -174,13 +225,39 @@ pub fn ffmpeg_args(plan: &Plan, input: &Path, settings: &EncoderSettings) -> Vec
     if let Some(bps) = plan.mp3_bitrate_bps {
         let last = audio_branches - 1;
         args.extend([s("-map"), s(format!("[a{last}]"))]);
-        args.extend(["-c:a", "libmp3lame", "-b:a", &bps.to_string(), "-ar", "44100", paths::MP3].map(s));
+        args.extend(
+            [
+                "-c:a",
+                "libmp3lame",
+                "-b:a",
+                &bps.to_string(),
+                "-ar",
+                "44100",
+                paths::MP3,
+            ]
+            .map(s),
+        );
     }
     if plan.gif.is_some() {
         args.extend(["-map", "[gif]", "-f", "gif", "-loop", "0", paths::GIF].map(s));
     }
     if let Some(fr) = &plan.frames {
-        args.extend(["-map", "[frames]", "-fps_mode", "passthrough", "-frames:v", &fr.count.to_string(), "-q:v", "2", "-start_number", "0", paths::FRAMES].map(s));
+        args.extend(
+            [
+                "-map",
+                "[frames]",
+                "-fps_mode",
+                "passthrough",
+                "-frames:v",
+                &fr.count.to_string(),
+                "-q:v",
+                "2",
+                "-start_number",
+                "0",
+                paths::FRAMES,
+            ]
+            .map(s),
+        );
     }
     args
 }
@@ -193,7 +270,12 @@ pub struct FfmpegTranscoder<'a> {
 }
 
 impl FfmpegTranscoder<'_> {
-    async fn run_ffmpeg(&self, job: &TranscodeJob, work: &Path, input: &Path) -> Result<Result<(), String>, PortError> {
+    async fn run_ffmpeg(
+        &self,
+        job: &TranscodeJob,
+        work: &Path,
+        input: &Path,
+    ) -> Result<Result<(), String>, PortError> {
         let args = ffmpeg_args(&job.plan, input, &self.settings);
         debug!(video_id = %job.video_id, ?args, "ffmpeg");
         let mut child = Command::new("ffmpeg")
@@ -218,19 +300,36 @@ impl FfmpegTranscoder<'_> {
             let mut lines = BufReader::new(stdout).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 let Some(sink) = &self.progress else { continue };
-                if let Some(us) = line.strip_prefix("out_time_us=").and_then(|v| v.trim().parse::<f64>().ok()) {
-                    sink(Progress { done_s: (us / 1e6).clamp(0.0, total_s), total_s, finished: false });
+                if let Some(us) = line
+                    .strip_prefix("out_time_us=")
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                {
+                    sink(Progress {
+                        done_s: (us / 1e6).clamp(0.0, total_s),
+                        total_s,
+                        finished: false,
+                    });
                 } else if line.trim() == "progress=end" {
-                    sink(Progress { done_s: total_s, total_s, finished: true });
+                    sink(Progress {
+                        done_s: total_s,
+                        total_s,
+                        finished: true,
+                    });
                 }
             }
         }
-        let status = child.wait().await.map_err(|e| PortError::Failed(format!("ffmpeg: {e}")))?;
+        let status = child
+            .wait()
+            .await
+            .map_err(|e| PortError::Failed(format!("ffmpeg: {e}")))?;
         let stderr = stderr_task.await.unwrap_or_default();
         if status.success() {
             Ok(Ok(()))
         } else {
-            Ok(Err(format!("ffmpeg exited with {status}: {}", last_line(&stderr, "no message"))))
+            Ok(Err(format!(
+                "ffmpeg exited with {status}: {}",
+                tool_message(&stderr, input, "no message")
+            )))
         }
     }
 }
@@ -239,11 +338,19 @@ impl Transcoder for FfmpegTranscoder<'_> {
     async fn submit(&self, job: &TranscodeJob) -> Result<Submission, PortError> {
         let input = self.store.path_of(&job.source_key)?;
         let video_dir = self.store.video_dir(&job.video_id);
-        let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let stamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
         let job_id = format!("local-{}-{stamp}", job.video_id);
         let work = video_dir.join(format!(".work-{stamp}"));
-        for sub in ["hls", "frames"] {
-            fs::create_dir_all(work.join(sub)).map_err(|e| io_error(&work, e))?;
+        fs::create_dir_all(&work).map_err(|e| io_error(&work, e))?;
+        for (sub, wanted) in [
+            ("hls", !job.plan.renditions.is_empty()),
+            ("frames", job.plan.frames.is_some()),
+        ] {
+            if wanted {
+                fs::create_dir_all(work.join(sub)).map_err(|e| io_error(&work, e))?;
+            }
         }
         let started = Instant::now();
         let ran = self.run_ffmpeg(job, &work, &input).await;
@@ -260,7 +367,10 @@ impl Transcoder for FfmpegTranscoder<'_> {
                 }
                 JobOutcome::Complete { outputs }
             }
-            Ok(Err(message)) => JobOutcome::Error { code: None, message },
+            Ok(Err(message)) => JobOutcome::Error {
+                code: None,
+                message,
+            },
             Err(e) => {
                 let _ = fs::remove_dir_all(&work);
                 return Err(e);
@@ -277,10 +387,8 @@ fn move_into_place(work: &Path, video_dir: &Path) -> Result<(), PortError> {
     for entry in fs::read_dir(work).map_err(|e| io_error(work, e))? {
         let entry = entry.map_err(|e| io_error(work, e))?;
         let dest = video_dir.join(entry.file_name());
-        if entry.path().is_dir() {
-            if dest.exists() {
-                fs::remove_dir_all(&dest).map_err(|e| io_error(&dest, e))?;
-            }
+        if entry.path().is_dir() && dest.exists() {
+            fs::remove_dir_all(&dest).map_err(|e| io_error(&dest, e))?;
         }
         fs::rename(entry.path(), &dest).map_err(|e| io_error(&dest, e))?;
     }
@@ -295,7 +403,10 @@ fn avc1_codec(profile: Option<&str>, level: Option<i64>) -> String {
         "Main" => (0x4D, 0x40),
         _ => (0x64, 0x00),
     };
-    format!("avc1.{idc:02X}{constraints:02X}{:02X}", level.unwrap_or(40).clamp(0, 255))
+    format!(
+        "avc1.{idc:02X}{constraints:02X}{:02X}",
+        level.unwrap_or(40).clamp(0, 255)
+    )
 }
 
 async fn write_master_playlist(plan: &Plan, work: &Path) -> Result<(), PortError> {
@@ -305,32 +416,69 @@ async fn write_master_playlist(plan: &Plan, work: &Path) -> Result<(), PortError
     let mut variants = Vec::new();
     for r in &plan.renditions {
         let probe = ffprobe_json(&work.join(paths::rendition(&r.name)), &[]).await?;
-        let video = probe.streams.iter().find(|s| s.codec_type.as_deref() == Some("video"));
-        let mut codecs = avc1_codec(video.and_then(|v| v.profile.as_deref()), video.and_then(|v| v.level));
+        let video = probe
+            .streams
+            .iter()
+            .find(|s| s.codec_type.as_deref() == Some("video"));
+        let mut codecs = avc1_codec(
+            video.and_then(|v| v.profile.as_deref()),
+            video.and_then(|v| v.level),
+        );
         if r.audio_bitrate_bps.is_some() {
             codecs += ",mp4a.40.2";
         }
-        let average = probe.format.as_ref().and_then(|f| f.bit_rate.as_deref()?.parse().ok());
+        let average = probe
+            .format
+            .as_ref()
+            .and_then(|f| f.bit_rate.as_deref()?.parse().ok());
         variants.push(m3u8_rs::VariantStream {
-            uri: paths::hls_variant(&r.name).trim_start_matches("hls/").to_string(),
+            uri: paths::hls_variant(&r.name)
+                .trim_start_matches("hls/")
+                .to_string(),
             bandwidth: r.video_max_bitrate_bps + r.audio_bitrate_bps.unwrap_or(0),
             average_bandwidth: average,
             codecs: Some(codecs),
-            resolution: Some(m3u8_rs::Resolution { width: r.width_px as u64, height: r.height_px as u64 }),
-            frame_rate: video.map(|v| ratio(v.avg_frame_rate.as_deref())).filter(|f| *f > 0.0),
+            resolution: Some(m3u8_rs::Resolution {
+                width: r.width_px as u64,
+                height: r.height_px as u64,
+            }),
+            frame_rate: video
+                .map(|v| ratio(v.avg_frame_rate.as_deref()))
+                .filter(|f| *f > 0.0),
             ..Default::default()
         });
     }
-    let master = m3u8_rs::MasterPlaylist { version: Some(3), variants, independent_segments: true, ..Default::default() };
+    let master = m3u8_rs::MasterPlaylist {
+        version: Some(3),
+        variants,
+        independent_segments: true,
+        ..Default::default()
+    };
     let mut text = Vec::new();
-    master.write_to(&mut text).map_err(|e| PortError::Failed(format!("master playlist: {e}")))?;
+    master
+        .write_to(&mut text)
+        .map_err(|e| PortError::Failed(format!("master playlist: {e}")))?;
     let path = work.join(paths::HLS_MASTER);
     fs::write(&path, text).map_err(|e| io_error(&path, e))
 }
 
-fn output_from(key: String, kind: OutputKind, name: Option<String>, probe: &FfprobeOutput, bytes: u64) -> OutputFile {
-    let codec = probe.streams.iter().map(|s| s.codec_name.as_str()).collect::<Vec<_>>().join("+");
-    let video = probe.streams.iter().find(|s| s.codec_type.as_deref() == Some("video"));
+fn output_from(
+    key: String,
+    kind: OutputKind,
+    name: Option<String>,
+    probe: &FfprobeOutput,
+    bytes: u64,
+) -> OutputFile {
+    let codec = probe
+        .streams
+        .iter()
+        .map(|s| s.codec_name.as_str())
+        .collect::<Vec<_>>()
+        .join("+");
+    let video = probe
+        .streams
+        .iter()
+        .find(|s| s.codec_type.as_deref() == Some("video"));
     let format = probe.format.as_ref();
     OutputFile {
         key,
@@ -346,7 +494,9 @@ fn output_from(key: String, kind: OutputKind, name: Option<String>, probe: &Ffpr
 }
 
 fn size_of(path: &PathBuf) -> Result<u64, PortError> {
-    fs::metadata(path).map(|m| m.len()).map_err(|e| io_error(path, e))
+    fs::metadata(path)
+        .map(|m| m.len())
+        .map_err(|e| io_error(path, e))
 }
 
 impl FfmpegTranscoder<'_> {
@@ -360,28 +510,59 @@ impl FfmpegTranscoder<'_> {
             let path = self.store.path_of(&key);
             async move {
                 let path = path?;
-                let probe = ffprobe_json(&path, &[]).await.map_err(|e| PortError::Failed(format!("{key}: {e}")))?;
+                let probe = ffprobe_json(&path, &[])
+                    .await
+                    .map_err(|e| PortError::Failed(format!("{key}: {e}")))?;
                 let bytes = size_of(&path)?;
                 Ok::<_, PortError>((key, probe, bytes))
             }
         };
         for r in &plan.renditions {
             let (key, probe, bytes) = probed(keys::rendition(id, &r.name)).await?;
-            out.push(output_from(key, OutputKind::Rendition, Some(r.name.clone()), &probe, bytes));
+            out.push(output_from(
+                key,
+                OutputKind::Rendition,
+                Some(r.name.clone()),
+                &probe,
+                bytes,
+            ));
         }
         if !plan.renditions.is_empty() {
             let master = keys::hls_master(id);
             let bytes = size_of(&self.store.path_of(&master)?)?;
-            out.push(OutputFile { key: master, kind: OutputKind::HlsMaster, name: None, codec: "hls".into(), width_px: None, height_px: None, bitrate_bps: None, duration_s: Some(plan.clip.duration_s()), bytes });
+            out.push(OutputFile {
+                key: master,
+                kind: OutputKind::HlsMaster,
+                name: None,
+                codec: "hls".into(),
+                width_px: None,
+                height_px: None,
+                bitrate_bps: None,
+                duration_s: Some(plan.clip.duration_s()),
+                bytes,
+            });
             for r in &plan.renditions {
                 let key = keys::hls_variant(id, &r.name);
                 let playlist = self.store.path_of(&key)?;
                 let text = fs::read_to_string(&playlist).map_err(|e| io_error(&playlist, e))?;
                 let mut bytes = text.len() as u64;
-                for segment in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+                for segment in text
+                    .lines()
+                    .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+                {
                     bytes += size_of(&playlist.with_file_name(segment.trim()))?;
                 }
-                out.push(OutputFile { key, kind: OutputKind::HlsVariant, name: Some(r.name.clone()), codec: "h264+aac/ts".into(), width_px: Some(r.width_px), height_px: Some(r.height_px), bitrate_bps: None, duration_s: Some(plan.clip.duration_s()), bytes });
+                out.push(OutputFile {
+                    key,
+                    kind: OutputKind::HlsVariant,
+                    name: Some(r.name.clone()),
+                    codec: "h264+aac/ts".into(),
+                    width_px: Some(r.width_px),
+                    height_px: Some(r.height_px),
+                    bitrate_bps: None,
+                    duration_s: Some(plan.clip.duration_s()),
+                    bytes,
+                });
             }
         }
         if plan.mp3_bitrate_bps.is_some() {
@@ -395,8 +576,20 @@ impl FfmpegTranscoder<'_> {
         if let Some(fr) = &plan.frames {
             for i in 0..fr.count {
                 let key = keys::frame_capture(id, i);
-                let Ok(bytes) = size_of(&self.store.path_of(&key)?) else { break };
-                out.push(OutputFile { key, kind: OutputKind::FrameCapture, name: None, codec: "mjpeg".into(), width_px: Some(fr.width_px), height_px: Some(fr.height_px), bitrate_bps: None, duration_s: None, bytes });
+                let Ok(bytes) = size_of(&self.store.path_of(&key)?) else {
+                    break;
+                };
+                out.push(OutputFile {
+                    key,
+                    kind: OutputKind::FrameCapture,
+                    name: None,
+                    codec: "mjpeg".into(),
+                    width_px: Some(fr.width_px),
+                    height_px: Some(fr.height_px),
+                    bitrate_bps: None,
+                    duration_s: None,
+                    bytes,
+                });
             }
         }
         Ok(out)
@@ -414,39 +607,87 @@ mod tests {
             format: "mp4".into(),
             duration_s: 60.0,
             size_bytes: 1,
-            video: Some(VideoStreamInfo { width_px: 1280, height_px: 720, fps: 30.0, rotation_deg: 0, sample_aspect: (1, 1), codec: "h264".into() }),
-            audio: audio.then(|| AudioStreamInfo { codec: "aac".into(), channels: 2, sample_rate_hz: 48000 }),
+            video: Some(VideoStreamInfo {
+                width_px: 1280,
+                height_px: 720,
+                fps: 30.0,
+                rotation_deg: 0,
+                sample_aspect: (1, 1),
+                codec: "h264".into(),
+            }),
+            audio: audio.then(|| AudioStreamInfo {
+                codec: "aac".into(),
+                channels: 2,
+                sample_rate_hz: 48000,
+            }),
         };
-        make_plan(&media, ClipRequest { start_s, end_s: Some(40.0) }, &PlanConfig::default()).unwrap()
+        make_plan(
+            &media,
+            ClipRequest {
+                start_s,
+                end_s: Some(40.0),
+            },
+            &PlanConfig::default(),
+        )
+        .unwrap()
     }
 
     fn joined(args: &[OsString]) -> String {
-        args.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
+        args.iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     #[test]
     fn one_graph_splits_the_decoded_stream_into_every_output() {
-        let args = joined(&ffmpeg_args(&plan(true, Some(10.0)), Path::new("/in/a b.mp4"), &EncoderSettings::default()));
-        assert!(args.contains("-ss 10.000 -t 30.000 -i file:/in/a b.mp4"), "{args}");
+        let args = joined(&ffmpeg_args(
+            &plan(true, Some(10.0)),
+            Path::new("/in/a b.mp4"),
+            &EncoderSettings::default(),
+        ));
+        assert!(
+            args.contains("-ss 10.000 -t 30.000 -i file:/in/a b.mp4"),
+            "{args}"
+        );
         // 3 renditions + GIF + frames from one video split; 3 renditions + MP3 from one audio split.
         assert!(args.contains("split=5[v0][v1][v2][v3][v4]"), "{args}");
         assert!(args.contains("asplit=4[a0][a1][a2][a3]"), "{args}");
-        assert!(args.contains("fade=t=in:st=0:d=3.000,fade=t=out:st=27.000:d=3.000"), "{args}");
-        assert!(args.contains("afade=t=in:st=0:d=3.000,afade=t=out:st=27.000:d=3.000"), "{args}");
+        assert!(
+            args.contains("fade=t=in:st=0:d=3.000,fade=t=out:st=27.000:d=3.000"),
+            "{args}"
+        );
+        assert!(
+            args.contains("afade=t=in:st=0:d=3.000,afade=t=out:st=27.000:d=3.000"),
+            "{args}"
+        );
         assert!(args.contains("scale=854:480"), "{args}");
-        assert!(args.contains("[f=mp4:movflags=+faststart]video_720p.mp4|[f=hls:hls_time=6"), "{args}");
+        assert!(
+            args.contains("[f=mp4:movflags=+faststart]video_720p.mp4|[f=hls:hls_time=6"),
+            "{args}"
+        );
         assert!(args.contains("-g 60 -keyint_min 60"), "{args}");
         assert!(args.contains("-map [a3] -c:a libmp3lame"), "{args}");
         assert!(args.contains("trim=start="), "{args}");
         assert!(args.contains("select='not(mod(n\\,30))'"), "{args}");
-        assert!(args.contains("-fps_mode passthrough -frames:v 30"), "{args}");
+        assert!(
+            args.contains("-fps_mode passthrough -frames:v 30"),
+            "{args}"
+        );
         assert_eq!(args.matches("-i ").count(), 1, "one input, one decode");
     }
 
     #[test]
     fn no_audio_means_no_audio_graph_and_no_mp3() {
-        let args = joined(&ffmpeg_args(&plan(false, None), Path::new("/in/x.mp4"), &EncoderSettings::default()));
-        assert!(!args.contains("asplit") && !args.contains("libmp3lame") && !args.contains("-c:a"), "{args}");
+        let args = joined(&ffmpeg_args(
+            &plan(false, None),
+            Path::new("/in/x.mp4"),
+            &EncoderSettings::default(),
+        ));
+        assert!(
+            !args.contains("asplit") && !args.contains("libmp3lame") && !args.contains("-c:a"),
+            "{args}"
+        );
         assert!(!args.contains("-ss "), "{args}");
     }
 
@@ -454,6 +695,9 @@ mod tests {
     fn avc1_codec_strings_follow_rfc_6381() {
         assert_eq!(avc1_codec(Some("High"), Some(40)), "avc1.640028");
         assert_eq!(avc1_codec(Some("Main"), Some(31)), "avc1.4D401F");
-        assert_eq!(avc1_codec(Some("Constrained Baseline"), Some(30)), "avc1.42E01E");
+        assert_eq!(
+            avc1_codec(Some("Constrained Baseline"), Some(30)),
+            "avc1.42E01E"
+        );
     }
 }
