@@ -8,7 +8,7 @@
 
 use std::ffi::OsString;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -269,6 +269,21 @@ pub struct FfmpegTranscoder<'a> {
     pub progress: Option<ProgressSink>,
 }
 
+/// Seconds of the clip already encoded, judged by what ffmpeg has written: frame
+/// captures (one per interval) and MP3 bytes (constant bitrate). ffmpeg's own
+/// `-progress` says nothing until every output has written its header, and the GIF's
+/// header waits for its palette, made at the end of the GIF's window; this fills the gap.
+fn progress_from_outputs_s(plan: &Plan, work: &Path) -> f64 {
+    let from_frames = plan.frames.as_ref().map_or(0.0, |f| {
+        let written = fs::read_dir(work.join("frames")).map_or(0, |d| d.count());
+        written.saturating_sub(1) as f64 * f.interval_s
+    });
+    let from_mp3 = plan.mp3_bitrate_bps.map_or(0.0, |bps| {
+        fs::metadata(work.join(paths::MP3)).map_or(0.0, |m| m.len() as f64 * 8.0 / bps as f64)
+    });
+    from_frames.max(from_mp3).min(plan.clip.duration_s())
+}
+
 impl FfmpegTranscoder<'_> {
     async fn run_ffmpeg(
         &self,
@@ -296,25 +311,33 @@ impl FfmpegTranscoder<'_> {
             }
             buf
         });
+        let report = |done_s: f64, finished: bool| {
+            if let Some(sink) = &self.progress {
+                sink(Progress {
+                    done_s: done_s.clamp(0.0, total_s),
+                    total_s,
+                    finished,
+                });
+            }
+        };
         if let Some(stdout) = child.stdout.take() {
             let mut lines = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                let Some(sink) = &self.progress else { continue };
-                if let Some(us) = line
-                    .strip_prefix("out_time_us=")
-                    .and_then(|v| v.trim().parse::<f64>().ok())
-                {
-                    sink(Progress {
-                        done_s: (us / 1e6).clamp(0.0, total_s),
-                        total_s,
-                        finished: false,
-                    });
-                } else if line.trim() == "progress=end" {
-                    sink(Progress {
-                        done_s: total_s,
-                        total_s,
-                        finished: true,
-                    });
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+            let mut ffmpeg_reports = false;
+            loop {
+                tokio::select! {
+                    line = lines.next_line() => {
+                        let Ok(Some(line)) = line else { break };
+                        if let Some(us) = line.strip_prefix("out_time_us=").and_then(|v| v.trim().parse::<f64>().ok()) {
+                            ffmpeg_reports = true;
+                            report(us / 1e6, false);
+                        } else if line.trim() == "progress=end" {
+                            report(total_s, true);
+                        }
+                    }
+                    _ = tick.tick(), if !ffmpeg_reports && self.progress.is_some() => {
+                        report(progress_from_outputs_s(&job.plan, work), false);
+                    }
                 }
             }
         }
@@ -353,31 +376,26 @@ impl Transcoder for FfmpegTranscoder<'_> {
             }
         }
         let started = Instant::now();
-        let ran = self.run_ffmpeg(job, &work, &input).await;
-        let outcome = match ran {
-            Ok(Ok(())) => {
-                info!(video_id = %job.video_id, seconds = started.elapsed().as_secs_f64(), "ffmpeg finished");
-                write_master_playlist(&job.plan, &work).await?;
-                move_into_place(&work, &video_dir)?;
-                let outputs = self.describe_outputs(job).await?;
-                for o in &outputs {
-                    if o.kind != OutputKind::HlsVariant {
+        let finished = async {
+            match self.run_ffmpeg(job, &work, &input).await? {
+                Ok(()) => {
+                    info!(video_id = %job.video_id, seconds = started.elapsed().as_secs_f64(), "ffmpeg finished");
+                    let outputs = describe_outputs(job, &work).await?;
+                    move_into_place(&work, &video_dir)?;
+                    for o in outputs.iter().filter(|o| o.kind != OutputKind::HlsVariant) {
                         self.store.announce(&o.key, o.bytes);
                     }
+                    Ok(JobOutcome::Complete { outputs })
                 }
-                JobOutcome::Complete { outputs }
+                Err(message) => Ok(JobOutcome::Error { code: None, message }),
             }
-            Ok(Err(message)) => JobOutcome::Error {
-                code: None,
-                message,
-            },
-            Err(e) => {
-                let _ = fs::remove_dir_all(&work);
-                return Err(e);
-            }
-        };
+        }
+        .await;
         let _ = fs::remove_dir_all(&work);
-        Ok(Submission::Finished { job_id, outcome })
+        Ok(Submission::Finished {
+            job_id,
+            outcome: finished?,
+        })
     }
 }
 
@@ -409,13 +427,14 @@ fn avc1_codec(profile: Option<&str>, level: Option<i64>) -> String {
     )
 }
 
-async fn write_master_playlist(plan: &Plan, work: &Path) -> Result<(), PortError> {
-    if plan.renditions.is_empty() {
-        return Ok(());
-    }
+/// The HLS master playlist (RFC 8216 §4.3.4.2): one variant per rendition, BANDWIDTH
+/// the peak (the rendition's maxrate plus its audio), AVERAGE-BANDWIDTH as measured.
+fn master_playlist(
+    plan: &Plan,
+    renditions: &[(&OutputFile, &FfprobeOutput)],
+) -> Result<Vec<u8>, PortError> {
     let mut variants = Vec::new();
-    for r in &plan.renditions {
-        let probe = ffprobe_json(&work.join(paths::rendition(&r.name)), &[]).await?;
+    for (spec, (file, probe)) in plan.renditions.iter().zip(renditions) {
         let video = probe
             .streams
             .iter()
@@ -424,23 +443,19 @@ async fn write_master_playlist(plan: &Plan, work: &Path) -> Result<(), PortError
             video.and_then(|v| v.profile.as_deref()),
             video.and_then(|v| v.level),
         );
-        if r.audio_bitrate_bps.is_some() {
+        if spec.audio_bitrate_bps.is_some() {
             codecs += ",mp4a.40.2";
         }
-        let average = probe
-            .format
-            .as_ref()
-            .and_then(|f| f.bit_rate.as_deref()?.parse().ok());
         variants.push(m3u8_rs::VariantStream {
-            uri: paths::hls_variant(&r.name)
+            uri: paths::hls_variant(&spec.name)
                 .trim_start_matches("hls/")
                 .to_string(),
-            bandwidth: r.video_max_bitrate_bps + r.audio_bitrate_bps.unwrap_or(0),
-            average_bandwidth: average,
+            bandwidth: spec.video_max_bitrate_bps + spec.audio_bitrate_bps.unwrap_or(0),
+            average_bandwidth: file.bitrate_bps,
             codecs: Some(codecs),
             resolution: Some(m3u8_rs::Resolution {
-                width: r.width_px as u64,
-                height: r.height_px as u64,
+                width: spec.width_px as u64,
+                height: spec.height_px as u64,
             }),
             frame_rate: video
                 .map(|v| ratio(v.avg_frame_rate.as_deref()))
@@ -458,8 +473,7 @@ async fn write_master_playlist(plan: &Plan, work: &Path) -> Result<(), PortError
     master
         .write_to(&mut text)
         .map_err(|e| PortError::Failed(format!("master playlist: {e}")))?;
-    let path = work.join(paths::HLS_MASTER);
-    fs::write(&path, text).map_err(|e| io_error(&path, e))
+    Ok(text)
 }
 
 fn output_from(
@@ -493,107 +507,123 @@ fn output_from(
     }
 }
 
-fn size_of(path: &PathBuf) -> Result<u64, PortError> {
+fn size_of(path: &Path) -> Result<u64, PortError> {
     fs::metadata(path)
         .map(|m| m.len())
         .map_err(|e| io_error(path, e))
 }
 
-impl FfmpegTranscoder<'_> {
-    /// Measures every output in place (ffprobe), in a fixed order: renditions, HLS,
-    /// MP3, GIF, frame captures.
-    async fn describe_outputs(&self, job: &TranscodeJob) -> Result<Vec<OutputFile>, PortError> {
-        let id = &job.video_id;
-        let plan = &job.plan;
-        let mut out = Vec::new();
-        let probed = |key: String| {
-            let path = self.store.path_of(&key);
-            async move {
-                let path = path?;
-                let probe = ffprobe_json(&path, &[])
-                    .await
-                    .map_err(|e| PortError::Failed(format!("{key}: {e}")))?;
-                let bytes = size_of(&path)?;
-                Ok::<_, PortError>((key, probe, bytes))
-            }
-        };
-        for r in &plan.renditions {
-            let (key, probe, bytes) = probed(keys::rendition(id, &r.name)).await?;
-            out.push(output_from(
-                key,
+/// Measures every output in the work folder (one ffprobe each), writes the HLS master
+/// playlist from the same measures, and lists the outputs in a fixed order:
+/// renditions, HLS, MP3, GIF, frame captures. Keys are the final ones.
+async fn describe_outputs(job: &TranscodeJob, work: &Path) -> Result<Vec<OutputFile>, PortError> {
+    let id = &job.video_id;
+    let plan = &job.plan;
+    let probed = |relative: String, key: String, kind: OutputKind, name: Option<String>| async move {
+        let path = work.join(&relative);
+        let probe = ffprobe_json(&path, &[])
+            .await
+            .map_err(|e| PortError::Failed(format!("{key}: {e}")))?;
+        let file = output_from(key, kind, name, &probe, size_of(&path)?);
+        Ok::<_, PortError>((file, probe))
+    };
+    let mut renditions = Vec::new();
+    for r in &plan.renditions {
+        renditions.push(
+            probed(
+                paths::rendition(&r.name),
+                keys::rendition(id, &r.name),
                 OutputKind::Rendition,
                 Some(r.name.clone()),
-                &probe,
-                bytes,
-            ));
-        }
-        if !plan.renditions.is_empty() {
-            let master = keys::hls_master(id);
-            let bytes = size_of(&self.store.path_of(&master)?)?;
+            )
+            .await?,
+        );
+    }
+    let mut out: Vec<OutputFile> = renditions.iter().map(|(f, _)| f.clone()).collect();
+    if !plan.renditions.is_empty() {
+        let pairs: Vec<_> = renditions.iter().map(|(f, p)| (f, p)).collect();
+        let text = master_playlist(plan, &pairs)?;
+        let master_path = work.join(paths::HLS_MASTER);
+        fs::write(&master_path, &text).map_err(|e| io_error(&master_path, e))?;
+        out.push(OutputFile {
+            key: keys::hls_master(id),
+            kind: OutputKind::HlsMaster,
+            name: None,
+            codec: "hls".into(),
+            width_px: None,
+            height_px: None,
+            bitrate_bps: None,
+            duration_s: Some(plan.clip.duration_s()),
+            bytes: text.len() as u64,
+        });
+        for r in &plan.renditions {
+            let playlist = work.join(paths::hls_variant(&r.name));
+            let listing = fs::read_to_string(&playlist).map_err(|e| io_error(&playlist, e))?;
+            let mut bytes = listing.len() as u64;
+            for segment in listing
+                .lines()
+                .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            {
+                bytes += size_of(&playlist.with_file_name(segment.trim()))?;
+            }
             out.push(OutputFile {
-                key: master,
-                kind: OutputKind::HlsMaster,
-                name: None,
-                codec: "hls".into(),
-                width_px: None,
-                height_px: None,
+                key: keys::hls_variant(id, &r.name),
+                kind: OutputKind::HlsVariant,
+                name: Some(r.name.clone()),
+                codec: "h264+aac/ts".into(),
+                width_px: Some(r.width_px),
+                height_px: Some(r.height_px),
                 bitrate_bps: None,
                 duration_s: Some(plan.clip.duration_s()),
                 bytes,
             });
-            for r in &plan.renditions {
-                let key = keys::hls_variant(id, &r.name);
-                let playlist = self.store.path_of(&key)?;
-                let text = fs::read_to_string(&playlist).map_err(|e| io_error(&playlist, e))?;
-                let mut bytes = text.len() as u64;
-                for segment in text
-                    .lines()
-                    .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-                {
-                    bytes += size_of(&playlist.with_file_name(segment.trim()))?;
-                }
-                out.push(OutputFile {
-                    key,
-                    kind: OutputKind::HlsVariant,
-                    name: Some(r.name.clone()),
-                    codec: "h264+aac/ts".into(),
-                    width_px: Some(r.width_px),
-                    height_px: Some(r.height_px),
-                    bitrate_bps: None,
-                    duration_s: Some(plan.clip.duration_s()),
-                    bytes,
-                });
-            }
         }
-        if plan.mp3_bitrate_bps.is_some() {
-            let (key, probe, bytes) = probed(keys::audio_mp3(id)).await?;
-            out.push(output_from(key, OutputKind::Mp3, None, &probe, bytes));
-        }
-        if plan.gif.is_some() {
-            let (key, probe, bytes) = probed(keys::preview_gif(id)).await?;
-            out.push(output_from(key, OutputKind::Gif, None, &probe, bytes));
-        }
-        if let Some(fr) = &plan.frames {
-            for i in 0..fr.count {
-                let key = keys::frame_capture(id, i);
-                let Ok(bytes) = size_of(&self.store.path_of(&key)?) else {
-                    break;
-                };
-                out.push(OutputFile {
-                    key,
-                    kind: OutputKind::FrameCapture,
-                    name: None,
-                    codec: "mjpeg".into(),
-                    width_px: Some(fr.width_px),
-                    height_px: Some(fr.height_px),
-                    bitrate_bps: None,
-                    duration_s: None,
-                    bytes,
-                });
-            }
-        }
-        Ok(out)
     }
+    if plan.mp3_bitrate_bps.is_some() {
+        out.push(
+            probed(
+                paths::MP3.into(),
+                keys::audio_mp3(id),
+                OutputKind::Mp3,
+                None,
+            )
+            .await?
+            .0,
+        );
+    }
+    if plan.gif.is_some() {
+        out.push(
+            probed(
+                paths::GIF.into(),
+                keys::preview_gif(id),
+                OutputKind::Gif,
+                None,
+            )
+            .await?
+            .0,
+        );
+    }
+    if let Some(fr) = &plan.frames {
+        for i in 0..fr.count {
+            let key = keys::frame_capture(id, i);
+            let relative = key.trim_start_matches(&keys::media_dir(id)).to_string();
+            let Ok(bytes) = size_of(&work.join(relative)) else {
+                break;
+            };
+            out.push(OutputFile {
+                key,
+                kind: OutputKind::FrameCapture,
+                name: None,
+                codec: "mjpeg".into(),
+                width_px: Some(fr.width_px),
+                height_px: Some(fr.height_px),
+                bitrate_bps: None,
+                duration_s: None,
+                bytes,
+            });
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -689,6 +719,26 @@ mod tests {
             "{args}"
         );
         assert!(!args.contains("-ss "), "{args}");
+    }
+
+    #[test]
+    fn progress_is_estimated_from_captures_and_mp3_bytes_written() {
+        let p = plan(true, None); // 40 s clip: captures every 2 s, MP3 at 128 kb/s
+        let work = tempfile::tempdir().unwrap();
+        assert_eq!(progress_from_outputs_s(&p, work.path()), 0.0);
+        fs::create_dir_all(work.path().join("frames")).unwrap();
+        for i in 0..4 {
+            fs::write(work.path().join(format!("frames/frame.{i:07}.jpg")), b"j").unwrap();
+        }
+        assert_eq!(progress_from_outputs_s(&p, work.path()), 6.0);
+        fs::write(work.path().join(paths::MP3), vec![0u8; 16_000 * 10]).unwrap();
+        assert_eq!(progress_from_outputs_s(&p, work.path()), 10.0);
+        fs::write(work.path().join(paths::MP3), vec![0u8; 16_000 * 100]).unwrap();
+        assert_eq!(
+            progress_from_outputs_s(&p, work.path()),
+            40.0,
+            "never past the clip"
+        );
     }
 
     #[test]
