@@ -9,7 +9,7 @@ use crate::cover::FrameMeasures;
 use crate::error::PortError;
 use crate::events::{ObjectCreated, PipelineMessage};
 use crate::keys::VideoId;
-use crate::media::MediaInfo;
+use crate::media::{AudioStreamInfo, MediaInfo, VideoStreamInfo};
 use crate::plan::Plan;
 use crate::ports::*;
 use crate::record::{OutputFile, OutputKind, Stage, VideoRecord};
@@ -327,5 +327,28 @@ impl MessageBus for Recorder {
 impl crate::router::CreatedObjects for MemStore {
     fn take_created(&self) -> Vec<ObjectCreated> {
         MemStore::take_created(self)
+    }
+}
+
+/// A probed source for tests: H.264 at `fps` and `width × height` (no video when
+/// `size` is `None`), AAC stereo 48 kHz when `audio`.
+pub fn media_info(size: Option<(u32, u32)>, fps: f64, duration_s: f64, audio: bool) -> MediaInfo {
+    MediaInfo {
+        format: "mov,mp4,m4a,3gp,3g2,mj2".into(),
+        duration_s,
+        size_bytes: 1,
+        video: size.map(|(width_px, height_px)| VideoStreamInfo {
+            width_px,
+            height_px,
+            fps,
+            rotation_deg: 0,
+            sample_aspect: (1, 1),
+            codec: "h264".into(),
+        }),
+        audio: audio.then(|| AudioStreamInfo {
+            codec: "aac".into(),
+            channels: 2,
+            sample_rate_hz: 48_000,
+        }),
     }
 }

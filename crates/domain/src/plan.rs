@@ -379,27 +379,9 @@ fn frames_for(size: (u32, u32), clip_s: f64, config: &PlanConfig) -> FrameCaptur
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::{AudioStreamInfo, VideoStreamInfo};
 
     fn media(w: u32, h: u32, duration_s: f64, audio: bool) -> MediaInfo {
-        MediaInfo {
-            format: "mov,mp4,m4a,3gp,3g2,mj2".into(),
-            duration_s,
-            size_bytes: 1,
-            video: Some(VideoStreamInfo {
-                width_px: w,
-                height_px: h,
-                fps: 25.0,
-                rotation_deg: 0,
-                sample_aspect: (1, 1),
-                codec: "h264".into(),
-            }),
-            audio: audio.then(|| AudioStreamInfo {
-                codec: "aac".into(),
-                channels: 2,
-                sample_rate_hz: 48_000,
-            }),
-        }
+        crate::fakes::media_info(Some((w, h)), 25.0, duration_s, audio)
     }
 
     fn sizes(plan: &Plan) -> Vec<(u32, u32)> {

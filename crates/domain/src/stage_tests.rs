@@ -5,31 +5,14 @@ use crate::error::{PortError, StageError};
 use crate::events::{JobStateChange, ObjectCreated, PipelineEvent, PipelineMessage};
 use crate::fakes::*;
 use crate::keys::{self, VideoId};
-use crate::media::{AudioStreamInfo, MediaInfo, VideoStreamInfo};
+use crate::media::MediaInfo;
 use crate::ports::JobOutcome;
 use crate::record::{Stage, StageStatus, VideoStatus};
 use crate::router::{run, Adapters, RunReport};
 use crate::stages::{self, IngestOptions, PipelineConfig};
 
 fn media(duration_s: f64, video: bool, audio: bool) -> MediaInfo {
-    MediaInfo {
-        format: "mov,mp4".into(),
-        duration_s,
-        size_bytes: 100,
-        video: video.then(|| VideoStreamInfo {
-            width_px: 1280,
-            height_px: 720,
-            fps: 25.0,
-            rotation_deg: 0,
-            sample_aspect: (1, 1),
-            codec: "h264".into(),
-        }),
-        audio: audio.then(|| AudioStreamInfo {
-            codec: "aac".into(),
-            channels: 2,
-            sample_rate_hz: 48000,
-        }),
-    }
+    media_info(video.then_some((1280, 720)), 25.0, duration_s, audio)
 }
 
 struct World {

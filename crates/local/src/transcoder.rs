@@ -629,28 +629,10 @@ async fn describe_outputs(job: &TranscodeJob, work: &Path) -> Result<Vec<OutputF
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vidpipe_domain::media::{AudioStreamInfo, MediaInfo, VideoStreamInfo};
     use vidpipe_domain::plan::{make_plan, ClipRequest, PlanConfig};
 
     fn plan(audio: bool, start_s: Option<f64>) -> Plan {
-        let media = MediaInfo {
-            format: "mp4".into(),
-            duration_s: 60.0,
-            size_bytes: 1,
-            video: Some(VideoStreamInfo {
-                width_px: 1280,
-                height_px: 720,
-                fps: 30.0,
-                rotation_deg: 0,
-                sample_aspect: (1, 1),
-                codec: "h264".into(),
-            }),
-            audio: audio.then(|| AudioStreamInfo {
-                codec: "aac".into(),
-                channels: 2,
-                sample_rate_hz: 48000,
-            }),
-        };
+        let media = vidpipe_domain::fakes::media_info(Some((1280, 720)), 30.0, 60.0, audio);
         make_plan(
             &media,
             ClipRequest {
