@@ -1,6 +1,7 @@
 //! vidpipe's domain: the models, the plan, the ports and the stage logic. No SDK
 //! types and no subprocesses here; adapters live in `vidpipe-local` and `vidpipe-aws`.
 
+pub mod captions;
 pub mod cover;
 pub mod error;
 pub mod events;
@@ -14,6 +15,8 @@ pub mod router;
 pub mod sidecar;
 pub mod stages;
 pub mod time;
+pub mod transcript;
+pub mod understanding;
 
 #[cfg(any(test, feature = "test-util"))]
 pub mod fakes;
