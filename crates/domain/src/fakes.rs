@@ -352,3 +352,85 @@ pub fn media_info(size: Option<(u32, u32)>, fps: f64, duration_s: f64, audio: bo
         }),
     }
 }
+
+/// Transcribes every audio to the same transcript, or submits, or fails.
+pub struct FakeTranscriber {
+    pub transcript: crate::transcript::Transcript,
+    pub asynchronous: bool,
+    pub fail_with: Option<PortError>,
+    pub calls: Mutex<Vec<String>>,
+}
+
+impl FakeTranscriber {
+    /// `text` spoken from `start_s` at 2.5 words a second, a 0.6 s pause after each
+    /// sentence; punctuation as separate items.
+    pub fn speaking(text: &str, start_s: f64) -> FakeTranscriber {
+        FakeTranscriber {
+            transcript: spoken(text, start_s),
+            asynchronous: false,
+            fail_with: None,
+            calls: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+/// A transcript of `text` as a transcriber would give it (see [`FakeTranscriber::speaking`]).
+pub fn spoken(text: &str, start_s: f64) -> crate::transcript::Transcript {
+    use crate::transcript::{ItemKind, Transcript, TranscriptItem};
+    let mut items = Vec::new();
+    let mut t = start_s;
+    for raw in text.split_whitespace() {
+        let word = raw.trim_end_matches(['.', ',', '?', '!']);
+        items.push(TranscriptItem {
+            kind: ItemKind::Pronunciation,
+            content: word.into(),
+            start_s: Some(t),
+            end_s: Some(t + 0.32),
+            confidence: 0.9,
+            speaker: None,
+        });
+        t += 0.4;
+        let punct = &raw[word.len()..];
+        if !punct.is_empty() {
+            items.push(TranscriptItem {
+                kind: ItemKind::Punctuation,
+                content: punct.into(),
+                start_s: None,
+                end_s: None,
+                confidence: 0.0,
+                speaker: None,
+            });
+            if punct != "," {
+                t += 0.6;
+            }
+        }
+    }
+    Transcript {
+        job_name: "fake".into(),
+        language_code: Some("en-US".into()),
+        items,
+        low_confidence: false,
+        untimed_text: None,
+    }
+}
+
+impl Transcriber for FakeTranscriber {
+    async fn transcribe(
+        &self,
+        audio_key: &str,
+        job_name: &str,
+    ) -> Result<Transcription, PortError> {
+        lock(&self.calls).push(audio_key.to_string());
+        if let Some(e) = &self.fail_with {
+            return Err(e.clone());
+        }
+        if self.asynchronous {
+            return Ok(Transcription::Submitted {
+                job_name: job_name.into(),
+            });
+        }
+        let mut t = self.transcript.clone();
+        t.job_name = job_name.into();
+        Ok(Transcription::Finished(t))
+    }
+}

@@ -161,6 +161,21 @@ pub fn transcripts_dir(id: &VideoId) -> String {
     format!("{TRANSCRIPTS_PREFIX}{id}/")
 }
 
+/// `transcripts/<id>/transcript.json` (Amazon Transcribe's output shape).
+pub fn transcript_json(id: &VideoId) -> String {
+    format!("{TRANSCRIPTS_PREFIX}{id}/transcript.json")
+}
+/// `transcripts/<id>/<name>` for `transcript.txt`, `captions.srt`, `captions.vtt`.
+pub fn transcript_file(id: &VideoId, name: &str) -> String {
+    format!("{TRANSCRIPTS_PREFIX}{id}/{name}")
+}
+/// The transcription job's name: `vidpipe-<id>`. Amazon Transcribe job names are
+/// unique per account and Region (`[0-9a-zA-Z._-]+`, at most 200 characters), so a
+/// repeated start for the same video is refused instead of making a second job.
+pub fn transcription_job_name(id: &VideoId) -> String {
+    format!("vidpipe-{id}")
+}
+
 /// The video id in a key under `media/<id>/` or `transcripts/<id>/`.
 pub fn video_id_in(key: &str) -> Option<VideoId> {
     let rest = key

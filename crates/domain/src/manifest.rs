@@ -5,7 +5,6 @@
 use serde::Serialize;
 
 use crate::cover::FrameScore;
-use crate::keys;
 use crate::media::MediaInfo;
 use crate::plan::Plan;
 use crate::record::{OutputFile, VideoRecord};
@@ -45,18 +44,26 @@ pub struct ManifestFrame<'a> {
     pub score: &'a FrameScore,
 }
 
-/// A key as a path relative to the video's media folder (`media/<id>/x` → `x`);
-/// other keys (transcripts) are given from the bucket root with `../../` in front.
-pub fn relative_path(record: &VideoRecord, key: &str) -> String {
-    let dir = keys::media_dir(&record.id);
-    match key.strip_prefix(&dir) {
-        Some(rest) => rest.to_string(),
-        None => format!("../../{key}"),
-    }
+/// The path from the folder `from_dir` (a key ending in `/`) to `key`, as keys are
+/// paths in S3: `media/<id>/` → `media/<id>/hls/x.m3u8` is `hls/x.m3u8`, and
+/// `transcripts/<id>/t.json` is `../../transcripts/<id>/t.json`.
+pub fn relative_key_path(from_dir: &str, key: &str) -> String {
+    let from: Vec<&str> = from_dir
+        .trim_end_matches('/')
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .collect();
+    let to: Vec<&str> = key.split('/').collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<&str> = vec![".."; from.len() - common];
+    parts.extend(&to[common..]);
+    parts.join("/")
 }
 
 impl<'a> Manifest<'a> {
-    pub fn of(record: &'a VideoRecord) -> Manifest<'a> {
+    /// The manifest of `record`; `rel` gives an object's path relative to the video's
+    /// media folder (see [`crate::ports::ObjectWriter::relative_path`]).
+    pub fn of(record: &'a VideoRecord, rel: &dyn Fn(&str) -> String) -> Manifest<'a> {
         let sidecar = record.sidecar.as_ref();
         Manifest {
             video_id: record.id.as_str(),
@@ -72,19 +79,16 @@ impl<'a> Manifest<'a> {
                 .outputs
                 .iter()
                 .map(|o| ManifestOutput {
-                    path: relative_path(record, &o.key),
+                    path: rel(&o.key),
                     output: o,
                 })
                 .collect(),
-            cover: record
-                .cover_key
-                .as_deref()
-                .map(|k| relative_path(record, k)),
+            cover: record.cover_key.as_deref().map(rel),
             frames: record
                 .frames
                 .iter()
                 .map(|f| ManifestFrame {
-                    path: relative_path(record, &f.key),
+                    path: rel(&f.key),
                     score: f,
                 })
                 .collect(),
@@ -96,5 +100,26 @@ impl<'a> Manifest<'a> {
     pub fn to_json(&self) -> Vec<u8> {
         // Serializing plain data with string keys cannot fail.
         serde_json::to_vec_pretty(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relative_key_path;
+
+    #[test]
+    fn key_paths_are_relative_like_file_paths() {
+        assert_eq!(
+            relative_key_path("media/ab/", "media/ab/hls/x.m3u8"),
+            "hls/x.m3u8"
+        );
+        assert_eq!(
+            relative_key_path("media/ab/", "transcripts/ab/t.json"),
+            "../../transcripts/ab/t.json"
+        );
+        assert_eq!(
+            relative_key_path("media/ab", "media/ab/cover.jpg"),
+            "cover.jpg"
+        );
     }
 }

@@ -46,6 +46,12 @@ pub trait ObjectWriter: Send + Sync {
     ) -> impl Future<Output = Result<(), PortError>> + Send;
     /// Server-side copy. [`PortError::NotFound`] when `from` is absent.
     fn copy(&self, from: &str, to: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// How a page or manifest stored in the folder `from_dir` (a key ending in `/`)
+    /// links to `key`. In S3, keys are paths ([`crate::manifest::relative_key_path`]);
+    /// a store that lays keys out otherwise overrides this.
+    fn relative_path(&self, from_dir: &str, key: &str) -> String {
+        crate::manifest::relative_key_path(from_dir, key)
+    }
 }
 
 /// Reads a source's streams and duration.
@@ -164,4 +170,28 @@ pub trait Notifier: Send + Sync {
 /// Sends pipeline messages to the stage that takes them (SQS; the local router).
 pub trait MessageBus: Send + Sync {
     fn send(&self, message: PipelineMessage) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// What asking for a transcription gave.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transcription {
+    /// A job runs elsewhere (Amazon Transcribe) and writes `transcript.json` itself.
+    Submitted { job_name: String },
+    /// The transcript was made during the call (the local Whisper transcriber).
+    Finished(crate::transcript::Transcript),
+}
+
+/// Speech to text (Amazon Transcribe; Whisper locally).
+pub trait Transcriber: Send + Sync {
+    /// Transcribes the audio at `audio_key` as job `job_name`. Idempotent per job name:
+    /// a second call with the same name starts no second job.
+    ///
+    /// # Errors
+    /// [`PortError::Invalid`] when the audio cannot be read; [`PortError::Failed`]
+    /// when the model or service cannot be used.
+    fn transcribe(
+        &self,
+        audio_key: &str,
+        job_name: &str,
+    ) -> impl Future<Output = Result<Transcription, PortError>> + Send;
 }

@@ -142,6 +142,26 @@ pub struct OutputFile {
     pub bytes: u64,
 }
 
+/// The transcript's key and what was derived from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Speech {
+    /// `transcripts/<id>/transcript.json`
+    pub transcript_key: String,
+    pub word_count: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language_code: Option<String>,
+    /// 0–1, the mean of the words'.
+    pub mean_confidence: f64,
+    /// The transcriber doubts it (another language, noise): no tags are taken from it.
+    pub low_confidence: bool,
+    /// Key phrases, best first (none from a low-confidence or empty transcript).
+    pub keywords: Vec<String>,
+    /// The extractive summary's sentences.
+    pub summary: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promo: Option<crate::understanding::PromoPlan>,
+}
+
 /// A failure as recorded on the video.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordedFailure {
@@ -178,6 +198,14 @@ pub struct VideoRecord {
     pub labels: Vec<String>,
     #[serde(default)]
     pub links: Vec<String>,
+    /// What transcribe-store found in the transcript.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speech: Option<Speech>,
+    /// Hashtags and description, composed when publishing.
+    #[serde(default)]
+    pub hashtags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<RecordedFailure>,
     pub created_at_unix_s: u64,
@@ -223,6 +251,9 @@ impl VideoRecord {
             cover_key: None,
             labels: Vec::new(),
             links: Vec::new(),
+            speech: None,
+            hashtags: Vec::new(),
+            description: None,
             failure: None,
             created_at_unix_s: now,
             updated_at_unix_s: now,

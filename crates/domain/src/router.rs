@@ -27,7 +27,7 @@ pub trait CreatedObjects {
 }
 
 /// The adapters the router hands to the stages.
-pub struct Adapters<'a, S, P, R, T, A, Pb, N> {
+pub struct Adapters<'a, S, P, R, T, A, Pb, N, Tr> {
     pub store: &'a S,
     pub prober: &'a P,
     pub records: &'a R,
@@ -35,6 +35,8 @@ pub struct Adapters<'a, S, P, R, T, A, Pb, N> {
     pub analyzer: &'a A,
     pub publisher: &'a Pb,
     pub notifier: &'a N,
+    /// `None`: no transcriber here, and the transcribe stages are skipped.
+    pub transcriber: Option<&'a Tr>,
 }
 
 /// One delivery and how it ended.
@@ -80,8 +82,8 @@ impl MessageBus for Queue {
 
 /// Runs the pipeline from `first` until no event is left. `options` apply to the
 /// ingest of `first`'s upload.
-pub async fn run<S, P, R, T, A, Pb, N>(
-    adapters: &Adapters<'_, S, P, R, T, A, Pb, N>,
+pub async fn run<S, P, R, T, A, Pb, N, Tr>(
+    adapters: &Adapters<'_, S, P, R, T, A, Pb, N, Tr>,
     config: &PipelineConfig,
     first: PipelineEvent,
     options: &IngestOptions,
@@ -94,6 +96,7 @@ where
     A: FrameAnalyzer,
     Pb: Publisher,
     N: Notifier,
+    Tr: Transcriber,
 {
     let queue = Queue::default();
     let mut report = RunReport::default();
@@ -152,8 +155,8 @@ fn video_of(event: &PipelineEvent) -> Option<VideoId> {
     }
 }
 
-async fn deliver<S, P, R, T, A, Pb, N>(
-    a: &Adapters<'_, S, P, R, T, A, Pb, N>,
+async fn deliver<S, P, R, T, A, Pb, N, Tr>(
+    a: &Adapters<'_, S, P, R, T, A, Pb, N, Tr>,
     config: &PipelineConfig,
     queue: &Queue,
     stage: Stage,
@@ -169,6 +172,7 @@ where
     A: FrameAnalyzer,
     Pb: Publisher,
     N: Notifier,
+    Tr: Transcriber,
 {
     let handled = match (stage, event) {
         (Stage::Ingest, PipelineEvent::ObjectCreated(o)) => {
@@ -209,7 +213,34 @@ where
         (
             Stage::Publish,
             PipelineEvent::Message(PipelineMessage::PartRecorded { video_id, .. }),
-        ) => stages::publish(a.store, a.records, a.publisher, a.notifier, video_id).await,
+        ) => {
+            stages::publish(
+                a.store,
+                a.records,
+                a.publisher,
+                a.notifier,
+                &config.understanding,
+                video_id,
+            )
+            .await
+        }
+        (Stage::TranscribeStart, PipelineEvent::ObjectCreated(o)) => match a.transcriber {
+            Some(transcriber) => {
+                stages::transcribe_start(a.store, a.records, transcriber, a.notifier, &o.key).await
+            }
+            None => return Ok("no transcriber here".into()),
+        },
+        (Stage::TranscribeStore, PipelineEvent::ObjectCreated(o)) => {
+            stages::transcribe_store(
+                a.store,
+                a.records,
+                queue,
+                a.notifier,
+                &config.understanding,
+                &o.key,
+            )
+            .await
+        }
         (stage, _) => return Ok(format!("{stage} is not run by this router")),
     }?;
     Ok(match handled {

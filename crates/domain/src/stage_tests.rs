@@ -21,6 +21,7 @@ struct World {
     records: MemRecords,
     recorder: Recorder,
     config: PipelineConfig,
+    transcriber: Option<FakeTranscriber>,
 }
 
 impl World {
@@ -31,6 +32,7 @@ impl World {
             records: MemRecords::default(),
             recorder: Recorder::default(),
             config: PipelineConfig::default(),
+            transcriber: None,
         }
     }
     fn upload(&self, key: &str, bytes: &[u8], probed: Option<MediaInfo>) -> ObjectCreated {
@@ -58,6 +60,7 @@ impl World {
             analyzer: &analyzer,
             publisher: &self.recorder,
             notifier: &self.recorder,
+            transcriber: self.transcriber.as_ref(),
         };
         run(
             &adapters,
@@ -383,6 +386,7 @@ async fn frames_before_the_job_completes_are_retried_then_dead_lettered() {
         analyzer: &analyzer,
         publisher: &w.recorder,
         notifier: &w.recorder,
+        transcriber: None::<&FakeTranscriber>,
     };
     let report = run(
         &adapters,
@@ -429,9 +433,16 @@ async fn publish_waits_for_every_part_and_wins_once() {
         .await
         .videos[0]
         .clone();
-    let waiting = stages::publish(&w.store, &w.records, &w.recorder, &w.recorder, &id)
-        .await
-        .unwrap();
+    let waiting = stages::publish(
+        &w.store,
+        &w.records,
+        &w.recorder,
+        &w.recorder,
+        &w.config.understanding,
+        &id,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         waiting,
         stages::Handled::Waiting(id.clone(), vec![Stage::Transcode, Stage::Rekognition])
@@ -475,10 +486,215 @@ async fn publish_waits_for_every_part_and_wins_once() {
         .collect();
     assert_eq!(parts.len(), 2, "{parts:?}");
     for _ in 0..3 {
-        stages::publish(&w.store, &w.records, &w.recorder, &w.recorder, &id)
-            .await
-            .unwrap();
+        stages::publish(
+            &w.store,
+            &w.records,
+            &w.recorder,
+            &w.recorder,
+            &w.config.understanding,
+            &id,
+        )
+        .await
+        .unwrap();
     }
     assert_eq!(w.recorder.published_count(), 1);
     assert_eq!(w.record(&id).links, vec![format!("mem://{id}")]);
+}
+
+const TALK: &str = "Welcome to this talk about machine learning in production. \
+    Machine learning models drift when the data changes, so monitoring machine learning systems is essential. \
+    The weather was nice yesterday. We will look at three examples of model monitoring from real projects. \
+    Good metrics tell a team where it stands. Monitoring catches drift before users do. Thank you all for coming.";
+
+fn speaking_world(transcriber: FakeTranscriber) -> World {
+    let mut w = World::new();
+    w.config.transcription = true;
+    w.transcriber = Some(transcriber);
+    w
+}
+
+#[tokio::test]
+async fn speech_gives_a_transcript_captions_tags_description_and_promo() {
+    let w = speaking_world(FakeTranscriber::speaking(TALK, 3.5));
+    w.store.insert("uploads/talk.json", br#"{"title":"Models in production","speakers":[{"name":"Ada"},{"name":"Grace"},{"name":"Alan"}],"tags":["MLOps"]}"#);
+    let event = w.upload("uploads/talk.mp4", b"v", Some(media(60.0, true, true)));
+    let transcoder = FakeTranscoder::new(&w.store);
+    let report = w
+        .run_with(&transcoder, event.clone(), &IngestOptions::default())
+        .await;
+    assert!(report.dead_letters.is_empty(), "{:?}", report.dead_letters);
+    let id = report.videos[0].clone();
+    let rec = w.record(&id);
+    assert_eq!(rec.status, VideoStatus::Published, "{:?}", rec.stages);
+    assert_eq!(rec.stage(Stage::TranscribeStart), StageStatus::Done);
+    assert_eq!(
+        w.transcriber
+            .as_ref()
+            .unwrap()
+            .calls
+            .lock()
+            .unwrap()
+            .as_slice(),
+        [keys::audio_mp3(&id)]
+    );
+    for name in [
+        "transcript.json",
+        "transcript.txt",
+        "captions.srt",
+        "captions.vtt",
+    ] {
+        assert!(
+            w.store.keys().contains(&keys::transcript_file(&id, name)),
+            "{name}"
+        );
+    }
+    let speech = rec.speech.as_ref().unwrap();
+    assert!(
+        speech
+            .keywords
+            .iter()
+            .any(|k| k.to_lowercase().contains("machine learning")),
+        "{:?}",
+        speech.keywords
+    );
+    assert_eq!(rec.hashtags[0], "#MLOps");
+    assert!(
+        rec.hashtags.iter().any(|t| t == "#MachineLearning"),
+        "{:?}",
+        rec.hashtags
+    );
+    let description = rec.description.as_ref().unwrap();
+    assert!(
+        description.starts_with("Models in production\n\n"),
+        "{description}"
+    );
+    assert!(
+        description.contains("Speakers: Ada, Grace and Alan"),
+        "{description}"
+    );
+    assert!(description.contains("#MLOps"), "{description}");
+    let promo = speech.promo.as_ref().unwrap();
+    assert!(promo.duration_s() <= 30.0 && !promo.segments.is_empty());
+    assert!(promo
+        .segments
+        .iter()
+        .all(|s| s.start_s >= 3.0 && s.end_s <= 57.0));
+
+    // The same transcript announced again changes nothing.
+    let again = stages::transcribe_store(
+        &w.store,
+        &w.records,
+        &w.recorder,
+        &w.recorder,
+        &w.config.understanding,
+        &keys::transcript_json(&id),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(again, stages::Handled::Skipped(..)));
+    assert_eq!(w.recorder.published_count(), 1);
+}
+
+#[tokio::test]
+async fn silence_succeeds_with_no_speech_tags() {
+    let w = speaking_world(FakeTranscriber::speaking("", 0.0));
+    let event = w.upload("uploads/quiet.mp4", b"q", Some(media(20.0, true, true)));
+    let transcoder = FakeTranscoder::new(&w.store);
+    let id = w
+        .run_with(&transcoder, event, &IngestOptions::default())
+        .await
+        .videos[0]
+        .clone();
+    let rec = w.record(&id);
+    assert_eq!(rec.status, VideoStatus::Published);
+    let speech = rec.speech.unwrap();
+    assert_eq!(
+        (speech.word_count, speech.keywords.len(), speech.promo),
+        (0, 0, None)
+    );
+    assert_eq!(
+        rec.hashtags,
+        vec!["#Person"],
+        "only the visual label, no speech tags"
+    );
+    let srt = w
+        .store
+        .objects
+        .lock()
+        .unwrap()
+        .get(&keys::transcript_file(&id, "captions.srt"))
+        .cloned()
+        .unwrap();
+    assert!(srt.is_empty());
+}
+
+#[tokio::test]
+async fn low_confidence_speech_is_kept_and_marked_without_tags() {
+    let mut t = FakeTranscriber::speaking(
+        "Das Wetter ist heute sehr schön und wir gehen spazieren.",
+        1.0,
+    );
+    t.transcript.low_confidence = true;
+    let w = speaking_world(t);
+    let event = w.upload("uploads/de.mp4", b"d", Some(media(20.0, true, true)));
+    let transcoder = FakeTranscoder::new(&w.store);
+    let id = w
+        .run_with(&transcoder, event, &IngestOptions::default())
+        .await
+        .videos[0]
+        .clone();
+    let rec = w.record(&id);
+    assert_eq!(rec.status, VideoStatus::Published);
+    let speech = rec.speech.unwrap();
+    assert!(speech.low_confidence && speech.word_count > 5 && speech.keywords.is_empty());
+}
+
+#[tokio::test]
+async fn a_malformed_or_failed_transcript_fails_the_video_with_the_reason() {
+    for (bytes, reason) in [
+        (&b"{\"results\": "[..], "not Amazon Transcribe output JSON"),
+        (&br#"{"jobName":"vidpipe-x","status":"FAILED","failure_reason":"The media format is not supported"}"#[..], "The media format is not supported"),
+    ] {
+        let mut t = FakeTranscriber::speaking("unused", 0.0);
+        t.asynchronous = true; // like Amazon Transcribe: the document comes later
+        let w = speaking_world(t);
+        let event = w.upload("uploads/talk.mp4", b"v", Some(media(20.0, true, true)));
+        let transcoder = FakeTranscoder::new(&w.store);
+        let id = w.run_with(&transcoder, event, &IngestOptions::default()).await.videos[0].clone();
+        assert_eq!(w.record(&id).stage(Stage::TranscribeStore), StageStatus::Pending);
+        w.store.insert(&keys::transcript_json(&id), bytes);
+        let err = stages::transcribe_store(&w.store, &w.records, &w.recorder, &w.recorder, &w.config.understanding, &keys::transcript_json(&id)).await.unwrap_err();
+        assert!(!err.is_retryable());
+        let rec = w.record(&id);
+        let failure = rec.failure.unwrap();
+        assert_eq!(failure.stage, Stage::TranscribeStore);
+        assert!(failure.reason.contains(reason), "{}", failure.reason);
+        assert_eq!(w.recorder.published_count(), 0);
+    }
+}
+
+#[tokio::test]
+async fn no_audio_stream_skips_transcription() {
+    let w = speaking_world(FakeTranscriber::speaking(TALK, 1.0));
+    let event = w.upload("uploads/mute.mp4", b"m", Some(media(20.0, true, false)));
+    let transcoder = FakeTranscoder::new(&w.store);
+    let id = w
+        .run_with(&transcoder, event, &IngestOptions::default())
+        .await
+        .videos[0]
+        .clone();
+    let rec = w.record(&id);
+    assert_eq!(rec.status, VideoStatus::Published);
+    assert_eq!(
+        rec.stages[&Stage::TranscribeStart].detail.as_deref(),
+        Some("no audio stream")
+    );
+    assert!(w
+        .transcriber
+        .as_ref()
+        .unwrap()
+        .calls
+        .lock()
+        .unwrap()
+        .is_empty());
 }

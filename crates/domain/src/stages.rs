@@ -19,8 +19,10 @@ use crate::manifest::Manifest;
 use crate::media::MediaInfo;
 use crate::plan::{make_plan, ClipRequest, Plan, PlanConfig};
 use crate::ports::*;
-use crate::record::{OutputFile, OutputKind, Stage, StageStatus, VideoRecord, VideoStatus};
+use crate::record::{OutputFile, OutputKind, Speech, Stage, StageStatus, VideoRecord, VideoStatus};
 use crate::sidecar::Sidecar;
+use crate::transcript::Transcript;
+use crate::understanding::{self, UnderstandingConfig};
 
 /// How ingest derives video ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +43,7 @@ pub struct PipelineConfig {
     /// Whether a transcriber is configured; without one the transcribe stages are
     /// recorded as skipped.
     pub transcription: bool,
+    pub understanding: UnderstandingConfig,
 }
 
 impl Default for PipelineConfig {
@@ -50,6 +53,7 @@ impl Default for PipelineConfig {
             id_scheme: IdScheme::Object,
             max_upload_bytes: 50 << 30,
             transcription: false,
+            understanding: UnderstandingConfig::default(),
         }
     }
 }
@@ -722,6 +726,7 @@ pub async fn publish<S, R, P, N>(
     records: &R,
     publisher: &P,
     notifier: &N,
+    config: &UnderstandingConfig,
     video_id: &VideoId,
 ) -> Result<Handled, StageError>
 where
@@ -751,13 +756,17 @@ where
     };
     // The manifest and the publisher see the record as it stands once published.
     let mut to_publish = record;
+    compose_tags_and_description(&mut to_publish, config);
     to_publish.status = VideoStatus::Published;
     to_publish.set_stage(Stage::Publish, StageStatus::Done, None);
     let result = async {
         store
             .put(
                 &keys::manifest(video_id),
-                Manifest::of(&to_publish).to_json(),
+                Manifest::of(&to_publish, &|key| {
+                    store.relative_path(&keys::media_dir(video_id), key)
+                })
+                .to_json(),
                 "application/json",
             )
             .await?;
@@ -782,6 +791,8 @@ where
     };
     let published = modify_record(records, video_id, |r| {
         r.links = links.clone();
+        r.hashtags = to_publish.hashtags.clone();
+        r.description = to_publish.description.clone();
         r.status = VideoStatus::Published;
         r.set_stage(Stage::Publish, StageStatus::Done, None);
         Some(())
@@ -793,4 +804,251 @@ where
         }
     }
     Ok(Handled::Done(video_id.clone()))
+}
+
+/// Hashtags (sidecar tags, then transcript keywords, then visual labels) and the
+/// description (the sidecar's, else title, summary, speakers and hashtags).
+pub fn compose_tags_and_description(record: &mut VideoRecord, config: &UnderstandingConfig) {
+    let sidecar_tags = record
+        .sidecar
+        .as_ref()
+        .map(|s| s.tags.clone())
+        .unwrap_or_default();
+    let keywords = record
+        .speech
+        .as_ref()
+        .map(|s| s.keywords.clone())
+        .unwrap_or_default();
+    record.hashtags =
+        understanding::merge_tags(&sidecar_tags, &keywords, &record.labels, config.max_tags);
+    let speakers: Vec<&str> = record.sidecar.as_ref().map_or(Vec::new(), |s| {
+        s.speakers.iter().map(|p| p.name.as_str()).collect()
+    });
+    let summary = match record.sidecar.as_ref().and_then(|s| s.description.clone()) {
+        Some(given) => vec![given],
+        None => record
+            .speech
+            .as_ref()
+            .map(|s| s.summary.clone())
+            .unwrap_or_default(),
+    };
+    record.description = Some(understanding::description(
+        &record.title(),
+        &summary,
+        &speakers,
+        &record.hashtags,
+    ));
+}
+
+// ---------------------------------------------------------------------------------
+// transcribe-start and transcribe-store
+
+/// Transcribe-start, on the MP3 created: starts the transcription once (job named
+/// after the video). A transcriber that finishes during the call (local) has its
+/// transcript written here: `transcript.json` (Amazon Transcribe's shape),
+/// `transcript.txt`, `captions.srt` and `captions.vtt` under `transcripts/<id>/`.
+pub async fn transcribe_start<S, R, T, N>(
+    store: &S,
+    records: &R,
+    transcriber: &T,
+    notifier: &N,
+    audio_key: &str,
+) -> Result<Handled, StageError>
+where
+    S: ObjectWriter,
+    R: VideoRecords,
+    T: Transcriber,
+    N: Notifier,
+{
+    let id = keys::video_id_in(audio_key)
+        .ok_or_else(|| InputError::Other(format!("{audio_key}: not a key of a video")))?;
+    let claimed = modify_record(records, &id, |r| {
+        (r.status == VideoStatus::Processing
+            && r.stage(Stage::TranscribeStart) == StageStatus::Pending)
+            .then(|| r.set_stage(Stage::TranscribeStart, StageStatus::Running, None))
+    })
+    .await?;
+    let Some((record, ())) = claimed else {
+        return Ok(Handled::Skipped(
+            id,
+            "transcription already started, skipped or not wanted".into(),
+        ));
+    };
+    let job_name = keys::transcription_job_name(&id);
+    let result = async {
+        match transcriber.transcribe(audio_key, &job_name).await? {
+            Transcription::Submitted { job_name } => {
+                Ok::<_, PortError>(format!("job {job_name} started"))
+            }
+            Transcription::Finished(transcript) => {
+                let duration_s = record
+                    .plan
+                    .as_ref()
+                    .map_or(f64::MAX, |p| p.clip.duration_s());
+                let cues = crate::captions::cues(&transcript, duration_s);
+                store
+                    .put(
+                        &keys::transcript_file(&id, "transcript.txt"),
+                        (transcript.text() + "\n").into_bytes(),
+                        "text/plain; charset=utf-8",
+                    )
+                    .await?;
+                store
+                    .put(
+                        &keys::transcript_file(&id, "captions.srt"),
+                        crate::captions::to_srt(&cues).into_bytes(),
+                        "application/x-subrip",
+                    )
+                    .await?;
+                store
+                    .put(
+                        &keys::transcript_file(&id, "captions.vtt"),
+                        crate::captions::to_vtt(&cues).into_bytes(),
+                        "text/vtt",
+                    )
+                    .await?;
+                // Last: its creation triggers transcribe-store.
+                store
+                    .put(
+                        &keys::transcript_json(&id),
+                        transcript.to_transcribe_json(),
+                        "application/json",
+                    )
+                    .await?;
+                Ok(format!("{} words", transcript.words().count()))
+            }
+        }
+    }
+    .await
+    .map_err(|e: PortError| e);
+    match result {
+        Ok(detail) => {
+            modify_record(records, &id, |r| {
+                r.set_stage(
+                    Stage::TranscribeStart,
+                    StageStatus::Done,
+                    Some(detail.clone()),
+                );
+                Some(())
+            })
+            .await?;
+            Ok(Handled::Done(id))
+        }
+        Err(e) if e.is_retryable() => {
+            modify_record(records, &id, |r| {
+                r.set_stage(
+                    Stage::TranscribeStart,
+                    StageStatus::Pending,
+                    Some(e.to_string()),
+                );
+                Some(())
+            })
+            .await?;
+            Err(e.into())
+        }
+        Err(e) => {
+            Err(record_failure(records, notifier, &id, Stage::TranscribeStart, e.into()).await)
+        }
+    }
+}
+
+/// Transcribe-store, on `transcript.json` created (by either backend): parses it,
+/// derives keywords, the summary and the promo plan, records them and announces the
+/// part. A malformed document or one with status `FAILED` fails the video with the
+/// reason. A silent or empty transcript succeeds with no keywords; a low-confidence
+/// one (speech the model does not know) is kept, marked, and gives no keywords.
+pub async fn transcribe_store<S, R, B, N>(
+    store: &S,
+    records: &R,
+    bus: &B,
+    notifier: &N,
+    config: &UnderstandingConfig,
+    transcript_key: &str,
+) -> Result<Handled, StageError>
+where
+    S: ObjectReader,
+    R: VideoRecords,
+    B: MessageBus,
+    N: Notifier,
+{
+    let id = keys::video_id_in(transcript_key)
+        .ok_or_else(|| InputError::Other(format!("{transcript_key}: not a key of a video")))?;
+    let record = records
+        .get(&id)
+        .await?
+        .ok_or_else(|| InputError::Other(format!("no record for video {id}")))?;
+    if record.status != VideoStatus::Processing || record.stage(Stage::TranscribeStore).is_settled()
+    {
+        return Ok(Handled::Skipped(
+            id,
+            "transcript already stored or not wanted".into(),
+        ));
+    }
+    let parsed = async {
+        let bytes = store.get(transcript_key).await?;
+        Ok::<_, StageError>(Transcript::from_transcribe_json(transcript_key, &bytes)?)
+    }
+    .await;
+    let transcript = match parsed {
+        Ok(t) => t,
+        Err(e) => {
+            return Err(record_failure(records, notifier, &id, Stage::TranscribeStore, e).await)
+        }
+    };
+    let text = transcript.text();
+    let keywords = if transcript.low_confidence {
+        Vec::new()
+    } else {
+        understanding::keywords(&text, 15)
+    };
+    let (fade_in_end_s, fade_out_start_s) = record.plan.as_ref().map_or((0.0, f64::MAX), |p| {
+        (p.fades.fade_in_s, p.fades.fade_out_start_s)
+    });
+    let speech = Speech {
+        transcript_key: transcript_key.to_string(),
+        word_count: transcript.words().count(),
+        language_code: transcript.language_code.clone(),
+        mean_confidence: transcript.mean_confidence(),
+        low_confidence: transcript.low_confidence,
+        summary: if keywords.is_empty() {
+            Vec::new()
+        } else {
+            understanding::summary(&transcript, &keywords, config.summary_sentences)
+        },
+        promo: if keywords.is_empty() {
+            None
+        } else {
+            understanding::promo_plan(
+                &transcript,
+                &keywords,
+                fade_in_end_s,
+                fade_out_start_s,
+                config,
+            )
+        },
+        keywords: keywords.into_iter().map(|(k, _)| k).collect(),
+    };
+    let stored = modify_record(records, &id, |r| {
+        (!r.stage(Stage::TranscribeStore).is_settled()).then(|| {
+            r.speech = Some(speech.clone());
+            r.set_stage(
+                Stage::TranscribeStore,
+                StageStatus::Done,
+                Some(format!("{} words", speech.word_count)),
+            );
+        })
+    })
+    .await?;
+    if stored.is_none() {
+        return Ok(Handled::Skipped(
+            id,
+            "another delivery stored the transcript".into(),
+        ));
+    }
+    bus.send(PipelineMessage::PartRecorded {
+        video_id: id.clone(),
+        stage: Stage::TranscribeStore,
+    })
+    .await?;
+    Ok(Handled::Done(id))
 }

@@ -49,6 +49,15 @@ pub struct Transcript {
     pub untimed_text: Option<String>,
 }
 
+/// Consecutive timed items of one speaker: Transcribe's `speaker_labels.segments[]`.
+struct SpeakerRun {
+    label: String,
+    start_s: f64,
+    end_s: f64,
+    /// (start, end) of each item.
+    items: Vec<(f64, f64)>,
+}
+
 /// A run of items ending at `.`, `?` or `!` (or the end).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sentence {
@@ -271,36 +280,46 @@ impl Transcript {
         if self.low_confidence {
             results["vidpipe"] = json!({"low_confidence": true});
         }
-        let segments = self.speaker_segments();
-        if !segments.is_empty() {
-            let mut speakers: Vec<&str> = segments.iter().map(|s| s.0.as_str()).collect();
+        let runs = self.speaker_runs();
+        if !runs.is_empty() {
+            let mut speakers: Vec<&str> = runs.iter().map(|r| r.label.as_str()).collect();
             speakers.sort_unstable();
             speakers.dedup();
-            results["speaker_labels"] = json!({
-                "speakers": speakers.len(),
-                "segments": segments.iter().map(|(label, s, e, members)| json!({
-                    "speaker_label": label, "start_time": decimal(*s), "end_time": decimal(*e),
-                    "items": members.iter().map(|(s, e)| json!({"speaker_label": label, "start_time": decimal(*s), "end_time": decimal(*e)})).collect::<Vec<_>>(),
-                })).collect::<Vec<_>>(),
-            });
+            let segments: Vec<Value> = runs
+                .iter()
+                .map(|r| {
+                    let items: Vec<Value> = r
+                        .items
+                        .iter()
+                        .map(|(s, e)| json!({"speaker_label": r.label, "start_time": decimal(*s), "end_time": decimal(*e)}))
+                        .collect();
+                    json!({"speaker_label": r.label, "start_time": decimal(r.start_s), "end_time": decimal(r.end_s), "items": items})
+                })
+                .collect();
+            results["speaker_labels"] = json!({"speakers": speakers.len(), "segments": segments});
         }
         let doc = json!({"jobName": self.job_name, "status": "COMPLETED", "results": results});
         serde_json::to_vec_pretty(&doc).unwrap_or_default()
     }
 
-    /// Runs of timed items by one speaker: (label, start, end, item times).
-    fn speaker_segments(&self) -> Vec<(String, f64, f64, Vec<(f64, f64)>)> {
-        let mut out: Vec<(String, f64, f64, Vec<(f64, f64)>)> = Vec::new();
+    /// Runs of timed items by one speaker.
+    fn speaker_runs(&self) -> Vec<SpeakerRun> {
+        let mut out: Vec<SpeakerRun> = Vec::new();
         for item in &self.items {
             let (Some(label), Some(s), Some(e)) = (&item.speaker, item.start_s, item.end_s) else {
                 continue;
             };
             match out.last_mut() {
-                Some(last) if &last.0 == label => {
-                    last.2 = e;
-                    last.3.push((s, e));
+                Some(last) if &last.label == label => {
+                    last.end_s = e;
+                    last.items.push((s, e));
                 }
-                _ => out.push((label.clone(), s, e, vec![(s, e)])),
+                _ => out.push(SpeakerRun {
+                    label: label.clone(),
+                    start_s: s,
+                    end_s: e,
+                    items: vec![(s, e)],
+                }),
             }
         }
         out

@@ -41,9 +41,25 @@ pub fn keywords(text: &str, n: usize) -> Vec<(String, f64)> {
     }
     let stop_words = stop_words::get(stop_words::LANGUAGE::English);
     let yake = Yake::new(YakeParams::WithDefaults(text, &stop_words));
-    yake.get_ranked_keywords(n)
-        .into_iter()
-        .filter(|k| k.chars().any(char::is_alphabetic))
+    // YAKE ranks overlapping n-grams ("demonstration talk", "pipe demonstration
+    // talk"); a phrase is kept only if it shares no word with a better-ranked one.
+    let mut kept: Vec<String> = Vec::new();
+    let mut seen_words: Vec<String> = Vec::new();
+    for phrase in yake.get_ranked_keywords(n * 4) {
+        let words = words_of(&phrase);
+        let meaningful = words
+            .iter()
+            .any(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 3);
+        if !meaningful || words.iter().any(|w| seen_words.contains(w)) {
+            continue;
+        }
+        seen_words.extend(words);
+        kept.push(phrase);
+        if kept.len() == n {
+            break;
+        }
+    }
+    kept.into_iter()
         .enumerate()
         .map(|(i, k)| (k, 1.0 / (i + 1) as f64))
         .collect()
@@ -355,6 +371,15 @@ mod tests {
             "{names:?}"
         );
         assert_eq!(k[0].1, 1.0);
+        // No two keyphrases share a word.
+        for (i, (a, _)) in k.iter().enumerate() {
+            for (b, _) in &k[i + 1..] {
+                assert!(
+                    words_of(a).iter().all(|w| !words_of(b).contains(w)),
+                    "{a} / {b}"
+                );
+            }
+        }
         assert!(keywords("", 5).is_empty() && keywords("uh um", 5).is_empty());
     }
 

@@ -2,11 +2,14 @@
 //! and the terminal is told what happened.
 
 use tracing::{info, warn};
+use vidpipe_domain::captions::{cues, to_vtt};
 use vidpipe_domain::keys;
-use vidpipe_domain::ports::{Notifier, ObjectWriter, Publisher};
+use vidpipe_domain::ports::{Notifier, ObjectReader, ObjectWriter, Publisher};
 use vidpipe_domain::record::{Stage, VideoRecord};
+use vidpipe_domain::transcript::Transcript;
 use vidpipe_domain::PortError;
 
+use crate::report::{render, SpeechView};
 use crate::store::LocalStore;
 
 /// Writes `report.html` beside the outputs; the links are its path and the HLS master's.
@@ -17,13 +20,33 @@ pub struct ReportPublisher<'a> {
 impl Publisher for ReportPublisher<'_> {
     async fn publish(&self, record: &VideoRecord) -> Result<Vec<String>, PortError> {
         let key = keys::report(&record.id);
-        self.store
-            .put(
-                &key,
-                crate::report::render(record).into_bytes(),
-                "text/html",
-            )
-            .await?;
+        let dir = keys::media_dir(&record.id);
+        let mut transcript = None;
+        if let Some(speech) = &record.speech {
+            let doc = self.store.get(&speech.transcript_key).await?;
+            let parsed = Transcript::from_transcribe_json(&speech.transcript_key, &doc)
+                .map_err(|e| PortError::Invalid(e.to_string()))?;
+            let vtt = match self
+                .store
+                .get(&keys::transcript_file(&record.id, "captions.vtt"))
+                .await
+            {
+                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                Err(PortError::NotFound(_)) => to_vtt(&cues(&parsed, f64::MAX)),
+                Err(e) => return Err(e),
+            };
+            transcript = Some((parsed, vtt));
+        }
+        let view = transcript.as_ref().map(|(t, vtt)| SpeechView {
+            transcript: t,
+            captions_vtt: vtt,
+        });
+        let page = render(
+            record,
+            &|k| self.store.relative_path(&dir, k),
+            view.as_ref(),
+        );
+        self.store.put(&key, page.into_bytes(), "text/html").await?;
         let mut links = vec![self.store.path_of(&key)?.display().to_string()];
         if record
             .outputs

@@ -3,10 +3,11 @@
 //! metadata and why the cover was chosen. Media are linked by relative path, so the
 //! video's folder can be opened, moved or served as is.
 
+use base64::Engine;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
-use vidpipe_domain::manifest::relative_path;
 use vidpipe_domain::record::{OutputKind, VideoRecord};
 use vidpipe_domain::time::hhmmss_mmm;
+use vidpipe_domain::transcript::Transcript;
 
 const CSS: &str = "
 body{font:15px/1.5 system-ui,sans-serif;max-width:1100px;margin:2rem auto;padding:0 1rem;color:#1d1d1f}
@@ -16,7 +17,21 @@ figure{margin:0} video,img,audio{max-width:100%} figcaption{font-size:13px;color
 table{border-collapse:collapse;width:100%;font-size:13px} td,th{border-bottom:1px solid #ddd;padding:4px 6px;text-align:left}
 .frame.cover img{outline:4px solid #0a7d32} .frame.rejected img{opacity:.45}
 .tags span{background:#eef;border-radius:4px;padding:1px 6px;margin-right:4px}
+.description{white-space:pre-wrap;background:#f6f6f8;padding:.6rem .8rem;border-radius:6px}
+.transcript p{margin:.2rem 0} .seek{font:12px monospace;color:#0645ad;cursor:pointer;border:0;background:none;padding:0 .4rem 0 0}
+#player{width:100%;max-width:960px;background:#000}
 ";
+
+/// Seeks the main player when a time is clicked; the only script on the page.
+const SEEK_JS: &str = "document.addEventListener('click',function(e){var t=e.target.closest('[data-t]');\
+if(!t)return;var p=document.getElementById('player');if(!p)return;p.currentTime=parseFloat(t.dataset.t);p.play();});";
+
+/// What the report shows of the speech, besides the record.
+pub struct SpeechView<'a> {
+    pub transcript: &'a Transcript,
+    /// WebVTT text, inlined into the player's caption track.
+    pub captions_vtt: &'a str,
+}
 
 fn mib(bytes: u64) -> String {
     format!("{:.2} MiB", bytes as f64 / 1_048_576.0)
@@ -26,9 +41,26 @@ fn kbps(bps: Option<u64>) -> String {
     bps.map_or("–".into(), |b| format!("{} kb/s", b / 1000))
 }
 
-/// Renders the report of a record.
-pub fn render(record: &VideoRecord) -> String {
-    let rel = |key: &str| relative_path(record, key);
+/// Renders the report of a record; `rel` gives an object's path relative to the page.
+pub fn render(
+    record: &VideoRecord,
+    rel: &dyn Fn(&str) -> String,
+    speech: Option<&SpeechView<'_>>,
+) -> String {
+    let main = record
+        .outputs_of(OutputKind::Rendition)
+        .find(|r| {
+            r.height_px
+                .zip(r.width_px)
+                .is_some_and(|(h, w)| h.min(w) <= 720)
+        })
+        .or_else(|| record.outputs_of(OutputKind::Rendition).next());
+    let track = speech.map(|s| {
+        format!(
+            "data:text/vtt;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(s.captions_vtt)
+        )
+    });
     let sidecar = record.sidecar.as_ref();
     let cover = record.cover_key.as_deref().map(rel);
     let plan = record.plan.as_ref();
@@ -45,12 +77,12 @@ pub fn render(record: &VideoRecord) -> String {
                 h1 { (record.title()) }
                 p.muted { "video " code { (record.id) } " · " (record.status.as_str()) " · source " code { (record.source) } }
                 @if let Some(f) = &record.failure { p.bad { "Failed at " (f.stage.as_str()) ": " (f.reason) } }
-                @if let Some(d) = sidecar.and_then(|s| s.description.as_deref()) { p { (d) } }
-                @if let Some(s) = sidecar.filter(|s| !s.speakers.is_empty()) {
-                    p { "Speakers: " (s.speakers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")) }
+                @if let Some(d) = &record.description { div.description { (d) } }
+                @if !record.hashtags.is_empty() {
+                    p.tags { @for t in &record.hashtags { span { (t) } } }
                 }
-                @if let Some(s) = sidecar.filter(|s| !s.tags.is_empty()) {
-                    p.tags { @for t in &s.tags { span { "#" (t) } } }
+                @if let Some(s) = sidecar.filter(|s| !s.speakers.is_empty() && record.description.is_none()) {
+                    p { "Speakers: " (s.speakers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")) }
                 }
                 @if let Some(p) = plan {
                     p.muted {
@@ -60,6 +92,31 @@ pub fn render(record: &VideoRecord) -> String {
                     @for n in &p.notes { p.muted { "Note: " (n) } }
                 }
 
+                @if let Some(m) = main {
+                    h2 { "Watch" }
+                    video #player controls preload="metadata" poster=[cover.as_deref()] {
+                        source src=(rel(&m.key)) type="video/mp4";
+                        @if let Some(t) = &track { track kind="captions" src=(t) srclang="en" label="English" default; }
+                    }
+                }
+                @if let Some(sp) = speech {
+                    h2 { "Transcript" }
+                    @if sp.transcript.low_confidence { p.bad { "Low confidence: the speech may not be English, or is hard to hear. No tags were taken from it." } }
+                    @let sentences = sp.transcript.sentences();
+                    @if sentences.is_empty() { p.muted { "No speech was found." } }
+                    div.transcript {
+                        @for s in &sentences {
+                            p { button.seek data-t=(format!("{:.2}", s.start_s)) { (hhmmss_mmm(s.start_s)) } (s.text) }
+                        }
+                    }
+                    @if let Some(promo) = record.speech.as_ref().and_then(|s| s.promo.as_ref()) {
+                        h2 { "Promo plan" }
+                        p.muted { (promo.segments.len()) (if promo.segments.len() == 1 { " segment, " } else { " segments, " }) (format!("{:.1}", promo.duration_s())) " s in all, whole sentences chosen by keyword density." }
+                        ol { @for seg in &promo.segments {
+                            li { button.seek data-t=(format!("{:.2}", seg.start_s)) { (hhmmss_mmm(seg.start_s)) "–" (hhmmss_mmm(seg.end_s)) } (seg.text) }
+                        } }
+                    }
+                }
                 @if let Some(c) = &cover { h2 { "Cover" } img src=(c) alt="cover" width="480"; }
 
                 @let renditions: Vec<_> = record.outputs_of(OutputKind::Rendition).collect();
@@ -128,6 +185,7 @@ pub fn render(record: &VideoRecord) -> String {
                     }
                 }
                 p.muted { "Everything above is listed with its plan in " a href="manifest.json" { "manifest.json" } "." }
+                script { (PreEscaped(SEEK_JS)) }
             }
         }
     };

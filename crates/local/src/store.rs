@@ -235,6 +235,22 @@ impl ObjectWriter for LocalStore {
         Ok(())
     }
 
+    /// Relative between the folders keys are stored in here (`transcripts/<id>/x` is in
+    /// `<root>/<id>/transcripts/`, so from `media/<id>/` it is `transcripts/x`).
+    fn relative_path(&self, from_dir: &str, key: &str) -> String {
+        let from = self
+            .path_of(&format!("{}/x", from_dir.trim_end_matches('/')))
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf));
+        match (from, self.path_of(key)) {
+            (Some(from), Ok(to)) => match to.strip_prefix(&from) {
+                Ok(rest) => rest.to_string_lossy().into_owned(),
+                Err(_) => vidpipe_domain::manifest::relative_key_path(from_dir, key),
+            },
+            _ => vidpipe_domain::manifest::relative_key_path(from_dir, key),
+        }
+    }
+
     async fn copy(&self, from: &str, to: &str) -> Result<(), PortError> {
         let (src, dst) = (self.path_of(from)?, self.path_of(to)?);
         let bytes = fs::read(&src).map_err(|e| io_error(&src, e))?;
@@ -296,6 +312,14 @@ mod tests {
         assert_eq!(created, vec![keys::manifest(&id), keys::cover(&id)]);
         assert_eq!(store.list(&keys::media_dir(&id)).await.unwrap().len(), 2);
         assert_eq!(store.head("uploads/none.mp4").await.unwrap(), None);
+        assert_eq!(
+            store.relative_path(&keys::media_dir(&id), &keys::transcript_json(&id)),
+            "transcripts/transcript.json"
+        );
+        assert_eq!(
+            store.relative_path(&keys::media_dir(&id), &keys::hls_master(&id)),
+            "hls/video.m3u8"
+        );
     }
 
     #[tokio::test]

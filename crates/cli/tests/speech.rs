@@ -1,0 +1,173 @@
+//! `vidpipe process` on a narrated talk: transcript, captions, tags, description,
+//! promo plan, and the report's transcript and caption track.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+use vidpipe_domain::transcript::Transcript;
+
+fn narrated_talk(dir: &Path) -> std::path::PathBuf {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/make-sample.sh");
+    let video = dir.join("talk.mp4");
+    let ok = Command::new("bash")
+        .arg(&script)
+        .arg(&video)
+        .args(["20", "640x360"])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "make-sample.sh");
+    video
+}
+
+/// (start, end, lines) of each SRT cue.
+fn srt_cues(text: &str) -> Vec<(f64, f64, Vec<String>)> {
+    let secs = |t: &str| {
+        let (hms, ms) = t.trim().split_once(',').unwrap();
+        let p: Vec<f64> = hms.split(':').map(|x| x.parse().unwrap()).collect();
+        p[0] * 3600.0 + p[1] * 60.0 + p[2] + ms.parse::<f64>().unwrap() / 1000.0
+    };
+    text.split("\n\n")
+        .filter(|b| !b.trim().is_empty())
+        .map(|block| {
+            let lines: Vec<&str> = block.lines().collect();
+            let (a, b) = lines[1].split_once(" --> ").unwrap();
+            (
+                secs(a),
+                secs(b),
+                lines[2..].iter().map(|l| l.to_string()).collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_narrated_talk_gets_transcript_captions_tags_and_a_promo_plan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let video = narrated_talk(tmp.path());
+    let out = tmp.path().join("out");
+    let o = process(&out, &video, &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    assert!(stdout.contains(" words — transcript"), "{stdout}");
+    let record = record_of(&out, "talk.mp4");
+    let dir = out.join(record["id"].as_str().unwrap());
+    let folder = dir.join("transcripts");
+
+    let json = fs::read(folder.join("transcript.json")).unwrap();
+    let transcript = Transcript::from_transcribe_json("transcript.json", &json)
+        .expect("Amazon Transcribe's shape");
+    let doc: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(doc["status"], "COMPLETED");
+    assert!(doc["results"]["items"][0]["alternatives"][0]["content"].is_string());
+    let words = transcript.words().count();
+    assert!(words >= 25, "{}", transcript.text());
+    let txt = fs::read_to_string(folder.join("transcript.txt")).unwrap();
+    assert!(
+        txt.to_lowercase().contains("metrics") && txt.to_lowercase().contains("questions"),
+        "{txt}"
+    );
+
+    let cues = srt_cues(&fs::read_to_string(folder.join("captions.srt")).unwrap());
+    assert!(cues.len() >= 3, "{cues:?}");
+    let mut previous_end = 0.0;
+    for (start, end, lines) in &cues {
+        assert!(
+            *start >= previous_end - 1e-9
+                && end > start
+                && *end <= 20.0
+                && end - start <= 7.0 + 1e-9,
+            "{cues:?}"
+        );
+        assert!(
+            (1..=2).contains(&lines.len()) && lines.iter().all(|l| l.chars().count() <= 42),
+            "{lines:?}"
+        );
+        previous_end = *end;
+    }
+    let vtt = fs::read_to_string(folder.join("captions.vtt")).unwrap();
+    assert!(vtt.starts_with("WEBVTT\n\n") && vtt.contains(" --> "));
+
+    assert_eq!(record["stages"]["transcribe-store"]["status"], "done");
+    assert_eq!(record["speech"]["word_count"].as_u64(), Some(words as u64));
+    let hashtags: Vec<&str> = record["hashtags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        &hashtags[..2],
+        ["#Metrics", "#Analytics"],
+        "the sidecar's tags come first"
+    );
+    assert!(
+        hashtags.len() > 2,
+        "and then the transcript's keywords: {hashtags:?}"
+    );
+    let description = record["description"].as_str().unwrap();
+    assert!(
+        description.contains("Speakers: Ada Lovelace and Grace Hopper"),
+        "{description}"
+    );
+    let promo = &record["speech"]["promo"]["segments"];
+    let total: f64 = promo
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["end_s"].as_f64().unwrap() - s["start_s"].as_f64().unwrap())
+        .sum();
+    assert!(total > 0.0 && total <= 30.0);
+
+    let report = fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        report.contains("<track kind=\"captions\" src=\"data:text/vtt;base64,"),
+        "captions on the player"
+    );
+    assert!(report.contains("data-t=") && report.contains("Transcript"));
+}
+
+#[test]
+fn no_transcribe_skips_speech_and_a_missing_model_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let video = make_media(
+        tmp.path(),
+        "clip",
+        Media {
+            seconds: 3.0,
+            size: Some("320x240"),
+            ..Media::default()
+        },
+    );
+    let skipped = process(&out, &video, &["--no-transcribe"]);
+    assert!(skipped.status.success(), "{}", text(&skipped.stderr));
+    let record = record_of(&out, "clip.mp4");
+    assert_eq!(
+        record["stages"]["transcribe-start"]["detail"],
+        "no transcriber configured"
+    );
+    assert!(!out
+        .join(record["id"].as_str().unwrap())
+        .join("transcripts")
+        .exists());
+
+    let nowhere = tmp.path().join("no-model-here");
+    let missing = process(
+        &out,
+        &video,
+        &["--force", "--model-dir", nowhere.to_str().unwrap()],
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    let lines = error_lines(&missing);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains(nowhere.to_str().unwrap()) && lines[0].contains("make setup"),
+        "{}",
+        lines[0]
+    );
+}

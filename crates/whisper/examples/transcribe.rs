@@ -1,0 +1,41 @@
+//! Transcribes an audio file and prints the text and timings; for measuring.
+//! Usage: cargo run --release -p vidpipe-whisper --example transcribe -- AUDIO [int8|float32|int8_float32] [beam]
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let compute = match args.get(2).map(String::as_str) {
+        Some("float32") => vidpipe_whisper::ComputeType::FLOAT32,
+        Some("int8_float32") => vidpipe_whisper::ComputeType::INT8_FLOAT32,
+        _ => vidpipe_whisper::ComputeType::INT8,
+    };
+    let dir = vidpipe_whisper::find_model(None).unwrap();
+    let t0 = std::time::Instant::now();
+    let model = vidpipe_whisper::WhisperModel::load(&dir, 2, compute).unwrap();
+    let load_s = t0.elapsed().as_secs_f64();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let samples = rt
+        .block_on(vidpipe_whisper::decode_audio(std::path::Path::new(
+            &args[1],
+        )))
+        .unwrap();
+    let mut options = vidpipe_whisper::DecodeOptions::default();
+    if let Some(beam) = args.get(3) {
+        options.beam_size = beam.parse().unwrap();
+    }
+    let t1 = std::time::Instant::now();
+    let segments = if std::env::var_os("NO_VAD").is_some() {
+        let whole = [vidpipe_whisper::vad::Span {
+            start: 0,
+            end: samples.len().min(30 * 16000),
+        }];
+        model.transcribe(&samples, &whole, &options).unwrap()
+    } else {
+        vidpipe_whisper::transcribe_samples(&model, &samples, &options).unwrap()
+    };
+    let run_s = t1.elapsed().as_secs_f64();
+    let text = vidpipe_whisper::transcript_from_segments("x", &segments).text();
+    let audio_s = samples.len() as f64 / vidpipe_whisper::SAMPLE_RATE as f64;
+    println!("{{\"compute\":\"{}\",\"load_s\":{load_s:.3},\"transcribe_s\":{run_s:.3},\"audio_s\":{audio_s:.3},\"text\":{:?}}}", model.compute_type, text);
+}

@@ -1,0 +1,378 @@
+//! Decoding 30-second windows with Whisper through CTranslate2 (`ct2rs::sys::Whisper`),
+//! with the safeguards of OpenAI's reference decoder (`whisper/transcribe.py`) that
+//! `../shared/asr.md` found necessary:
+//! - the prompt of an English-only model (`*.en`) is `<|startoftranscript|>` alone: no
+//!   language or task token (multilingual models get `<|en|><|transcribe|>`);
+//! - timestamp tokens are on, and give each segment's times;
+//! - each window is conditioned on the text of the one before (`<|startofprev|>`, at
+//!   most 223 tokens), unless that one needed a high temperature;
+//! - a window whose text compresses too well (zlib ratio > 2.4: a repetition loop) or
+//!   whose average log-probability is below −1.0 is decoded again at the next
+//!   temperature of 0.2, 0.4 … 1.0 (sampling instead of beam search);
+//! - a window whose no-speech probability is above 0.6 with an average log-probability
+//!   below −1.0 is silence, and gives no text.
+
+use std::io::Write;
+use std::path::Path;
+
+use ct2rs::sys::{ComputeType, Config, Device, StorageView, Whisper, WhisperOptions};
+use ct2rs::tokenizers::hf::Tokenizer as HfTokenizer;
+use ct2rs::Tokenizer;
+use flate2::write::ZlibEncoder;
+use flate2::Compression;
+
+use crate::features::{FeatureExtractor, PreprocessorConfig};
+
+/// Thresholds and search settings; defaults are the reference decoder's.
+#[derive(Debug, Clone)]
+pub struct DecodeOptions {
+    pub beam_size: usize,
+    pub temperatures: Vec<f32>,
+    pub compression_ratio_threshold: f64,
+    pub log_prob_threshold: f64,
+    pub no_speech_threshold: f32,
+    pub condition_on_previous_text: bool,
+    /// Temperatures above this reset the conditioning (reference: 0.5).
+    pub prompt_reset_on_temperature: f32,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        DecodeOptions {
+            beam_size: 5,
+            temperatures: vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+            compression_ratio_threshold: 2.4,
+            log_prob_threshold: -1.0,
+            no_speech_threshold: 0.6,
+            condition_on_previous_text: true,
+            prompt_reset_on_temperature: 0.5,
+        }
+    }
+}
+
+/// A decoded segment, seconds from the start of the audio.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodedSegment {
+    pub start_s: f64,
+    pub end_s: f64,
+    pub text: String,
+    /// Of the window it came from.
+    pub avg_logprob: f64,
+    pub temperature: f32,
+    /// Every temperature failed the checks (a loop or low log-probability): the text
+    /// is the best attempt, and not to be trusted.
+    pub unreliable: bool,
+}
+
+/// What went wrong loading or running the model.
+#[derive(Debug, thiserror::Error)]
+pub enum WhisperError {
+    #[error("Whisper model at {path}: {reason}")]
+    Model { path: String, reason: String },
+    #[error("Whisper decoding failed: {0}")]
+    Decode(String),
+}
+
+/// The files a CTranslate2 Whisper model folder must hold.
+pub const MODEL_FILES: &[&str] = &["model.bin", "config.json", "tokenizer.json"];
+
+pub struct WhisperModel {
+    whisper: Whisper,
+    tokenizer: HfTokenizer,
+    pub features: FeatureExtractor,
+    multilingual: bool,
+    pub compute_type: String,
+}
+
+/// One decoding of one window.
+struct Attempt {
+    text_tokens: Vec<String>,
+    tokens: Vec<String>,
+    avg_logprob: f64,
+    no_speech_prob: f32,
+    compression_ratio: f64,
+    temperature: f32,
+}
+
+fn timestamp_of(token: &str) -> Option<f64> {
+    token.strip_prefix("<|")?.strip_suffix("|>")?.parse().ok()
+}
+
+fn is_special(token: &str) -> bool {
+    token.starts_with("<|") && token.ends_with("|>")
+}
+
+/// zlib compression ratio of the text's bytes, as the reference decoder measures it.
+pub fn compression_ratio(text: &str) -> f64 {
+    if text.is_empty() {
+        return 0.0;
+    }
+    let mut encoder = ZlibEncoder::new(Vec::new(), Compression::default());
+    let compressed = encoder
+        .write_all(text.as_bytes())
+        .and_then(|_| encoder.finish())
+        .map(|v| v.len())
+        .unwrap_or(1);
+    text.len() as f64 / compressed.max(1) as f64
+}
+
+/// Segments from generated tokens: text between timestamp tokens, times relative to
+/// the window. Text after the last timestamp ends at `window_s`.
+pub fn segments_from_tokens(tokens: &[String], window_s: f64) -> Vec<(f64, f64, Vec<String>)> {
+    let mut out = Vec::new();
+    let mut start: Option<f64> = None;
+    let mut text: Vec<String> = Vec::new();
+    for token in tokens {
+        if let Some(t) = timestamp_of(token) {
+            if !text.is_empty() {
+                out.push((start.unwrap_or(0.0), t, std::mem::take(&mut text)));
+            }
+            start = Some(t);
+        } else if !is_special(token) {
+            text.push(token.clone());
+        }
+    }
+    if !text.is_empty() {
+        out.push((start.unwrap_or(0.0), window_s, text));
+    }
+    out
+}
+
+impl WhisperModel {
+    /// Loads a CTranslate2 Whisper model folder on the CPU, with `threads` threads and
+    /// int8 weights (`int8` here; `float32` where the CPU lacks int8 kernels).
+    ///
+    /// # Errors
+    /// [`WhisperError::Model`] naming the folder when a file is missing or CTranslate2
+    /// cannot load it.
+    pub fn load(
+        dir: &Path,
+        threads: usize,
+        compute: ComputeType,
+    ) -> Result<WhisperModel, WhisperError> {
+        let err = |reason: String| WhisperError::Model {
+            path: dir.display().to_string(),
+            reason,
+        };
+        if let Some(missing) = MODEL_FILES.iter().find(|f| !dir.join(f).is_file()) {
+            return Err(err(format!("{missing} is missing")));
+        }
+        let make = |compute_type| {
+            let config = Config {
+                device: Device::CPU,
+                compute_type,
+                num_threads_per_replica: threads,
+                ..Config::default()
+            };
+            Whisper::new(dir, config)
+        };
+        let (whisper, compute_type) = match make(compute) {
+            Ok(w) => (w, format!("{compute:?}")),
+            Err(first) => match make(ComputeType::FLOAT32) {
+                Ok(w) => (w, "FLOAT32".to_string()),
+                Err(_) => return Err(err(format!("CTranslate2 cannot load it: {first}"))),
+            },
+        };
+        let tokenizer = HfTokenizer::new(dir).map_err(|e| err(format!("tokenizer.json: {e}")))?;
+        let multilingual = whisper.is_multilingual();
+        Ok(WhisperModel {
+            whisper,
+            tokenizer,
+            features: FeatureExtractor::new(PreprocessorConfig::standard()),
+            multilingual,
+            compute_type,
+        })
+    }
+
+    fn prompt(&self, previous: &[String]) -> Vec<String> {
+        let mut prompt = Vec::new();
+        if !previous.is_empty() {
+            prompt.push("<|startofprev|>".to_string());
+            let keep = previous.len().saturating_sub(223);
+            prompt.extend(previous[keep..].iter().cloned());
+        }
+        prompt.push("<|startoftranscript|>".to_string());
+        if self.multilingual {
+            prompt.push("<|en|>".to_string());
+            prompt.push("<|transcribe|>".to_string());
+        }
+        prompt
+    }
+
+    fn decode_once(
+        &self,
+        features: &mut [f32],
+        prompt: &[String],
+        temperature: f32,
+        opts: &DecodeOptions,
+    ) -> Result<Attempt, WhisperError> {
+        let c = &self.features.config;
+        let shape = [1, c.feature_size, c.nb_max_frames];
+        let view = StorageView::new(&shape, features, Device::CPU)
+            .map_err(|e| WhisperError::Decode(e.to_string()))?;
+        let options = WhisperOptions {
+            beam_size: if temperature > 0.0 { 1 } else { opts.beam_size },
+            sampling_topk: if temperature > 0.0 { 0 } else { 1 },
+            sampling_temperature: temperature.max(1e-3),
+            return_scores: true,
+            return_no_speech_prob: true,
+            ..WhisperOptions::default()
+        };
+        let result = self
+            .whisper
+            .generate(&view, &[prompt.to_vec()], &options)
+            .map_err(|e| WhisperError::Decode(e.to_string()))?
+            .into_iter()
+            .next()
+            .ok_or_else(|| WhisperError::Decode("no result".into()))?;
+        let tokens = result.sequences.into_iter().next().unwrap_or_default();
+        let text_tokens: Vec<String> = tokens.iter().filter(|t| !is_special(t)).cloned().collect();
+        let text = self
+            .tokenizer
+            .decode(text_tokens.clone())
+            .map_err(|e| WhisperError::Decode(e.to_string()))?;
+        let len = tokens.len() as f64;
+        // CTranslate2's score is the sum of log-probabilities divided by
+        // length^length_penalty (1 here); the reference averages over length + 1.
+        let avg_logprob = result
+            .scores
+            .first()
+            .map_or(f64::NEG_INFINITY, |s| *s as f64 * len / (len + 1.0));
+        Ok(Attempt {
+            compression_ratio: compression_ratio(text.trim()),
+            text_tokens,
+            tokens,
+            avg_logprob,
+            no_speech_prob: result.no_speech_prob,
+            temperature,
+        })
+    }
+
+    /// Decodes consecutive windows of `samples` (mono, 16 kHz), each given as its span
+    /// of samples; returns segments in seconds from the start of `samples`.
+    pub fn transcribe(
+        &self,
+        samples: &[f32],
+        windows: &[crate::vad::Span],
+        opts: &DecodeOptions,
+    ) -> Result<Vec<DecodedSegment>, WhisperError> {
+        let rate = self.features.config.sampling_rate as f64;
+        let mut previous: Vec<String> = Vec::new();
+        let mut out = Vec::new();
+        for window in windows {
+            let offset_s = window.start as f64 / rate;
+            let window_s = window.len() as f64 / rate;
+            let features = self.features.log_mel(&samples[window.start..window.end]);
+            let prompt = if opts.condition_on_previous_text {
+                self.prompt(&previous)
+            } else {
+                self.prompt(&[])
+            };
+            // As faster-whisper does when every temperature fails: the best average
+            // log-probability among attempts that do not loop, else among all.
+            let mut attempts: Vec<Attempt> = Vec::new();
+            let mut passed = false;
+            for &temperature in &opts.temperatures {
+                let mut f = features.clone();
+                let attempt = self.decode_once(&mut f, &prompt, temperature, opts)?;
+                let looping = attempt.compression_ratio > opts.compression_ratio_threshold;
+                let unsure = attempt.avg_logprob < opts.log_prob_threshold;
+                let silent = attempt.no_speech_prob > opts.no_speech_threshold && unsure;
+                attempts.push(attempt);
+                if silent || (!looping && !unsure) {
+                    passed = true;
+                    break;
+                }
+            }
+            let best = if passed {
+                attempts.pop()
+            } else {
+                let pool: Vec<Attempt> = if attempts
+                    .iter()
+                    .any(|a| a.compression_ratio <= opts.compression_ratio_threshold)
+                {
+                    attempts
+                        .into_iter()
+                        .filter(|a| a.compression_ratio <= opts.compression_ratio_threshold)
+                        .collect()
+                } else {
+                    attempts
+                };
+                pool.into_iter()
+                    .max_by(|a, b| a.avg_logprob.total_cmp(&b.avg_logprob))
+            };
+            let Some(best) = best else { continue };
+            if best.no_speech_prob > opts.no_speech_threshold
+                && best.avg_logprob < opts.log_prob_threshold
+            {
+                previous.clear();
+                continue;
+            }
+            for (start, end, tokens) in segments_from_tokens(&best.tokens, window_s) {
+                let text = self
+                    .tokenizer
+                    .decode(tokens)
+                    .map_err(|e| WhisperError::Decode(e.to_string()))?;
+                let text = text.trim().to_string();
+                if text.is_empty() {
+                    continue;
+                }
+                let end = end.min(window_s).max(start);
+                out.push(DecodedSegment {
+                    start_s: offset_s + start,
+                    end_s: offset_s + end,
+                    text,
+                    avg_logprob: best.avg_logprob,
+                    temperature: best.temperature,
+                    unreliable: !passed,
+                });
+            }
+            if best.temperature > opts.prompt_reset_on_temperature {
+                previous.clear();
+            } else {
+                previous.extend(best.text_tokens);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toks(s: &[&str]) -> Vec<String> {
+        s.iter().map(|t| t.to_string()).collect()
+    }
+
+    #[test]
+    fn segments_follow_timestamp_tokens() {
+        let tokens = toks(&[
+            "<|0.00|>", "ĠHello", "Ġthere", ".", "<|1.40|>", "<|1.60|>", "ĠBye", "<|2.00|>",
+            "ĠAnd", "Ġmore",
+        ]);
+        let segs = segments_from_tokens(&tokens, 3.0);
+        assert_eq!(segs.len(), 3);
+        assert_eq!((segs[0].0, segs[0].1, segs[0].2.len()), (0.0, 1.4, 3));
+        assert_eq!((segs[1].0, segs[1].1), (1.6, 2.0));
+        assert_eq!((segs[2].0, segs[2].1), (2.0, 3.0));
+        assert!(segments_from_tokens(&toks(&["<|0.00|>", "<|endoftext|>"]), 3.0).is_empty());
+    }
+
+    #[test]
+    fn repetition_loops_compress_well() {
+        let normal =
+            "Good metrics tell a team where it stands, and wrong metrics tell a comfortable story.";
+        let looping = "the conference will begin when ".repeat(12);
+        assert!(
+            compression_ratio(normal) < 2.4,
+            "{}",
+            compression_ratio(normal)
+        );
+        assert!(
+            compression_ratio(&looping) > 2.4,
+            "{}",
+            compression_ratio(&looping)
+        );
+    }
+}

