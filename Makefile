@@ -42,8 +42,10 @@ lint: ## rustfmt and clippy, warnings as errors
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-bench: system-packages build ## Benchmarks: the one-decode transcode against plain ffmpeg
+bench: system-packages python-packages build ## Benchmarks: transcode against plain ffmpeg; transcription against faster-whisper
 	scripts/bench-transcode.sh target/release/vidpipe
+	$(CARGO) build --release -p vidpipe-whisper --example transcribe
+	scripts/bench-speech.sh target/release/examples/transcribe
 
 clean-out: ## Remove the demo output folder
 	rm -rf $(OUT)

@@ -412,8 +412,26 @@ fn print_summary(store: &LocalStore, record: &VideoRecord) -> Result<()> {
                 .iter()
                 .map(|s| format!("{}–{}", hhmmss_mmm(s.start_s), hhmmss_mmm(s.end_s)))
                 .collect();
+            let clip = record
+                .outputs_of(OutputKind::Promo)
+                .next()
+                .map(|o| store.path_of(&o.key))
+                .transpose()?;
+            let made = clip.map_or_else(
+                || {
+                    format!(
+                        " (not made: {})",
+                        record
+                            .promo_render
+                            .as_ref()
+                            .and_then(|p| p.detail.clone())
+                            .unwrap_or_default()
+                    )
+                },
+                |p| format!(" → {}", p.display()),
+            );
             println!(
-                "  promo   {:.1} s from {}",
+                "  promo   {:.1} s from {}{made}",
                 promo.duration_s(),
                 parts.join(", ")
             );

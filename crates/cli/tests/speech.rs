@@ -122,6 +122,21 @@ fn a_narrated_talk_gets_transcript_captions_tags_and_a_promo_plan() {
         .map(|s| s["end_s"].as_f64().unwrap() - s["start_s"].as_f64().unwrap())
         .sum();
     assert!(total > 0.0 && total <= 30.0);
+    // The promo clip: the segments joined, at the largest rendition's size.
+    let clip = ffprobe(&dir.join("promo.mp4"));
+    let v = video_stream(&clip).unwrap();
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(640), Some(360))
+    );
+    assert!(has_audio(&clip));
+    let segments = promo.as_array().unwrap().len() as f64;
+    assert!(
+        (duration_s(&clip) - total).abs() <= 0.1 * segments,
+        "promo {} s, plan {total} s",
+        duration_s(&clip)
+    );
+    assert!(stdout.contains("promo.mp4"), "{stdout}");
 
     let report = fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(
@@ -129,6 +144,7 @@ fn a_narrated_talk_gets_transcript_captions_tags_and_a_promo_plan() {
         "captions on the player"
     );
     assert!(report.contains("data-t=") && report.contains("Transcript"));
+    assert!(report.contains("promo.mp4"));
 }
 
 #[test]

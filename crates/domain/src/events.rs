@@ -28,6 +28,9 @@ pub struct JobStateChange {
     pub video_id: VideoId,
     pub job_id: String,
     pub outcome: JobOutcome,
+    /// The job rendered the promo clip (not the renditions).
+    #[serde(default)]
+    pub promo: bool,
 }
 
 /// Messages between stages (SQS bodies in the cloud).
@@ -39,6 +42,10 @@ pub enum PipelineMessage {
         video_id: VideoId,
     },
     JobStateChanged(JobStateChange),
+    /// transcribe-store chose the promo segments; render the promo clip.
+    PromoRequested {
+        video_id: VideoId,
+    },
     /// A stage recorded its part; publish checks whether the video is complete.
     PartRecorded {
         video_id: VideoId,
@@ -50,6 +57,7 @@ impl PipelineMessage {
     pub fn video_id(&self) -> &VideoId {
         match self {
             PipelineMessage::TranscodeRequested { video_id }
+            | PipelineMessage::PromoRequested { video_id }
             | PipelineMessage::PartRecorded { video_id, .. } => video_id,
             PipelineMessage::JobStateChanged(change) => &change.video_id,
         }
@@ -75,7 +83,7 @@ pub const AUDIO_EXTENSIONS: &[&str] = &["wav", "mp3", "m4a", "aac", "flac", "ogg
 /// - `media/<id>/audio.mp3` created → transcribe-start;
 /// - `transcripts/<id>/transcript.json` created → transcribe-store;
 /// - `media/<id>/frames/frame.*.jpg` created → rekognition;
-/// - transcode requested, and job state changes → transcode;
+/// - transcode requested, promo requested, and job state changes → transcode;
 /// - part recorded → publish.
 ///
 /// Anything else (renditions, HLS segments, the cover, the manifest) triggers nothing,
@@ -83,6 +91,7 @@ pub const AUDIO_EXTENSIONS: &[&str] = &["wav", "mp3", "m4a", "aac", "flac", "ogg
 pub fn route(event: &PipelineEvent) -> Option<Stage> {
     match event {
         PipelineEvent::Message(PipelineMessage::TranscodeRequested { .. })
+        | PipelineEvent::Message(PipelineMessage::PromoRequested { .. })
         | PipelineEvent::Message(PipelineMessage::JobStateChanged(_)) => Some(Stage::Transcode),
         PipelineEvent::Message(PipelineMessage::PartRecorded { .. }) => Some(Stage::Publish),
         PipelineEvent::ObjectCreated(o) => route_key(&o.key),
@@ -168,6 +177,7 @@ mod tests {
                 code: Some(1010),
                 message: "bad input".into(),
             },
+            promo: false,
         });
         let text = serde_json::to_string(&m).unwrap();
         assert!(

@@ -148,6 +148,7 @@ pub struct FakeTranscoder<'a> {
     pub asynchronous: bool,
     pub fail_with: Option<PortError>,
     pub submitted: Mutex<Vec<TranscodeJob>>,
+    pub promos: Mutex<Vec<PromoJob>>,
     /// Luma each frame capture gets (index → value); default mid-grey detail.
     pub frame_fill: fn(u32) -> u8,
 }
@@ -159,6 +160,7 @@ impl<'a> FakeTranscoder<'a> {
             asynchronous: false,
             fail_with: None,
             submitted: Mutex::new(Vec::new()),
+            promos: Mutex::new(Vec::new()),
             frame_fill: |_| 128,
         }
     }
@@ -245,6 +247,34 @@ impl Transcoder for FakeTranscoder<'_> {
         Ok(Submission::Finished {
             job_id,
             outcome: JobOutcome::Complete { outputs },
+        })
+    }
+
+    async fn submit_promo(&self, job: &PromoJob) -> Result<Submission, PortError> {
+        if let Some(e) = &self.fail_with {
+            return Err(e.clone());
+        }
+        let key = crate::keys::promo(&job.video_id);
+        self.store.insert(&key, b"promo");
+        let duration_s: f64 = job.segments.iter().map(|s| s.end_s - s.start_s).sum();
+        let top = job.plan.renditions.first();
+        let file = OutputFile {
+            key,
+            kind: OutputKind::Promo,
+            name: None,
+            codec: "h264+aac".into(),
+            width_px: top.map(|r| r.width_px),
+            height_px: top.map(|r| r.height_px),
+            bitrate_bps: Some(1),
+            duration_s: Some(duration_s),
+            bytes: 5,
+        };
+        lock(&self.promos).push(job.clone());
+        Ok(Submission::Finished {
+            job_id: format!("promo-{}", job.video_id),
+            outcome: JobOutcome::Complete {
+                outputs: vec![file],
+            },
         })
     }
 }

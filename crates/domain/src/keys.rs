@@ -148,6 +148,10 @@ pub fn frame_capture_index(key: &str) -> Option<u32> {
 pub fn cover(id: &VideoId) -> String {
     format!("{MEDIA_PREFIX}{id}/cover.jpg")
 }
+/// `media/<id>/promo.mp4`
+pub fn promo(id: &VideoId) -> String {
+    format!("{MEDIA_PREFIX}{id}/promo.mp4")
+}
 /// `media/<id>/manifest.json`
 pub fn manifest(id: &VideoId) -> String {
     format!("{MEDIA_PREFIX}{id}/manifest.json")

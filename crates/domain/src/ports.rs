@@ -123,6 +123,19 @@ pub enum Submission {
     Finished { job_id: String, outcome: JobOutcome },
 }
 
+/// The promo clip: segments of the source joined, at the largest rendition's size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromoJob {
+    pub video_id: VideoId,
+    pub source_key: String,
+    /// The video's plan (clip window, renditions, source frame rate).
+    pub plan: Plan,
+    /// Seconds from the clip's start (not the source's).
+    pub segments: Vec<crate::understanding::PromoSegment>,
+    /// Fade at every join and at both ends, seconds.
+    pub fade_s: f64,
+}
+
 /// Runs transcode jobs (MediaConvert; ffmpeg).
 pub trait Transcoder: Send + Sync {
     /// Submits the job. Must be idempotent per video id (a client request token in
@@ -130,6 +143,12 @@ pub trait Transcoder: Send + Sync {
     fn submit(
         &self,
         job: &TranscodeJob,
+    ) -> impl Future<Output = Result<Submission, PortError>> + Send;
+    /// Submits the promo job (in the cloud, a second MediaConvert job with one
+    /// InputClipping per segment). Idempotent per video id, as [`Transcoder::submit`].
+    fn submit_promo(
+        &self,
+        job: &PromoJob,
     ) -> impl Future<Output = Result<Submission, PortError>> + Send;
 }
 

@@ -118,6 +118,7 @@ pub enum OutputKind {
     Gif,
     FrameCapture,
     Cover,
+    Promo,
 }
 
 /// One produced file, measured after it was written.
@@ -206,6 +207,9 @@ pub struct VideoRecord {
     pub hashtags: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The promo clip's rendering (by the transcode stage), once there is a promo plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promo_render: Option<StageState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<RecordedFailure>,
     pub created_at_unix_s: u64,
@@ -254,6 +258,7 @@ impl VideoRecord {
             speech: None,
             hashtags: Vec::new(),
             description: None,
+            promo_render: None,
             failure: None,
             created_at_unix_s: now,
             updated_at_unix_s: now,
@@ -288,11 +293,24 @@ impl VideoRecord {
     }
 
     /// The stages that must be settled before publishing and are not yet.
+    /// A promo clip being rendered counts as the transcode stage not being settled.
     pub fn unsettled_parts(&self) -> Vec<Stage> {
+        let promo_open = self
+            .promo_render
+            .as_ref()
+            .is_some_and(|p| matches!(p.status, StageStatus::Pending | StageStatus::Running));
         [Stage::Transcode, Stage::TranscribeStore, Stage::Rekognition]
             .into_iter()
-            .filter(|s| !self.stage(*s).is_settled())
+            .filter(|s| !self.stage(*s).is_settled() || (*s == Stage::Transcode && promo_open))
             .collect()
+    }
+
+    pub fn set_promo_render(&mut self, status: StageStatus, detail: Option<String>) {
+        self.promo_render = Some(StageState {
+            status,
+            detail,
+            updated_at_unix_s: now_unix_s(),
+        });
     }
 
     /// Outputs of one kind.

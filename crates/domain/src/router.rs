@@ -203,6 +203,10 @@ where
             Stage::Transcode,
             PipelineEvent::Message(PipelineMessage::TranscodeRequested { video_id }),
         ) => stages::transcode(a.records, a.transcoder, queue, a.notifier, video_id).await,
+        (
+            Stage::Transcode,
+            PipelineEvent::Message(PipelineMessage::PromoRequested { video_id }),
+        ) => stages::render_promo(a.records, a.transcoder, queue, a.notifier, video_id).await,
         (Stage::Transcode, PipelineEvent::Message(PipelineMessage::JobStateChanged(change))) => {
             stages::job_state_changed(a.records, queue, a.notifier, change).await
         }

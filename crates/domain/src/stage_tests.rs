@@ -341,6 +341,7 @@ async fn a_job_error_fails_the_video_with_the_job_reason() {
             code: Some(1030),
             message: "Unsupported codec".into(),
         },
+        promo: false,
     };
     let err = stages::job_state_changed(&w.records, &w.recorder, &w.recorder, &change)
         .await
@@ -452,6 +453,7 @@ async fn publish_waits_for_every_part_and_wins_once() {
         video_id: id.clone(),
         job_id: format!("job-{id}"),
         outcome: JobOutcome::Complete { outputs },
+        promo: false,
     };
     stages::job_state_changed(&w.records, &w.recorder, &w.recorder, &complete)
         .await
@@ -579,6 +581,17 @@ async fn speech_gives_a_transcript_captions_tags_description_and_promo() {
         .segments
         .iter()
         .all(|s| s.start_s >= 3.0 && s.end_s <= 57.0));
+    // The promo clip was rendered from that plan before publishing, and is recorded.
+    assert_eq!(transcoder.promos.lock().unwrap().len(), 1);
+    assert_eq!(
+        transcoder.promos.lock().unwrap()[0].segments,
+        promo.segments
+    );
+    assert_eq!(rec.promo_render.as_ref().unwrap().status, StageStatus::Done);
+    assert!(rec
+        .outputs
+        .iter()
+        .any(|o| o.kind == crate::record::OutputKind::Promo && o.key == keys::promo(&id)));
 
     // The same transcript announced again changes nothing.
     let again = stages::transcribe_store(
@@ -697,4 +710,127 @@ async fn no_audio_stream_skips_transcription() {
         .lock()
         .unwrap()
         .is_empty());
+}
+
+#[tokio::test]
+async fn publishing_waits_for_the_promo_and_a_failed_promo_does_not_block_it() {
+    let w = speaking_world(FakeTranscriber::speaking(TALK, 3.5));
+    let event = w.upload("uploads/talk.mp4", b"v", Some(media(60.0, true, true)));
+    let mut transcoder = FakeTranscoder::new(&w.store);
+    transcoder.asynchronous = true; // the renditions job waits, like MediaConvert
+    let id = w
+        .run_with(&transcoder, event, &IngestOptions::default())
+        .await
+        .videos[0]
+        .clone();
+    let outputs = transcoder.write_outputs(&id, w.record(&id).plan.as_ref().unwrap());
+    w.store.take_created();
+    let complete = JobStateChange {
+        video_id: id.clone(),
+        job_id: format!("job-{id}"),
+        outcome: JobOutcome::Complete { outputs },
+        promo: false,
+    };
+    stages::job_state_changed(&w.records, &w.recorder, &w.recorder, &complete)
+        .await
+        .unwrap();
+    let analyzer = FakeAnalyzer {
+        store: Some(&w.store),
+    };
+    stages::choose_cover_for(
+        &w.store,
+        &w.records,
+        &analyzer,
+        &w.recorder,
+        &w.recorder,
+        &keys::frame_capture(&id, 0),
+    )
+    .await
+    .unwrap();
+    let audio = w.run_transcription(&id).await;
+    assert!(audio, "transcribed");
+    let rec = w.record(&id);
+    assert_eq!(
+        rec.promo_render.as_ref().unwrap().status,
+        StageStatus::Pending
+    );
+    let waiting = stages::publish(
+        &w.store,
+        &w.records,
+        &w.recorder,
+        &w.recorder,
+        &w.config.understanding,
+        &id,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        waiting,
+        stages::Handled::Waiting(id.clone(), vec![Stage::Transcode])
+    );
+    // The promo job fails: recorded, and publishing goes on.
+    transcoder.fail_with = Some(PortError::Failed("no such filter".into()));
+    stages::render_promo(&w.records, &transcoder, &w.recorder, &w.recorder, &id)
+        .await
+        .unwrap();
+    let rec = w.record(&id);
+    let promo = rec.promo_render.unwrap();
+    assert_eq!(promo.status, StageStatus::Failed);
+    assert!(promo.detail.unwrap().contains("no such filter"));
+    stages::publish(
+        &w.store,
+        &w.records,
+        &w.recorder,
+        &w.recorder,
+        &w.config.understanding,
+        &id,
+    )
+    .await
+    .unwrap();
+    assert_eq!(w.record(&id).status, VideoStatus::Published);
+    // A repeated promo request after that changes nothing.
+    let again = stages::render_promo(&w.records, &transcoder, &w.recorder, &w.recorder, &id)
+        .await
+        .unwrap();
+    assert!(matches!(again, stages::Handled::Skipped(..)));
+}
+
+impl World {
+    /// Runs transcribe-start and transcribe-store for the video's MP3, as the MP3's
+    /// and the transcript's object-created events would. Whether there was an MP3.
+    async fn run_transcription(&self, id: &VideoId) -> bool {
+        let Some(transcriber) = self.transcriber.as_ref() else {
+            return false;
+        };
+        if self
+            .store
+            .objects
+            .lock()
+            .unwrap()
+            .get(&keys::audio_mp3(id))
+            .is_none()
+        {
+            return false;
+        }
+        stages::transcribe_start(
+            &self.store,
+            &self.records,
+            transcriber,
+            &self.recorder,
+            &keys::audio_mp3(id),
+        )
+        .await
+        .unwrap();
+        stages::transcribe_store(
+            &self.store,
+            &self.records,
+            &self.recorder,
+            &self.recorder,
+            &self.config.understanding,
+            &keys::transcript_json(id),
+        )
+        .await
+        .unwrap();
+        true
+    }
 }

@@ -453,6 +453,7 @@ where
                 video_id: video_id.clone(),
                 job_id,
                 outcome,
+                promo: false,
             };
             job_state_changed(records, bus, notifier, &change).await
         }
@@ -487,6 +488,9 @@ where
     N: Notifier,
 {
     let id = &change.video_id;
+    if change.promo {
+        return promo_job_state_changed(records, bus, change).await;
+    }
     match &change.outcome {
         JobOutcome::Complete { outputs } => {
             let stored = modify_record(records, id, |r| {
@@ -1030,6 +1034,9 @@ where
     };
     let stored = modify_record(records, &id, |r| {
         (!r.stage(Stage::TranscribeStore).is_settled()).then(|| {
+            if speech.promo.is_some() {
+                r.set_promo_render(StageStatus::Pending, None);
+            }
             r.speech = Some(speech.clone());
             r.set_stage(
                 Stage::TranscribeStore,
@@ -1045,10 +1052,148 @@ where
             "another delivery stored the transcript".into(),
         ));
     }
+    if speech.promo.is_some() {
+        bus.send(PipelineMessage::PromoRequested {
+            video_id: id.clone(),
+        })
+        .await?;
+    }
     bus.send(PipelineMessage::PartRecorded {
         video_id: id.clone(),
         stage: Stage::TranscribeStore,
     })
     .await?;
     Ok(Handled::Done(id))
+}
+
+// ---------------------------------------------------------------------------------
+// the promo clip (transcode stage)
+
+/// Fade at every join of the promo clip and at its ends, seconds.
+pub const PROMO_FADE_S: f64 = 0.3;
+
+/// Transcode, on a promo request: renders the promo clip from the recorded promo
+/// plan, once. A promo that cannot be made is recorded (with its reason) and does not
+/// stop the video from being published.
+pub async fn render_promo<R, T, B, N>(
+    records: &R,
+    transcoder: &T,
+    bus: &B,
+    notifier: &N,
+    video_id: &VideoId,
+) -> Result<Handled, StageError>
+where
+    R: VideoRecords,
+    T: Transcoder,
+    B: MessageBus,
+    N: Notifier,
+{
+    let claimed = modify_record(records, video_id, |r| {
+        let pending = r
+            .promo_render
+            .as_ref()
+            .is_some_and(|p| p.status == StageStatus::Pending);
+        (r.status == VideoStatus::Processing && pending)
+            .then(|| r.set_promo_render(StageStatus::Running, None))
+    })
+    .await?;
+    let Some((record, ())) = claimed else {
+        return Ok(Handled::Skipped(
+            video_id.clone(),
+            "promo already rendered, rendering or not planned".into(),
+        ));
+    };
+    let (Some(plan), Some(promo)) = (
+        record.plan.clone(),
+        record.speech.as_ref().and_then(|s| s.promo.clone()),
+    ) else {
+        return Ok(Handled::Skipped(video_id.clone(), "no promo plan".into()));
+    };
+    let job = PromoJob {
+        video_id: video_id.clone(),
+        source_key: record.source_key.clone(),
+        plan,
+        segments: promo.segments,
+        fade_s: PROMO_FADE_S,
+    };
+    match transcoder.submit_promo(&job).await {
+        Ok(Submission::Submitted { job_id }) => {
+            modify_record(records, video_id, |r| {
+                r.set_promo_render(StageStatus::Running, Some(format!("job {job_id}")));
+                Some(())
+            })
+            .await?;
+            Ok(Handled::Done(video_id.clone()))
+        }
+        Ok(Submission::Finished { job_id, outcome }) => {
+            let change = JobStateChange {
+                video_id: video_id.clone(),
+                job_id,
+                outcome,
+                promo: true,
+            };
+            promo_job_state_changed(records, bus, &change).await
+        }
+        Err(e) if e.is_retryable() => {
+            modify_record(records, video_id, |r| {
+                r.set_promo_render(StageStatus::Pending, Some(e.to_string()));
+                Some(())
+            })
+            .await?;
+            Err(e.into())
+        }
+        Err(e) => {
+            let change = JobStateChange {
+                video_id: video_id.clone(),
+                job_id: String::new(),
+                outcome: JobOutcome::Error {
+                    code: None,
+                    message: e.to_string(),
+                },
+                promo: true,
+            };
+            let _ = notifier;
+            promo_job_state_changed(records, bus, &change).await
+        }
+    }
+}
+
+/// Records how the promo job ended: its output, or why there is none; either way the
+/// part is announced so that publishing goes on.
+async fn promo_job_state_changed<R: VideoRecords, B: MessageBus>(
+    records: &R,
+    bus: &B,
+    change: &JobStateChange,
+) -> Result<Handled, StageError> {
+    let id = &change.video_id;
+    let stored = modify_record(records, id, |r| {
+        let open = r
+            .promo_render
+            .as_ref()
+            .is_some_and(|p| matches!(p.status, StageStatus::Running | StageStatus::Pending));
+        open.then(|| match &change.outcome {
+            JobOutcome::Complete { outputs } => {
+                r.outputs.retain(|o| o.kind != OutputKind::Promo);
+                r.outputs.extend(outputs.iter().cloned());
+                r.set_promo_render(StageStatus::Done, None);
+            }
+            JobOutcome::Error { message, .. } => {
+                warn!(video_id = %id, %message, "promo clip not made; publishing without it");
+                r.set_promo_render(StageStatus::Failed, Some(message.clone()));
+            }
+        })
+    })
+    .await?;
+    if stored.is_none() {
+        return Ok(Handled::Skipped(
+            id.clone(),
+            "promo already recorded".into(),
+        ));
+    }
+    bus.send(PipelineMessage::PartRecorded {
+        video_id: id.clone(),
+        stage: Stage::Transcode,
+    })
+    .await?;
+    Ok(Handled::Done(id.clone()))
 }

@@ -112,6 +112,13 @@ pub fn render(
                     @if let Some(promo) = record.speech.as_ref().and_then(|s| s.promo.as_ref()) {
                         h2 { "Promo plan" }
                         p.muted { (promo.segments.len()) (if promo.segments.len() == 1 { " segment, " } else { " segments, " }) (format!("{:.1}", promo.duration_s())) " s in all, whole sentences chosen by keyword density." }
+                        @for clip in record.outputs_of(OutputKind::Promo) {
+                            video controls preload="metadata" width="480" { source src=(rel(&clip.key)) type="video/mp4"; }
+                            p.muted { (rel(&clip.key)) " · " (format!("{:.1} s", clip.duration_s.unwrap_or(0.0))) " · " (mib(clip.bytes)) }
+                        }
+                        @if let Some(state) = record.promo_render.as_ref().filter(|p| p.status == vidpipe_domain::record::StageStatus::Failed) {
+                            p.bad { "The promo clip could not be made: " (state.detail.clone().unwrap_or_default()) }
+                        }
                         ol { @for seg in &promo.segments {
                             li { button.seek data-t=(format!("{:.2}", seg.start_s)) { (hhmmss_mmm(seg.start_s)) "–" (hhmmss_mmm(seg.end_s)) } (seg.text) }
                         } }

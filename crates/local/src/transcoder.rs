@@ -18,7 +18,7 @@ use tokio::process::Command;
 use tracing::{debug, info};
 use vidpipe_domain::keys;
 use vidpipe_domain::plan::Plan;
-use vidpipe_domain::ports::{JobOutcome, Submission, TranscodeJob, Transcoder};
+use vidpipe_domain::ports::{JobOutcome, PromoJob, Submission, TranscodeJob, Transcoder};
 use vidpipe_domain::record::{OutputFile, OutputKind};
 use vidpipe_domain::PortError;
 
@@ -262,6 +262,109 @@ pub fn ffmpeg_args(plan: &Plan, input: &Path, settings: &EncoderSettings) -> Vec
     args
 }
 
+/// The promo clip's file in its work folder.
+pub const PROMO_FILE: &str = "promo.mp4";
+
+/// One ffmpeg run for the promo clip: one input per segment (each seeks to its in
+/// point, so only the segments are decoded), each faded in and out over
+/// `job.fade_s` (at most half the segment), scaled to the largest rendition, then
+/// concatenated; H.264 + AAC, `+faststart`.
+pub fn promo_args(job: &PromoJob, input: &Path, settings: &EncoderSettings) -> Vec<OsString> {
+    let plan = &job.plan;
+    let audio = plan.mp3_bitrate_bps.is_some();
+    let fps = if plan.source_fps > 0.0 {
+        plan.source_fps
+    } else {
+        25.0
+    };
+    let top = plan.renditions.first();
+    let (w, h) = top.map_or((640, 360), |r| (r.width_px, r.height_px));
+    let maxrate = top.map_or(2_000_000, |r| r.video_max_bitrate_bps);
+    let mut args: Vec<OsString> = [
+        "-hide_banner",
+        "-nostdin",
+        "-y",
+        "-v",
+        "error",
+        "-progress",
+        "pipe:1",
+        "-nostats",
+    ]
+    .map(s)
+    .to_vec();
+    let mut graph = Vec::new();
+    let mut joins = String::new();
+    for (i, seg) in job.segments.iter().enumerate() {
+        let dur = (seg.end_s - seg.start_s).max(0.04);
+        let fade = job.fade_s.min(dur / 2.0);
+        args.extend([
+            s("-ss"),
+            s(secs(plan.clip.start_s + seg.start_s)),
+            s("-t"),
+            s(secs(dur)),
+            s("-i"),
+            file_arg(input),
+        ]);
+        let fades = |kind: &str| {
+            format!(
+                "{kind}=t=in:st=0:d={f},{kind}=t=out:st={o}:d={f}",
+                f = secs(fade),
+                o = secs(dur - fade)
+            )
+        };
+        graph.push(format!(
+            "[{i}:v:0]scale={w}:{h}:flags=bicubic,setsar=1,fps={fps},format=yuv420p,{}[v{i}]",
+            fades("fade")
+        ));
+        joins += &format!("[v{i}]");
+        if audio {
+            graph.push(format!(
+                "[{i}:a:0]aformat=sample_rates=48000:channel_layouts=stereo,{}[a{i}]",
+                fades("afade")
+            ));
+            joins += &format!("[a{i}]");
+        }
+    }
+    graph.push(format!(
+        "{joins}concat=n={}:v=1:a={}[v]{}",
+        job.segments.len(),
+        u8::from(audio),
+        if audio { "[a]" } else { "" }
+    ));
+    args.extend([
+        s("-filter_complex"),
+        s(graph.join(";")),
+        s("-map"),
+        s("[v]"),
+    ]);
+    if audio {
+        args.extend(["-map", "[a]", "-c:a", "aac", "-b:a", "128000"].map(s));
+    }
+    args.extend(
+        [
+            "-c:v",
+            "libx264",
+            "-preset",
+            &settings.preset,
+            "-crf",
+            &settings.crf.to_string(),
+            "-maxrate",
+            &maxrate.to_string(),
+            "-bufsize",
+            &(2 * maxrate).to_string(),
+            "-profile:v",
+            "high",
+            "-pix_fmt",
+            "yuv420p",
+            "-movflags",
+            "+faststart",
+            PROMO_FILE,
+        ]
+        .map(s),
+    );
+    args
+}
+
 /// ffmpeg on the local store.
 pub struct FfmpegTranscoder<'a> {
     pub store: &'a LocalStore,
@@ -285,16 +388,20 @@ fn progress_from_outputs_s(plan: &Plan, work: &Path) -> f64 {
 }
 
 impl FfmpegTranscoder<'_> {
+    /// Runs ffmpeg with `args` in `work`, reporting progress over `total_s` seconds;
+    /// while ffmpeg's own progress is silent, `estimate` (if any) judges it from the
+    /// files written. `Ok(Err(message))` when ffmpeg fails.
     async fn run_ffmpeg(
         &self,
-        job: &TranscodeJob,
+        args: &[OsString],
         work: &Path,
         input: &Path,
+        total_s: f64,
+        estimate: Option<&Plan>,
     ) -> Result<Result<(), String>, PortError> {
-        let args = ffmpeg_args(&job.plan, input, &self.settings);
-        debug!(video_id = %job.video_id, ?args, "ffmpeg");
+        debug!(?args, "ffmpeg");
         let mut child = Command::new("ffmpeg")
-            .args(&args)
+            .args(args)
             .current_dir(work)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -302,7 +409,6 @@ impl FfmpegTranscoder<'_> {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| PortError::Failed(format!("cannot run ffmpeg (install ffmpeg): {e}")))?;
-        let total_s = job.plan.clip.duration_s();
         let mut stderr = child.stderr.take();
         let stderr_task = tokio::spawn(async move {
             let mut buf = Vec::new();
@@ -336,7 +442,9 @@ impl FfmpegTranscoder<'_> {
                         }
                     }
                     _ = tick.tick(), if !ffmpeg_reports && self.progress.is_some() => {
-                        report(progress_from_outputs_s(&job.plan, work), false);
+                        if let Some(plan) = estimate {
+                            report(progress_from_outputs_s(plan, work), false);
+                        }
                     }
                 }
             }
@@ -377,7 +485,8 @@ impl Transcoder for FfmpegTranscoder<'_> {
         }
         let started = Instant::now();
         let finished = async {
-            match self.run_ffmpeg(job, &work, &input).await? {
+            let args = ffmpeg_args(&job.plan, &input, &self.settings);
+            match self.run_ffmpeg(&args, &work, &input, job.plan.clip.duration_s(), Some(&job.plan)).await? {
                 Ok(()) => {
                     info!(video_id = %job.video_id, seconds = started.elapsed().as_secs_f64(), "ffmpeg finished");
                     let outputs = describe_outputs(job, &work).await?;
@@ -388,6 +497,55 @@ impl Transcoder for FfmpegTranscoder<'_> {
                     Ok(JobOutcome::Complete { outputs })
                 }
                 Err(message) => Ok(JobOutcome::Error { code: None, message }),
+            }
+        }
+        .await;
+        let _ = fs::remove_dir_all(&work);
+        Ok(Submission::Finished {
+            job_id,
+            outcome: finished?,
+        })
+    }
+
+    async fn submit_promo(&self, job: &PromoJob) -> Result<Submission, PortError> {
+        let input = self.store.path_of(&job.source_key)?;
+        let video_dir = self.store.video_dir(&job.video_id);
+        let stamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let job_id = format!("local-promo-{}-{stamp}", job.video_id);
+        let work = video_dir.join(format!(".work-promo-{stamp}"));
+        fs::create_dir_all(&work).map_err(|e| io_error(&work, e))?;
+        let total_s: f64 = job.segments.iter().map(|seg| seg.end_s - seg.start_s).sum();
+        let finished = async {
+            if job.segments.is_empty() {
+                return Ok(JobOutcome::Error {
+                    code: None,
+                    message: "no promo segments".into(),
+                });
+            }
+            let args = promo_args(job, &input, &self.settings);
+            match self.run_ffmpeg(&args, &work, &input, total_s, None).await? {
+                Ok(()) => {
+                    let path = work.join(PROMO_FILE);
+                    let probe = ffprobe_json(&path, &[]).await?;
+                    let file = output_from(
+                        keys::promo(&job.video_id),
+                        OutputKind::Promo,
+                        None,
+                        &probe,
+                        size_of(&path)?,
+                    );
+                    move_into_place(&work, &video_dir)?;
+                    self.store.announce(&file.key, file.bytes);
+                    Ok(JobOutcome::Complete {
+                        outputs: vec![file],
+                    })
+                }
+                Err(message) => Ok(JobOutcome::Error {
+                    code: None,
+                    message,
+                }),
             }
         }
         .await;
@@ -687,6 +845,59 @@ mod tests {
             "{args}"
         );
         assert_eq!(args.matches("-i ").count(), 1, "one input, one decode");
+    }
+
+    #[test]
+    fn the_promo_decodes_only_its_segments_and_fades_every_join() {
+        use vidpipe_domain::understanding::PromoSegment;
+        let p = plan(true, Some(10.0)); // clip from 10 s, top rendition 1280x720
+        let job = PromoJob {
+            video_id: vidpipe_domain::VideoId::parse("0123456789abcdef").unwrap(),
+            source_key: "uploads/a.mp4".into(),
+            plan: p,
+            segments: vec![
+                PromoSegment {
+                    start_s: 4.0,
+                    end_s: 9.5,
+                    text: "a".into(),
+                },
+                PromoSegment {
+                    start_s: 20.0,
+                    end_s: 20.4,
+                    text: "b".into(),
+                },
+            ],
+            fade_s: 0.3,
+        };
+        let args = joined(&promo_args(
+            &job,
+            Path::new("/in/a.mp4"),
+            &EncoderSettings::default(),
+        ));
+        assert!(
+            args.contains("-ss 14.000 -t 5.500 -i file:/in/a.mp4"),
+            "{args}"
+        );
+        assert!(
+            args.contains("-ss 30.000 -t 0.400 -i file:/in/a.mp4"),
+            "{args}"
+        );
+        assert!(
+            args.contains("fade=t=in:st=0:d=0.300,fade=t=out:st=5.200:d=0.300"),
+            "{args}"
+        );
+        assert!(
+            args.contains("fade=t=in:st=0:d=0.200,fade=t=out:st=0.200:d=0.200"),
+            "a short segment's fades are halved: {args}"
+        );
+        assert!(
+            args.contains("[v0][a0][v1][a1]concat=n=2:v=1:a=1[v][a]"),
+            "{args}"
+        );
+        assert!(
+            args.contains("scale=1280:720") && args.ends_with("-movflags +faststart promo.mp4"),
+            "{args}"
+        );
     }
 
     #[test]

