@@ -7,6 +7,7 @@
 //! sentence, and at a pause of [`PAUSE_S`] or more. Cues are in order, do not overlap,
 //! and lie inside the audio's duration.
 
+use crate::time::clock_with;
 use crate::transcript::{ItemKind, Transcript};
 
 pub const MAX_LINE_CHARS: usize = 42;
@@ -147,17 +148,6 @@ pub fn cues(transcript: &Transcript, duration_s: f64) -> Vec<Cue> {
     cues
 }
 
-fn clock(seconds: f64, separator: char) -> String {
-    let ms = (seconds.max(0.0) * 1000.0).round() as u64;
-    format!(
-        "{:02}:{:02}:{:02}{separator}{:03}",
-        ms / 3_600_000,
-        (ms / 60_000) % 60,
-        (ms / 1000) % 60,
-        ms % 1000
-    )
-}
-
 /// SubRip: numbered cues, `HH:MM:SS,mmm --> HH:MM:SS,mmm`.
 pub fn to_srt(cues: &[Cue]) -> String {
     let mut out = String::new();
@@ -165,8 +155,8 @@ pub fn to_srt(cues: &[Cue]) -> String {
         out += &format!(
             "{}\n{} --> {}\n{}\n\n",
             i + 1,
-            clock(c.start_s, ','),
-            clock(c.end_s, ','),
+            clock_with(c.start_s, ','),
+            clock_with(c.end_s, ','),
             c.lines.join("\n")
         );
     }
@@ -180,8 +170,8 @@ pub fn to_vtt(cues: &[Cue]) -> String {
     for c in cues {
         out += &format!(
             "{} --> {}\n{}\n\n",
-            clock(c.start_s, '.'),
-            clock(c.end_s, '.'),
+            clock_with(c.start_s, '.'),
+            clock_with(c.end_s, '.'),
             c.lines.join("\n")
         );
     }
@@ -191,44 +181,9 @@ pub fn to_vtt(cues: &[Cue]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transcript::TranscriptItem;
 
-    /// A transcript of `text` at `words_per_s`, punctuation split off.
-    pub fn spoken(text: &str, words_per_s: f64) -> Transcript {
-        let mut items = Vec::new();
-        let mut t = 0.5;
-        for raw in text.split_whitespace() {
-            let word = raw.trim_end_matches(['.', ',', '?', '!']);
-            let dur = 1.0 / words_per_s;
-            items.push(TranscriptItem {
-                kind: ItemKind::Pronunciation,
-                content: word.into(),
-                start_s: Some(t),
-                end_s: Some(t + dur * 0.8),
-                confidence: 0.9,
-                speaker: None,
-            });
-            t += dur;
-            if let Some(p) = raw.strip_prefix(word) {
-                if !p.is_empty() {
-                    items.push(TranscriptItem {
-                        kind: ItemKind::Punctuation,
-                        content: p.into(),
-                        start_s: None,
-                        end_s: None,
-                        confidence: 0.0,
-                        speaker: None,
-                    });
-                }
-            }
-        }
-        Transcript {
-            job_name: "j".into(),
-            language_code: Some("en-US".into()),
-            items,
-            low_confidence: false,
-            untimed_text: None,
-        }
+    fn spoken(text: &str, _words_per_s: f64) -> Transcript {
+        crate::fakes::spoken(text, 0.5)
     }
 
     #[test]
@@ -273,9 +228,12 @@ mod tests {
 
     #[test]
     fn cues_are_clamped_to_the_audio() {
-        let t = spoken("one two three four five", 1.0);
-        let cues = cues(&t, 3.0);
-        assert!(cues.iter().all(|c| c.end_s <= 3.0));
+        let t = spoken("one two three four five", 1.0); // words until 2.4 s
+        let cues = cues(&t, 1.5);
+        assert!(
+            !cues.is_empty() && cues.iter().all(|c| c.end_s <= 1.5),
+            "{cues:?}"
+        );
     }
 
     #[test]

@@ -63,9 +63,14 @@ pub fn timecode_hhmmssff(seconds: f64, fps: f64) -> String {
 
 /// Formats seconds as `HH:MM:SS.mmm` for people (reports, logs).
 pub fn hhmmss_mmm(seconds: f64) -> String {
+    clock_with(seconds, '.')
+}
+
+/// `HH:MM:SS` and milliseconds after `separator` (`,` for SubRip, `.` for WebVTT).
+pub fn clock_with(seconds: f64, separator: char) -> String {
     let total_ms = (seconds.max(0.0) * 1000.0).round() as u64;
     format!(
-        "{:02}:{:02}:{:02}.{:03}",
+        "{:02}:{:02}:{:02}{separator}{:03}",
         total_ms / 3_600_000,
         (total_ms / 60_000) % 60,
         (total_ms / 1000) % 60,

@@ -308,7 +308,6 @@ fn runs(sorted: &[usize]) -> Vec<Vec<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transcript::{ItemKind, TranscriptItem};
 
     const TALK: &str = "Welcome to this talk about machine learning in production. \
         Today we measure what matters. Machine learning models drift when the data changes, \
@@ -316,42 +315,8 @@ mod tests {
         We will look at three examples of model monitoring from real projects. \
         Good metrics tell a team where it stands. Thank you all for coming.";
 
-    fn spoken(text: &str, words_per_s: f64, start_s: f64) -> Transcript {
-        let mut items = Vec::new();
-        let mut t = start_s;
-        for raw in text.split_whitespace() {
-            let word = raw.trim_end_matches(['.', ',', '?', '!']);
-            items.push(TranscriptItem {
-                kind: ItemKind::Pronunciation,
-                content: word.into(),
-                start_s: Some(t),
-                end_s: Some(t + 0.8 / words_per_s),
-                confidence: 0.9,
-                speaker: None,
-            });
-            t += 1.0 / words_per_s;
-            let punct = &raw[word.len()..];
-            if !punct.is_empty() {
-                items.push(TranscriptItem {
-                    kind: ItemKind::Punctuation,
-                    content: punct.into(),
-                    start_s: None,
-                    end_s: None,
-                    confidence: 0.0,
-                    speaker: None,
-                });
-                if punct == "." {
-                    t += 0.6;
-                }
-            }
-        }
-        Transcript {
-            job_name: "j".into(),
-            language_code: None,
-            items,
-            low_confidence: false,
-            untimed_text: None,
-        }
+    fn spoken(text: &str, _words_per_s: f64, start_s: f64) -> Transcript {
+        crate::fakes::spoken(text, start_s)
     }
 
     #[test]

@@ -56,6 +56,29 @@ pub struct Progress {
 
 pub type ProgressSink = Arc<dyn Fn(Progress) + Send + Sync>;
 
+/// H.264 High profile, 4:2:0, constant quality capped at `maxrate_bps` (the
+/// rendition's peak; VBV buffer twice that).
+fn x264_args(settings: &EncoderSettings, maxrate_bps: u64) -> Vec<OsString> {
+    [
+        "-c:v",
+        "libx264",
+        "-preset",
+        &settings.preset,
+        "-crf",
+        &settings.crf.to_string(),
+        "-maxrate",
+        &maxrate_bps.to_string(),
+        "-bufsize",
+        &(2 * maxrate_bps).to_string(),
+        "-profile:v",
+        "high",
+        "-pix_fmt",
+        "yuv420p",
+    ]
+    .map(s)
+    .to_vec()
+}
+
 /// Relative paths inside a job's work folder, equal to the key below `media/<id>/`.
 pub mod paths {
     pub fn rendition(name: &str) -> String {
@@ -180,22 +203,9 @@ pub fn ffmpeg_args(plan: &Plan, input: &Path, settings: &EncoderSettings) -> Vec
         if audio {
             args.extend([s("-map"), s(format!("[a{i}]"))]);
         }
+        args.extend(x264_args(settings, maxrate));
         args.extend(
             [
-                "-c:v",
-                "libx264",
-                "-preset",
-                &settings.preset,
-                "-crf",
-                &settings.crf.to_string(),
-                "-maxrate",
-                &maxrate.to_string(),
-                "-bufsize",
-                &(2 * maxrate).to_string(),
-                "-profile:v",
-                "high",
-                "-pix_fmt",
-                "yuv420p",
                 "-g",
                 &gop.to_string(),
                 "-keyint_min",
@@ -340,28 +350,8 @@ pub fn promo_args(job: &PromoJob, input: &Path, settings: &EncoderSettings) -> V
     if audio {
         args.extend(["-map", "[a]", "-c:a", "aac", "-b:a", "128000"].map(s));
     }
-    args.extend(
-        [
-            "-c:v",
-            "libx264",
-            "-preset",
-            &settings.preset,
-            "-crf",
-            &settings.crf.to_string(),
-            "-maxrate",
-            &maxrate.to_string(),
-            "-bufsize",
-            &(2 * maxrate).to_string(),
-            "-profile:v",
-            "high",
-            "-pix_fmt",
-            "yuv420p",
-            "-movflags",
-            "+faststart",
-            PROMO_FILE,
-        ]
-        .map(s),
-    );
+    args.extend(x264_args(settings, maxrate));
+    args.extend(["-movflags", "+faststart", PROMO_FILE].map(s));
     args
 }
 
