@@ -21,6 +21,9 @@ fn main() {
         )))
         .unwrap();
     let mut options = vidpipe_whisper::DecodeOptions::default();
+    if let Some(w) = std::env::var("WINDOW_S").ok().and_then(|w| w.parse().ok()) {
+        options.max_window_s = w;
+    }
     if let Some(beam) = args.get(3) {
         options.beam_size = beam.parse().unwrap();
     }
@@ -30,11 +33,30 @@ fn main() {
             start: 0,
             end: samples.len().min(30 * 16000),
         }];
-        model.transcribe(&samples, &whole, &options).unwrap()
+        model
+            .transcribe(&samples, &whole, &whole, &options)
+            .unwrap()
     } else {
         vidpipe_whisper::transcribe_samples(&model, &samples, &options).unwrap()
     };
     let run_s = t1.elapsed().as_secs_f64();
+    if std::env::var_os("SEGMENTS").is_some() {
+        let regions = vidpipe_whisper::vad::speech_regions(&samples, 16000);
+        let windows = vidpipe_whisper::vad::chunks(&samples, &regions, 16000, 30 * 16000);
+        for w in &windows {
+            eprintln!(
+                "window {:.2}-{:.2}",
+                w.start as f64 / 16000.0,
+                w.end as f64 / 16000.0
+            );
+        }
+        for s in &segments {
+            eprintln!(
+                "{:7.2} {:7.2} {:6.3} t={} {}",
+                s.start_s, s.end_s, s.avg_logprob, s.temperature, s.text
+            );
+        }
+    }
     let text = vidpipe_whisper::transcript_from_segments("x", &segments).text();
     let audio_s = samples.len() as f64 / vidpipe_whisper::SAMPLE_RATE as f64;
     println!("{{\"compute\":\"{}\",\"load_s\":{load_s:.3},\"transcribe_s\":{run_s:.3},\"audio_s\":{audio_s:.3},\"text\":{:?}}}", model.compute_type, text);

@@ -72,8 +72,36 @@ impl FeatureExtractor {
     }
 
     /// Features of up to 30 s of samples (mono, 16 kHz, −1…1), zero-padded to 30 s:
-    /// `feature_size × nb_max_frames` values, row-major (one row per mel bin).
+    /// `feature_size × nb_max_frames` values, row-major (one row per mel bin),
+    /// clamped to 8 below their own maximum.
     pub fn log_mel(&self, samples: &[f32]) -> Vec<f32> {
+        self.log_mel_clamped(samples, None)
+    }
+
+    /// The largest `log10` mel energy of `samples`, taken 30 s at a time: what the
+    /// reference clamps the whole audio's features against.
+    pub fn max_log_mel(&self, samples: &[f32]) -> f32 {
+        let chunk = self.config.n_samples;
+        samples
+            .chunks(chunk)
+            .map(|c| self.raw_log_mel(c).1)
+            .fold(f32::NEG_INFINITY, f32::max)
+    }
+
+    /// As [`FeatureExtractor::log_mel`], but clamped to 8 below `max_log`, the whole
+    /// audio's maximum (see [`FeatureExtractor::max_log_mel`]), as the reference
+    /// computes features once for the whole audio and then takes 30 s windows of them.
+    pub fn log_mel_clamped(&self, samples: &[f32], max_log: Option<f32>) -> Vec<f32> {
+        let (mut out, own_max) = self.raw_log_mel(samples);
+        let floor = max_log.unwrap_or(own_max).max(own_max) - 8.0;
+        for v in &mut out {
+            *v = (v.max(floor) + 4.0) / 4.0;
+        }
+        out
+    }
+
+    /// `log10` mel energies (unclamped) and their maximum.
+    fn raw_log_mel(&self, samples: &[f32]) -> (Vec<f32>, f32) {
         let c = &self.config;
         let (n_fft, hop, frames, mels) = (c.n_fft, c.hop_length, c.nb_max_frames, c.feature_size);
         let bins = n_fft / 2 + 1;
@@ -114,11 +142,7 @@ impl FeatureExtractor {
                 out[m * frames + f] = log;
             }
         }
-        let floor = max_log - 8.0;
-        for v in &mut out {
-            *v = (v.max(floor) + 4.0) / 4.0;
-        }
-        out
+        (out, max_log)
     }
 }
 

@@ -214,8 +214,9 @@ pub fn transcribe_samples(
     options: &DecodeOptions,
 ) -> Result<Vec<DecodedSegment>, WhisperError> {
     let regions = vad::speech_regions(samples, SAMPLE_RATE);
-    let windows = vad::chunks(samples, &regions, SAMPLE_RATE, WINDOW_S * SAMPLE_RATE);
-    let mut segments = model.transcribe(samples, &windows, options)?;
+    let max_len = (options.max_window_s.min(WINDOW_S as f64) * SAMPLE_RATE as f64) as usize;
+    let windows = vad::chunks(samples, &regions, SAMPLE_RATE, max_len);
+    let mut segments = model.transcribe(samples, &windows, &regions, options)?;
     let speech: Vec<(f64, f64)> = regions
         .iter()
         .map(|r| {
