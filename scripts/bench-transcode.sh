@@ -30,7 +30,7 @@ frames="select='not(mod(n\,50))',scale=1920:1080:flags=bicubic"
 # 1. vidpipe
 out=$work/vidpipe-out
 t0=$(now)
-RUST_LOG=info "$bin" process "$sample" --out "$out" --force 2>"$work/vidpipe.log" >/dev/null
+RUST_LOG=info "$bin" process "$sample" --out "$out" --force --no-transcribe 2>"$work/vidpipe.log" >/dev/null
 t1=$(now)
 vidpipe_s=$(echo "$t1 - $t0" | bc -l)
 ffmpeg_stage_s=$(grep -o 'ffmpeg finished.*seconds=[0-9.]*' "$work/vidpipe.log" | sed 's/.*seconds=//' | tail -1)

@@ -148,6 +148,27 @@ pub fn segments_from_tokens(tokens: &[String], window_s: f64) -> Vec<(f64, f64, 
     out
 }
 
+/// The decoder prompt: `<|startofprev|>` and the last 223 tokens of the previous
+/// window's text (when there are any), then `<|startoftranscript|>`. An English-only
+/// model (`*.en`) takes nothing more: it was trained without language and task tokens
+/// (OpenAI `whisper/tokenizer.py`: `sot_sequence` is `[sot]` for English-only
+/// models); a multilingual one gets `<|en|><|transcribe|>`. No `<|notimestamps|>`:
+/// timestamps are wanted.
+pub fn prompt_tokens(previous: &[String], multilingual: bool) -> Vec<String> {
+    let mut prompt = Vec::new();
+    if !previous.is_empty() {
+        prompt.push("<|startofprev|>".to_string());
+        let keep = previous.len().saturating_sub(223);
+        prompt.extend(previous[keep..].iter().cloned());
+    }
+    prompt.push("<|startoftranscript|>".to_string());
+    if multilingual {
+        prompt.push("<|en|>".to_string());
+        prompt.push("<|transcribe|>".to_string());
+    }
+    prompt
+}
+
 impl WhisperModel {
     /// Loads a CTranslate2 Whisper model folder on the CPU, with `threads` threads and
     /// int8 weights (`int8` here; `float32` where the CPU lacks int8 kernels).
@@ -195,18 +216,7 @@ impl WhisperModel {
     }
 
     fn prompt(&self, previous: &[String]) -> Vec<String> {
-        let mut prompt = Vec::new();
-        if !previous.is_empty() {
-            prompt.push("<|startofprev|>".to_string());
-            let keep = previous.len().saturating_sub(223);
-            prompt.extend(previous[keep..].iter().cloned());
-        }
-        prompt.push("<|startoftranscript|>".to_string());
-        if self.multilingual {
-            prompt.push("<|en|>".to_string());
-            prompt.push("<|transcribe|>".to_string());
-        }
-        prompt
+        prompt_tokens(previous, self.multilingual)
     }
 
     fn decode_once(
@@ -404,6 +414,26 @@ mod tests {
         assert_eq!((segs[1].0, segs[1].1), (1.6, 2.0));
         assert_eq!((segs[2].0, segs[2].1), (2.0, 3.0));
         assert!(segments_from_tokens(&toks(&["<|0.00|>", "<|endoftext|>"]), 3.0).is_empty());
+    }
+
+    #[test]
+    fn english_only_prompts_have_no_language_or_task_token() {
+        assert_eq!(prompt_tokens(&[], false), toks(&["<|startoftranscript|>"]));
+        assert_eq!(
+            prompt_tokens(&toks(&["ĠHi"]), false),
+            toks(&["<|startofprev|>", "ĠHi", "<|startoftranscript|>"])
+        );
+        assert_eq!(
+            prompt_tokens(&[], true),
+            toks(&["<|startoftranscript|>", "<|en|>", "<|transcribe|>"])
+        );
+        let long: Vec<String> = (0..300).map(|i| format!("t{i}")).collect();
+        let p = prompt_tokens(&long, false);
+        assert_eq!(
+            (p.len(), p[1].as_str()),
+            (225, "t77"),
+            "the last 223 tokens"
+        );
     }
 
     #[test]
