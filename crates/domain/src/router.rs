@@ -206,7 +206,7 @@ where
         (
             Stage::Transcode,
             PipelineEvent::Message(PipelineMessage::PromoRequested { video_id }),
-        ) => stages::render_promo(a.records, a.transcoder, queue, a.notifier, video_id).await,
+        ) => stages::render_promo(a.records, a.transcoder, queue, video_id).await,
         (Stage::Transcode, PipelineEvent::Message(PipelineMessage::JobStateChanged(change))) => {
             stages::job_state_changed(a.records, queue, a.notifier, change).await
         }

@@ -770,7 +770,7 @@ async fn publishing_waits_for_the_promo_and_a_failed_promo_does_not_block_it() {
     );
     // The promo job fails: recorded, and publishing goes on.
     transcoder.fail_with = Some(PortError::Failed("no such filter".into()));
-    stages::render_promo(&w.records, &transcoder, &w.recorder, &w.recorder, &id)
+    stages::render_promo(&w.records, &transcoder, &w.recorder, &id)
         .await
         .unwrap();
     let rec = w.record(&id);
@@ -789,7 +789,7 @@ async fn publishing_waits_for_the_promo_and_a_failed_promo_does_not_block_it() {
     .unwrap();
     assert_eq!(w.record(&id).status, VideoStatus::Published);
     // A repeated promo request after that changes nothing.
-    let again = stages::render_promo(&w.records, &transcoder, &w.recorder, &w.recorder, &id)
+    let again = stages::render_promo(&w.records, &transcoder, &w.recorder, &id)
         .await
         .unwrap();
     assert!(matches!(again, stages::Handled::Skipped(..)));

@@ -879,11 +879,9 @@ where
         ));
     };
     let job_name = keys::transcription_job_name(&id);
-    let result = async {
+    let result: Result<String, PortError> = async {
         match transcriber.transcribe(audio_key, &job_name).await? {
-            Transcription::Submitted { job_name } => {
-                Ok::<_, PortError>(format!("job {job_name} started"))
-            }
+            Transcription::Submitted { job_name } => Ok(format!("job {job_name} started")),
             Transcription::Finished(transcript) => {
                 let duration_s = record
                     .plan
@@ -923,8 +921,7 @@ where
             }
         }
     }
-    .await
-    .map_err(|e: PortError| e);
+    .await;
     match result {
         Ok(detail) => {
             modify_record(records, &id, |r| {
@@ -1075,18 +1072,16 @@ pub const PROMO_FADE_S: f64 = 0.3;
 /// Transcode, on a promo request: renders the promo clip from the recorded promo
 /// plan, once. A promo that cannot be made is recorded (with its reason) and does not
 /// stop the video from being published.
-pub async fn render_promo<R, T, B, N>(
+pub async fn render_promo<R, T, B>(
     records: &R,
     transcoder: &T,
     bus: &B,
-    notifier: &N,
     video_id: &VideoId,
 ) -> Result<Handled, StageError>
 where
     R: VideoRecords,
     T: Transcoder,
     B: MessageBus,
-    N: Notifier,
 {
     let claimed = modify_record(records, video_id, |r| {
         let pending = r
@@ -1152,7 +1147,6 @@ where
                 },
                 promo: true,
             };
-            let _ = notifier;
             promo_job_state_changed(records, bus, &change).await
         }
     }
