@@ -127,6 +127,22 @@ pub async fn modify_record<R: VideoRecords, T>(
     .into())
 }
 
+/// Gives a stage's claim back after a retryable failure (status pending again, the
+/// error as detail), so that the redelivered event can run it.
+async fn release_claim<R: VideoRecords>(
+    records: &R,
+    id: &VideoId,
+    stage: Stage,
+    error: &impl std::fmt::Display,
+) -> Result<(), StageError> {
+    modify_record(records, id, |r| {
+        (r.stage(stage) == StageStatus::Running)
+            .then(|| r.set_stage(stage, StageStatus::Pending, Some(error.to_string())))
+    })
+    .await?;
+    Ok(())
+}
+
 /// Records `error` on the video as the failure of `stage` and sends the failure
 /// notification, unless the same failure is already recorded (a repeated event).
 /// Retryable errors are not recorded. Returns `error` for the caller to pass on.
@@ -458,13 +474,7 @@ where
             job_state_changed(records, bus, notifier, &change).await
         }
         Err(e) if e.is_retryable() => {
-            // Give the claim back so the redelivered request can submit again.
-            modify_record(records, video_id, |r| {
-                (r.stage(Stage::Transcode) == StageStatus::Running).then(|| {
-                    r.set_stage(Stage::Transcode, StageStatus::Pending, Some(e.to_string()))
-                })
-            })
-            .await?;
+            release_claim(records, video_id, Stage::Transcode, &e).await?;
             Err(e.into())
         }
         Err(e) => {
@@ -625,15 +635,7 @@ where
             Ok(Handled::Done(id))
         }
         Err(e) if e.is_retryable() => {
-            modify_record(records, &id, |r| {
-                r.set_stage(
-                    Stage::Rekognition,
-                    StageStatus::Pending,
-                    Some(e.to_string()),
-                );
-                Some(())
-            })
-            .await?;
+            release_claim(records, &id, Stage::Rekognition, &e).await?;
             Err(e)
         }
         Err(e) => Err(record_failure(records, notifier, &id, Stage::Rekognition, e).await),
@@ -781,11 +783,7 @@ where
         Ok(links) => links,
         Err(e) => {
             if e.is_retryable() {
-                modify_record(records, video_id, |r| {
-                    r.set_stage(Stage::Publish, StageStatus::Pending, Some(e.to_string()));
-                    Some(())
-                })
-                .await?;
+                release_claim(records, video_id, Stage::Publish, &e).await?;
                 return Err(e.into());
             }
             return Err(
@@ -936,15 +934,7 @@ where
             Ok(Handled::Done(id))
         }
         Err(e) if e.is_retryable() => {
-            modify_record(records, &id, |r| {
-                r.set_stage(
-                    Stage::TranscribeStart,
-                    StageStatus::Pending,
-                    Some(e.to_string()),
-                );
-                Some(())
-            })
-            .await?;
+            release_claim(records, &id, Stage::TranscribeStart, &e).await?;
             Err(e.into())
         }
         Err(e) => {

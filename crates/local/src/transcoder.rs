@@ -100,6 +100,17 @@ fn s(text: impl Into<String>) -> OsString {
     OsString::from(text.into())
 }
 
+/// `fade` (picture) or `afade` (sound) in from the start over `in_s`, and out over
+/// `out_s` from `out_start_s`: `fade=t=in:st=0:d=3.000,fade=t=out:st=57.000:d=3.000`.
+fn fade_filters(kind: &str, in_s: f64, out_start_s: f64, out_s: f64) -> String {
+    format!(
+        "{kind}=t=in:st=0:d={},{kind}=t=out:st={}:d={}",
+        secs(in_s),
+        secs(out_start_s),
+        secs(out_s)
+    )
+}
+
 /// Seconds as ffmpeg options take them, to the millisecond.
 fn secs(x: f64) -> String {
     format!("{:.3}", x.max(0.0))
@@ -134,12 +145,8 @@ pub fn ffmpeg_args(plan: &Plan, input: &Path, settings: &EncoderSettings) -> Vec
     if video_branches > 0 {
         let mut chain = String::from("[0:v:0]");
         if f.fade_in_s > 0.0 {
-            chain += &format!(
-                "fade=t=in:st=0:d={},fade=t=out:st={}:d={},",
-                secs(f.fade_in_s),
-                secs(f.fade_out_start_s),
-                secs(f.fade_out_s)
-            );
+            chain += &fade_filters("fade", f.fade_in_s, f.fade_out_start_s, f.fade_out_s);
+            chain.push(',');
         }
         chain += &format!("format=yuv420p,split={video_branches}");
         for i in 0..video_branches {
@@ -151,12 +158,8 @@ pub fn ffmpeg_args(plan: &Plan, input: &Path, settings: &EncoderSettings) -> Vec
     if audio {
         let mut chain = String::from("[0:a:0]aformat=channel_layouts=stereo|mono");
         if f.fade_in_s > 0.0 {
-            chain += &format!(
-                ",afade=t=in:st=0:d={},afade=t=out:st={}:d={}",
-                secs(f.fade_in_s),
-                secs(f.fade_out_start_s),
-                secs(f.fade_out_s)
-            );
+            chain.push(',');
+            chain += &fade_filters("afade", f.fade_in_s, f.fade_out_start_s, f.fade_out_s);
         }
         chain += &format!(",asplit={audio_branches}");
         for i in 0..audio_branches {
@@ -315,22 +318,15 @@ pub fn promo_args(job: &PromoJob, input: &Path, settings: &EncoderSettings) -> V
             s("-i"),
             file_arg(input),
         ]);
-        let fades = |kind: &str| {
-            format!(
-                "{kind}=t=in:st=0:d={f},{kind}=t=out:st={o}:d={f}",
-                f = secs(fade),
-                o = secs(dur - fade)
-            )
-        };
         graph.push(format!(
             "[{i}:v:0]scale={w}:{h}:flags=bicubic,setsar=1,fps={fps},format=yuv420p,{}[v{i}]",
-            fades("fade")
+            fade_filters("fade", fade, dur - fade, fade)
         ));
         joins += &format!("[v{i}]");
         if audio {
             graph.push(format!(
                 "[{i}:a:0]aformat=sample_rates=48000:channel_layouts=stereo,{}[a{i}]",
-                fades("afade")
+                fade_filters("afade", fade, dur - fade, fade)
             ));
             joins += &format!("[a{i}]");
         }
