@@ -26,7 +26,7 @@ pub use decode::{DecodeOptions, DecodedSegment, WhisperError, WhisperModel};
 
 /// Sample rate Whisper reads, Hz.
 pub const SAMPLE_RATE: usize = 16_000;
-/// Longest window, seconds (Whisper's 30 s input).
+/// Whisper's input, seconds: no window is longer (see `DecodeOptions::max_window_s`).
 pub const WINDOW_S: usize = 30;
 /// Below this mean average log-probability per word, or with more than half its words
 /// from windows that failed every fallback, the transcript is marked low confidence:

@@ -1,6 +1,7 @@
 //! Where to cut long audio: energy-based voice activity detection. Whisper reads 30 s
 //! at a time, and a cut through a word starts the repetition loops measured in
-//! `../shared/asr.md`; so audio is cut into chunks of at most 30 s at silences.
+//! `../shared/asr.md`; so audio is cut at silences, into windows no longer than the
+//! decoder's `max_window_s` (24 s by default, at most 30).
 //!
 //! Frames are 20 ms; a frame is speech when its RMS level is at or above a threshold:
 //! [`SPEECH_ABOVE_FLOOR_DB`] above the noise floor (the 5th percentile of frame levels),
@@ -9,7 +10,7 @@
 //! [`ABSOLUTE_FLOOR_DBFS`]. Speech regions closer than
 //! [`MERGE_GAP_S`] are merged; regions shorter than [`MIN_SPEECH_S`] are dropped; each
 //! region is widened by [`PAD_S`]. The regions then choose where the audio is cut
-//! into windows of at most 30 s (see [`chunks`]).
+//! (see [`chunks`]).
 
 pub const FRAME_S: f64 = 0.02;
 pub const SPEECH_ABOVE_FLOOR_DB: f32 = 12.0;
