@@ -279,18 +279,14 @@ impl Transcoder for FakeTranscoder<'_> {
     }
 }
 
-/// Measures a one-byte "frame" as a frame of that mean luma with good detail.
-#[derive(Default)]
+/// Measures a one-byte "frame" in `store` as a frame of that mean luma with good detail.
 pub struct FakeAnalyzer<'a> {
-    pub store: Option<&'a MemStore>,
+    pub store: &'a MemStore,
 }
 
 impl FrameAnalyzer for FakeAnalyzer<'_> {
     async fn analyze(&self, key: &str) -> Result<FrameAnalysis, PortError> {
-        let luma = match self.store {
-            Some(s) => s.get(key).await?.first().copied().unwrap_or(0),
-            None => 128,
-        };
+        let luma = self.store.get(key).await?.first().copied().unwrap_or(0);
         Ok(FrameAnalysis {
             measures: FrameMeasures {
                 mean_luma: luma as f64,

@@ -160,11 +160,6 @@ pub fn manifest(id: &VideoId) -> String {
 pub fn report(id: &VideoId) -> String {
     format!("{MEDIA_PREFIX}{id}/report.html")
 }
-/// `transcripts/<id>/`
-pub fn transcripts_dir(id: &VideoId) -> String {
-    format!("{TRANSCRIPTS_PREFIX}{id}/")
-}
-
 /// `transcripts/<id>/transcript.json` (Amazon Transcribe's output shape).
 pub fn transcript_json(id: &VideoId) -> String {
     format!("{TRANSCRIPTS_PREFIX}{id}/transcript.json")

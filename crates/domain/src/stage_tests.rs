@@ -49,9 +49,7 @@ impl World {
         event: ObjectCreated,
         options: &IngestOptions,
     ) -> RunReport {
-        let analyzer = FakeAnalyzer {
-            store: Some(&self.store),
-        };
+        let analyzer = FakeAnalyzer { store: &self.store };
         let adapters = Adapters {
             store: &self.store,
             prober: &self.prober,
@@ -376,9 +374,7 @@ async fn frames_before_the_job_completes_are_retried_then_dead_lettered() {
     // MediaConvert writes a frame; its COMPLETE event never comes.
     w.store.insert(&keys::frame_capture(&id, 0), &[100]);
     let frame_event = w.store.take_created().pop().unwrap();
-    let analyzer = FakeAnalyzer {
-        store: Some(&w.store),
-    };
+    let analyzer = FakeAnalyzer { store: &w.store };
     let adapters = Adapters {
         store: &w.store,
         prober: &w.prober,
@@ -465,9 +461,7 @@ async fn publish_waits_for_every_part_and_wins_once() {
             .unwrap(),
         stages::Handled::Skipped(..)
     ));
-    let analyzer = FakeAnalyzer {
-        store: Some(&w.store),
-    };
+    let analyzer = FakeAnalyzer { store: &w.store };
     for i in 0..2 {
         stages::choose_cover_for(
             &w.store,
@@ -734,9 +728,7 @@ async fn publishing_waits_for_the_promo_and_a_failed_promo_does_not_block_it() {
     stages::job_state_changed(&w.records, &w.recorder, &w.recorder, &complete)
         .await
         .unwrap();
-    let analyzer = FakeAnalyzer {
-        store: Some(&w.store),
-    };
+    let analyzer = FakeAnalyzer { store: &w.store };
     stages::choose_cover_for(
         &w.store,
         &w.records,

@@ -651,16 +651,17 @@ async fn score_and_copy<S: ObjectReader + ObjectWriter, A: FrameAnalyzer>(
         .plan
         .as_ref()
         .ok_or_else(|| InputError::Other("no plan recorded".into()))?;
-    let interval_s = plan.frames.as_ref().map_or(1.0, |f| f.interval_s);
     let fade_in_end_s = plan.fades.fade_in_s;
     let fade_out_start_s = plan.fades.fade_out_start_s;
     let mut frames = Vec::new();
+    let mut sizes = Vec::new();
     let mut label_counts: Vec<(String, usize)> = Vec::new();
     for object in store.list(&keys::frames_dir(&record.id)).await? {
         let Some(index) = keys::frame_capture_index(&object.key) else {
             continue;
         };
-        let time_s = index as f64 * interval_s;
+        let time_s = plan.frames.as_ref().map_or(0.0, |f| f.time_of_s(index));
+        sizes.push(object.size_bytes);
         match analyzer.analyze(&object.key).await {
             Ok(a) => {
                 for label in a.labels {
@@ -705,8 +706,8 @@ async fn score_and_copy<S: ObjectReader + ObjectWriter, A: FrameAnalyzer>(
         return Ok((frames, None, labels));
     };
     let cover_key = keys::cover(&record.id);
+    // A server-side copy: the cover is as large as the capture listed above.
     store.copy(&frames[best].key, &cover_key).await?;
-    let size = store.head(&cover_key).await?.map_or(0, |o| o.size_bytes);
     let cover = OutputFile {
         key: cover_key,
         kind: OutputKind::Cover,
@@ -716,7 +717,7 @@ async fn score_and_copy<S: ObjectReader + ObjectWriter, A: FrameAnalyzer>(
         height_px: plan.frames.as_ref().map(|f| f.height_px),
         bitrate_bps: None,
         duration_s: None,
-        bytes: size,
+        bytes: sizes[best],
     };
     Ok((frames, Some(cover), labels))
 }
@@ -886,27 +887,28 @@ where
                     .as_ref()
                     .map_or(f64::MAX, |p| p.clip.duration_s());
                 let cues = crate::captions::cues(&transcript, duration_s);
-                store
-                    .put(
-                        &keys::transcript_file(&id, "transcript.txt"),
-                        (transcript.text() + "\n").into_bytes(),
+                let files = [
+                    (
+                        "transcript.txt",
+                        transcript.text() + "\n",
                         "text/plain; charset=utf-8",
-                    )
-                    .await?;
-                store
-                    .put(
-                        &keys::transcript_file(&id, "captions.srt"),
-                        crate::captions::to_srt(&cues).into_bytes(),
+                    ),
+                    (
+                        "captions.srt",
+                        crate::captions::to_srt(&cues),
                         "application/x-subrip",
-                    )
-                    .await?;
-                store
-                    .put(
-                        &keys::transcript_file(&id, "captions.vtt"),
-                        crate::captions::to_vtt(&cues).into_bytes(),
-                        "text/vtt",
-                    )
-                    .await?;
+                    ),
+                    ("captions.vtt", crate::captions::to_vtt(&cues), "text/vtt"),
+                ];
+                for (name, text, content_type) in files {
+                    store
+                        .put(
+                            &keys::transcript_file(&id, name),
+                            text.into_bytes(),
+                            content_type,
+                        )
+                        .await?;
+                }
                 // Last: its creation triggers transcribe-store.
                 store
                     .put(

@@ -116,11 +116,9 @@ fn secs(x: f64) -> String {
     format!("{:.3}", x.max(0.0))
 }
 
-/// The filter graph and output options for one job; outputs are relative to the work
-/// folder ffmpeg runs in (so no output path needs escaping inside the tee muxer).
-pub fn ffmpeg_args(plan: &Plan, input: &Path, settings: &EncoderSettings) -> Vec<OsString> {
-    let clip_s = plan.clip.duration_s();
-    let mut args: Vec<OsString> = [
+/// What every ffmpeg run here starts with: quiet but for errors, progress on stdout.
+fn base_args() -> Vec<OsString> {
+    [
         "-hide_banner",
         "-nostdin",
         "-y",
@@ -131,7 +129,23 @@ pub fn ffmpeg_args(plan: &Plan, input: &Path, settings: &EncoderSettings) -> Vec
         "-nostats",
     ]
     .map(s)
-    .to_vec();
+    .to_vec()
+}
+
+/// The source's frame rate, or 25 where the prober found none.
+fn frame_rate(plan: &Plan) -> f64 {
+    if plan.source_fps > 0.0 {
+        plan.source_fps
+    } else {
+        25.0
+    }
+}
+
+/// The filter graph and output options for one job; outputs are relative to the work
+/// folder ffmpeg runs in (so no output path needs escaping inside the tee muxer).
+pub fn ffmpeg_args(plan: &Plan, input: &Path, settings: &EncoderSettings) -> Vec<OsString> {
+    let clip_s = plan.clip.duration_s();
+    let mut args = base_args();
     if plan.clip.start_s > 0.0 {
         args.extend([s("-ss"), s(secs(plan.clip.start_s))]);
     }
@@ -183,11 +197,7 @@ pub fn ffmpeg_args(plan: &Plan, input: &Path, settings: &EncoderSettings) -> Vec
         ));
         branch += 1;
     }
-    let fps = if plan.source_fps > 0.0 {
-        plan.source_fps
-    } else {
-        25.0
-    };
+    let fps = frame_rate(plan);
     if let Some(fr) = &plan.frames {
         // Every K-th decoded frame, so capture k is the frame at exactly k × interval
         // (the fps filter would pick one from around the middle of each interval).
@@ -285,26 +295,11 @@ pub const PROMO_FILE: &str = "promo.mp4";
 pub fn promo_args(job: &PromoJob, input: &Path, settings: &EncoderSettings) -> Vec<OsString> {
     let plan = &job.plan;
     let audio = plan.mp3_bitrate_bps.is_some();
-    let fps = if plan.source_fps > 0.0 {
-        plan.source_fps
-    } else {
-        25.0
-    };
+    let fps = frame_rate(plan);
     let top = plan.renditions.first();
     let (w, h) = top.map_or((640, 360), |r| (r.width_px, r.height_px));
     let maxrate = top.map_or(2_000_000, |r| r.video_max_bitrate_bps);
-    let mut args: Vec<OsString> = [
-        "-hide_banner",
-        "-nostdin",
-        "-y",
-        "-v",
-        "error",
-        "-progress",
-        "pipe:1",
-        "-nostats",
-    ]
-    .map(s)
-    .to_vec();
+    let mut args = base_args();
     let mut graph = Vec::new();
     let mut joins = String::new();
     for (i, seg) in job.segments.iter().enumerate() {

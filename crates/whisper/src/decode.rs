@@ -215,10 +215,6 @@ impl WhisperModel {
         })
     }
 
-    fn prompt(&self, previous: &[String]) -> Vec<String> {
-        prompt_tokens(previous, self.multilingual)
-    }
-
     fn decode_once(
         &self,
         features: &mut [f32],
@@ -296,9 +292,9 @@ impl WhisperModel {
                 .features
                 .log_mel_clamped(&samples[window.start..window.end], Some(max_log));
             let prompt = if opts.condition_on_previous_text {
-                self.prompt(&previous)
+                prompt_tokens(&previous, self.multilingual)
             } else {
-                self.prompt(&[])
+                prompt_tokens(&[], self.multilingual)
             };
             // As faster-whisper does when every temperature fails: the best average
             // log-probability among attempts that do not loop, else among all.
