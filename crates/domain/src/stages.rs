@@ -12,7 +12,7 @@ use tracing::{info, warn};
 use crate::cover::{choose_cover, score_frame, FrameScore};
 use crate::error::{InputError, PortError, StageError};
 use crate::events::{
-    JobStateChange, ObjectCreated, PipelineMessage, AUDIO_EXTENSIONS, VIDEO_EXTENSIONS,
+    JobKind, JobStateChange, ObjectCreated, PipelineMessage, AUDIO_EXTENSIONS, VIDEO_EXTENSIONS,
 };
 use crate::keys::{self, UploadIdentity, VideoId};
 use crate::manifest::Manifest;
@@ -209,10 +209,23 @@ where
     N: Notifier,
 {
     if keys::extension_of(&event.key).as_deref() == Some("json") {
-        info!(key = %event.key, "sidecar noted; it is read when its video is ingested");
-        return Ok(IngestOutcome::SidecarNoted {
-            key: event.key.clone(),
-        });
+        return match sidecar_arrived(store, event).await? {
+            // Content ids need the video's hash, which a listing does not give: the
+            // local mode reads sidecars when it ingests the video.
+            Some(video) if video.etag.is_some() || config.id_scheme == IdScheme::Object => {
+                info!(sidecar = %event.key, video = %video.key, "sidecar arrived after its video; ingesting the video again");
+                Box::pin(ingest(
+                    store, prober, records, bus, notifier, config, &video, options,
+                ))
+                .await
+            }
+            _ => {
+                info!(key = %event.key, "sidecar noted; it is read when its video is ingested");
+                Ok(IngestOutcome::SidecarNoted {
+                    key: event.key.clone(),
+                })
+            }
+        };
     }
     let id = video_id_for(config.id_scheme, event);
     let label = options
@@ -267,7 +280,47 @@ where
     })
 }
 
-/// The id ingest gives the upload an event names (see [`IdScheme`]).
+/// A sidecar was created: checks it parses, and finds the video beside it (same
+/// name, a video or audio extension), which must be ingested again to read it. `None`
+/// when the video has not arrived yet: its ingest will read the sidecar.
+///
+/// # Errors
+/// [`InputError::BadSidecar`] for a sidecar that does not parse (there is no video
+/// to record it on yet; its video's ingest will fail with the same reason).
+async fn sidecar_arrived<S: ObjectReader>(
+    store: &S,
+    event: &ObjectCreated,
+) -> Result<Option<ObjectCreated>, StageError> {
+    let bytes = match store.get(&event.key).await {
+        Ok(b) => b,
+        Err(PortError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    Sidecar::parse(&event.key, &bytes)?;
+    let stem = event.key.strip_suffix(".json").unwrap_or(&event.key);
+    let video = store
+        .list(&format!("{stem}."))
+        .await?
+        .into_iter()
+        .find(|o| {
+            o.key.rsplit_once('.').is_some_and(|(rest, _)| rest == stem)
+                && keys::extension_of(&o.key).is_some_and(|ext| {
+                    VIDEO_EXTENSIONS.contains(&ext.as_str())
+                        || AUDIO_EXTENSIONS.contains(&ext.as_str())
+                })
+        });
+    Ok(video.map(|o| ObjectCreated {
+        bucket: event.bucket.clone(),
+        key: o.key,
+        size_bytes: o.size_bytes,
+        etag: o.etag,
+        version_id: None,
+    }))
+}
+
+/// The id ingest gives the upload an event names (see [`IdScheme`]). For S3 objects
+/// the ETag comes first, as it is in both the event and a HEAD of the object (a
+/// sidecar arriving later finds its video by HEAD, without the version id).
 pub fn video_id_for(scheme: IdScheme, event: &ObjectCreated) -> VideoId {
     let identity = match (scheme, event.etag.as_deref()) {
         (IdScheme::Content, Some(sha)) => UploadIdentity::Content { sha256_hex: sha },
@@ -275,9 +328,9 @@ pub fn video_id_for(scheme: IdScheme, event: &ObjectCreated) -> VideoId {
             bucket: &event.bucket,
             key: &event.key,
             version_or_etag: event
-                .version_id
+                .etag
                 .as_deref()
-                .or(event.etag.as_deref())
+                .or(event.version_id.as_deref())
                 .unwrap_or(""),
         },
     };
@@ -469,7 +522,7 @@ where
                 video_id: video_id.clone(),
                 job_id,
                 outcome,
-                promo: false,
+                job: JobKind::Renditions,
             };
             job_state_changed(records, bus, notifier, &change).await
         }
@@ -498,8 +551,10 @@ where
     N: Notifier,
 {
     let id = &change.video_id;
-    if change.promo {
-        return promo_job_state_changed(records, bus, change).await;
+    match change.job {
+        JobKind::Promo => return promo_job_state_changed(records, bus, change).await,
+        JobKind::Gif => return gif_job_state_changed(records, change).await,
+        JobKind::Renditions => {}
     }
     match &change.outcome {
         JobOutcome::Complete { outputs } => {
@@ -509,7 +564,12 @@ where
                     && r.stage(Stage::Transcode) == StageStatus::Running;
                 (ours && open).then(|| {
                     r.job_id = Some(change.job_id.clone());
-                    r.outputs.retain(|o| o.kind == OutputKind::Cover);
+                    // Keep the cover and a GIF its own job made (cloud), unless this
+                    // job made the same file again.
+                    r.outputs.retain(|o| {
+                        matches!(o.kind, OutputKind::Cover | OutputKind::Gif)
+                            && !outputs.iter().any(|n| n.key == o.key)
+                    });
                     r.outputs.extend(outputs.iter().cloned());
                     r.set_stage(Stage::Transcode, StageStatus::Done, None);
                 })
@@ -886,29 +946,7 @@ where
                     .plan
                     .as_ref()
                     .map_or(f64::MAX, |p| p.clip.duration_s());
-                let cues = crate::captions::cues(&transcript, duration_s);
-                let files = [
-                    (
-                        "transcript.txt",
-                        transcript.text() + "\n",
-                        "text/plain; charset=utf-8",
-                    ),
-                    (
-                        "captions.srt",
-                        crate::captions::to_srt(&cues),
-                        "application/x-subrip",
-                    ),
-                    ("captions.vtt", crate::captions::to_vtt(&cues), "text/vtt"),
-                ];
-                for (name, text, content_type) in files {
-                    store
-                        .put(
-                            &keys::transcript_file(&id, name),
-                            text.into_bytes(),
-                            content_type,
-                        )
-                        .await?;
-                }
+                write_transcript_files(store, &id, &transcript, duration_s).await?;
                 // Last: its creation triggers transcribe-store.
                 store
                     .put(
@@ -945,6 +983,40 @@ where
     }
 }
 
+/// Writes `transcript.txt`, `captions.srt` and `captions.vtt` under
+/// `transcripts/<id>/` from `transcript`, cues kept inside `duration_s`.
+async fn write_transcript_files<S: ObjectWriter>(
+    store: &S,
+    id: &VideoId,
+    transcript: &Transcript,
+    duration_s: f64,
+) -> Result<(), PortError> {
+    let cues = crate::captions::cues(transcript, duration_s);
+    let files = [
+        (
+            "transcript.txt",
+            transcript.text() + "\n",
+            "text/plain; charset=utf-8",
+        ),
+        (
+            "captions.srt",
+            crate::captions::to_srt(&cues),
+            "application/x-subrip",
+        ),
+        ("captions.vtt", crate::captions::to_vtt(&cues), "text/vtt"),
+    ];
+    for (name, text, content_type) in files {
+        store
+            .put(
+                &keys::transcript_file(id, name),
+                text.into_bytes(),
+                content_type,
+            )
+            .await?;
+    }
+    Ok(())
+}
+
 /// Transcribe-store, on `transcript.json` created (by either backend): parses it,
 /// derives keywords, the summary and the promo plan, records them and announces the
 /// part. A malformed document or one with status `FAILED` fails the video with the
@@ -959,7 +1031,7 @@ pub async fn transcribe_store<S, R, B, N>(
     transcript_key: &str,
 ) -> Result<Handled, StageError>
 where
-    S: ObjectReader,
+    S: ObjectReader + ObjectWriter,
     R: VideoRecords,
     B: MessageBus,
     N: Notifier,
@@ -988,6 +1060,19 @@ where
             return Err(record_failure(records, notifier, &id, Stage::TranscribeStore, e).await)
         }
     };
+    // Amazon Transcribe writes its own subtitles (`transcript.srt`, `.vtt`); the
+    // captions vidpipe publishes are the same everywhere, made here when absent.
+    if store
+        .head(&keys::transcript_file(&id, "captions.vtt"))
+        .await?
+        .is_none()
+    {
+        let duration_s = record
+            .plan
+            .as_ref()
+            .map_or(f64::MAX, |p| p.clip.duration_s());
+        write_transcript_files(store, &id, &transcript, duration_s).await?;
+    }
     let text = transcript.text();
     let keywords = if transcript.low_confidence {
         Vec::new()
@@ -1117,7 +1202,7 @@ where
                 video_id: video_id.clone(),
                 job_id,
                 outcome,
-                promo: true,
+                job: JobKind::Promo,
             };
             promo_job_state_changed(records, bus, &change).await
         }
@@ -1137,10 +1222,40 @@ where
                     code: None,
                     message: e.to_string(),
                 },
-                promo: true,
+                job: JobKind::Promo,
             };
             promo_job_state_changed(records, bus, &change).await
         }
+    }
+}
+
+/// Records how the GIF job (cloud) ended. The GIF is a nicety: publishing does not
+/// wait for it, and a failed GIF job is logged, not a failed video. A late or repeated
+/// event changes nothing once the GIF is recorded, nor on a failed video.
+async fn gif_job_state_changed<R: VideoRecords>(
+    records: &R,
+    change: &JobStateChange,
+) -> Result<Handled, StageError> {
+    let id = &change.video_id;
+    let JobOutcome::Complete { outputs } = &change.outcome else {
+        warn!(video_id = %id, job_id = %change.job_id, outcome = ?change.outcome, "GIF preview not made");
+        return Ok(Handled::Skipped(id.clone(), "GIF job failed".into()));
+    };
+    let stored = modify_record(records, id, |r| {
+        let new = outputs
+            .iter()
+            .filter(|n| !r.outputs.iter().any(|o| o.key == n.key))
+            .cloned()
+            .collect::<Vec<_>>();
+        (r.status != VideoStatus::Failed && !new.is_empty()).then(|| r.outputs.extend(new))
+    })
+    .await?;
+    match stored {
+        Some(_) => Ok(Handled::Done(id.clone())),
+        None => Ok(Handled::Skipped(
+            id.clone(),
+            "GIF already recorded, or the video failed".into(),
+        )),
     }
 }
 

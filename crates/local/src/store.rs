@@ -198,8 +198,12 @@ impl ObjectReader for LocalStore {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, PortError> {
-        // Prefixes here are always directory keys (`media/<id>/frames/`).
-        let dir_key = prefix.trim_end_matches('/');
+        // The folder the prefix names or ends in: `media/<id>/frames/` lists that
+        // folder, `uploads/talk.` lists `uploads/` and keeps what starts with it.
+        let dir_key = match prefix.rsplit_once('/') {
+            Some((dir, _)) => dir,
+            None => prefix,
+        };
         let dir = self
             .path_of(&format!("{dir_key}/x"))?
             .parent()
@@ -215,8 +219,12 @@ impl ObjectReader for LocalStore {
             let entry = entry.map_err(|e| io_error(&dir, e))?;
             let meta = entry.metadata().map_err(|e| io_error(&entry.path(), e))?;
             if let (true, Some(name)) = (meta.is_file(), entry.file_name().to_str()) {
+                let key = format!("{dir_key}/{name}");
+                if !key.starts_with(prefix) {
+                    continue;
+                }
                 out.push(ObjectInfo {
-                    key: format!("{dir_key}/{name}"),
+                    key,
                     size_bytes: meta.len(),
                     etag: None,
                 });

@@ -1,0 +1,27 @@
+//! vidpipe's cloud side: the domain's ports on the aws-sdk clients, and the Lambda
+//! handlers that the six function binaries (`crates/ingest`, …) run.
+//!
+//! Each handler takes an SQS batch (S3 notifications, pipeline messages, or
+//! MediaConvert state changes forwarded by EventBridge), turns every record into a
+//! domain event, calls the stage in `vidpipe_domain::stages`, and answers with the
+//! records to deliver again (`ReportBatchItemFailures`). A record that cannot succeed
+//! on a later delivery (bad input) is not reported: its failure is recorded on the
+//! video instead. A record that is not even readable is reported, so that it ends in
+//! the dead-letter queue rather than being lost.
+
+pub mod bus;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod function;
+pub mod handlers;
+pub mod mediaconvert;
+pub mod notify;
+pub mod probe;
+pub mod records;
+pub mod rekognition;
+pub mod s3;
+pub mod transcribe;
+
+pub use config::{Clients, FunctionConfig};
+pub use function::Function;

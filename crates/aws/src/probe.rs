@@ -1,0 +1,267 @@
+//! Probing a source in S3 without downloading it: ranged GETs walk the top-level
+//! boxes of an ISO base media file (MP4, MOV, M4V: ISO/IEC 14496-12 §4.2, each box is
+//! a 32-bit size and a 4-character type, size 1 meaning a 64-bit size follows and 0
+//! meaning "to the end of the file"), fetch `ftyp` and `moov`, and hand those to
+//! Mozilla's `mp4parse` for the tracks. The media data (`mdat`) is never read.
+//!
+//! Only ISO base media files are read this way. Other containers (Matroska, AVI, MPEG
+//! transport streams) are refused with that reason; the local mode, which has
+//! ffprobe, takes them.
+
+use std::io::Cursor;
+
+use mp4parse::{SampleEntry, TrackType};
+use vidpipe_domain::media::{AudioStreamInfo, MediaInfo, VideoStreamInfo};
+use vidpipe_domain::ports::MediaProber;
+use vidpipe_domain::PortError;
+
+use crate::s3::S3Store;
+
+/// `moov` boxes larger than this are refused (an hour of 60 fps video has a `moov` of
+/// a few megabytes).
+pub const MAX_MOOV_BYTES: u64 = 64 << 20;
+/// Top-level boxes walked before giving up (real files have a handful).
+const MAX_TOP_LEVEL_BOXES: usize = 64;
+
+pub struct S3Prober<'a> {
+    pub store: &'a S3Store,
+}
+
+/// A top-level box: its type, where it starts and its whole length in bytes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct BoxSpan {
+    kind: [u8; 4],
+    start: u64,
+    len: u64,
+}
+
+/// Reads one box header at `start` from `head` (at least 8 bytes, 16 for a 64-bit
+/// size). `file_len` resolves size 0.
+fn box_at(head: &[u8], start: u64, file_len: u64) -> Result<BoxSpan, String> {
+    if head.len() < 8 {
+        return Err(format!(
+            "truncated: {} bytes of box header at offset {start}",
+            head.len()
+        ));
+    }
+    let size32 = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as u64;
+    let kind = [head[4], head[5], head[6], head[7]];
+    let len = match size32 {
+        0 => file_len - start,
+        1 => {
+            if head.len() < 16 {
+                return Err(format!("truncated: 64-bit box size at offset {start}"));
+            }
+            u64::from_be_bytes(head[8..16].try_into().expect("8 bytes"))
+        }
+        n => n,
+    };
+    if len < 8 {
+        return Err(format!(
+            "box '{}' at offset {start} has an impossible size {len}",
+            String::from_utf8_lossy(&kind)
+        ));
+    }
+    Ok(BoxSpan { kind, start, len })
+}
+
+fn is_box_type(kind: &[u8; 4]) -> bool {
+    kind.iter()
+        .all(|c| c.is_ascii_alphanumeric() || *c == b' ' || *c == b'-')
+}
+
+/// Walks the top-level boxes with `read(start, end)` and returns `ftyp` followed by
+/// `moov`, ready for `mp4parse`.
+///
+/// # Errors
+/// The reason the object is not a whole MP4: no `ftyp` first, a box running past the
+/// end (a truncated upload), no `moov`.
+pub async fn header_boxes<F, Fut>(file_len: u64, mut read: F) -> Result<Vec<u8>, PortError>
+where
+    F: FnMut(u64, u64) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<u8>, PortError>>,
+{
+    let invalid = PortError::Invalid;
+    let mut offset = 0u64;
+    let mut ftyp = None;
+    let mut moov = None;
+    let mut walked = 0;
+    while offset < file_len {
+        walked += 1;
+        if walked > MAX_TOP_LEVEL_BOXES {
+            return Err(invalid(format!(
+                "more than {MAX_TOP_LEVEL_BOXES} top-level boxes; not a usual MP4"
+            )));
+        }
+        let head = read(offset, (offset + 16).min(file_len)).await?;
+        let span = box_at(&head, offset, file_len).map_err(invalid)?;
+        if !is_box_type(&span.kind) {
+            return Err(invalid(if offset == 0 {
+                "not an MP4/MOV file (no ISO base media box at the start); the cloud mode reads MP4, MOV and M4V".to_string()
+            } else {
+                format!("garbage where a box should start at offset {offset}")
+            }));
+        }
+        if offset == 0 && &span.kind != b"ftyp" && &span.kind != b"wide" && &span.kind != b"free" {
+            // QuickTime files may start with `wide` or `free`; everything ISO starts
+            // with `ftyp`.
+            if &span.kind != b"moov" && &span.kind != b"mdat" {
+                return Err(invalid(
+                    "not an MP4/MOV file (does not start with an ftyp box)".into(),
+                ));
+            }
+        }
+        if span.start + span.len > file_len {
+            return Err(invalid(format!(
+                "truncated: box '{}' at offset {} claims {} bytes but the object ends after {}",
+                String::from_utf8_lossy(&span.kind),
+                span.start,
+                span.len,
+                file_len - span.start
+            )));
+        }
+        match &span.kind {
+            b"ftyp" => ftyp = Some(span),
+            b"moov" => {
+                if span.len > MAX_MOOV_BYTES {
+                    return Err(invalid(format!(
+                        "moov box of {} bytes is over the {MAX_MOOV_BYTES}-byte limit",
+                        span.len
+                    )));
+                }
+                moov = Some(span);
+            }
+            _ => {}
+        }
+        offset = span.start + span.len;
+    }
+    let moov = moov.ok_or_else(|| {
+        invalid("no moov box (the movie header is missing: an unfinished recording or a cut-short upload)".into())
+    })?;
+    let mut bytes = match ftyp {
+        Some(f) => read(f.start, f.start + f.len).await?,
+        None => Vec::new(),
+    };
+    bytes.extend(read(moov.start, moov.start + moov.len).await?);
+    Ok(bytes)
+}
+
+/// The probe result from `ftyp` + `moov` bytes.
+///
+/// # Errors
+/// `mp4parse`'s reason when the header does not parse; no video or audio track.
+pub fn media_info_from_header(header: &[u8], file_len: u64) -> Result<MediaInfo, PortError> {
+    let context = mp4parse::read_mp4(&mut Cursor::new(header))
+        .map_err(|e| PortError::Invalid(format!("MP4 header does not parse: {e:?}")))?;
+    let mut duration_s: f64 = 0.0;
+    let mut video = None;
+    let mut audio = None;
+    for track in context.tracks.iter() {
+        let timescale = track.timescale.map_or(0, |t| t.0);
+        let track_s = match (track.duration, timescale) {
+            (Some(d), ts) if ts > 0 => d.0 as f64 / ts as f64,
+            _ => 0.0,
+        };
+        let entry = track.stsd.as_ref().and_then(|s| s.descriptions.first());
+        match (&track.track_type, entry) {
+            (TrackType::Video | TrackType::Picture, entry) if video.is_none() => {
+                let tkhd = track.tkhd.as_ref();
+                let (width_px, height_px, codec) = match entry {
+                    Some(SampleEntry::Video(v)) => (
+                        v.width as u32,
+                        v.height as u32,
+                        format!("{:?}", v.codec_type).to_lowercase(),
+                    ),
+                    // A codec mp4parse does not know (HEVC, ProRes): the track header
+                    // still has the size, in 16.16 fixed point.
+                    _ => (
+                        tkhd.map_or(0, |t| t.width >> 16),
+                        tkhd.map_or(0, |t| t.height >> 16),
+                        "unknown".into(),
+                    ),
+                };
+                let fps = match (&track.stts, timescale) {
+                    (Some(stts), ts) if ts > 0 => {
+                        let (count, ticks) = stts.samples.iter().fold((0u64, 0u64), |acc, s| {
+                            (
+                                acc.0 + s.sample_count as u64,
+                                acc.1 + s.sample_count as u64 * s.sample_delta as u64,
+                            )
+                        });
+                        if ticks > 0 {
+                            count as f64 * ts as f64 / ticks as f64
+                        } else {
+                            0.0
+                        }
+                    }
+                    _ => 0.0,
+                };
+                let rotation_deg = tkhd.map_or(0, |t| rotation_of(&t.matrix));
+                video = Some(VideoStreamInfo {
+                    width_px,
+                    height_px,
+                    fps,
+                    rotation_deg,
+                    sample_aspect: (1, 1),
+                    codec,
+                });
+                duration_s = duration_s.max(track_s);
+            }
+            (TrackType::Audio, Some(SampleEntry::Audio(a))) if audio.is_none() => {
+                audio = Some(AudioStreamInfo {
+                    codec: format!("{:?}", a.codec_type).to_lowercase(),
+                    channels: a.channelcount,
+                    sample_rate_hz: a.samplerate as u32,
+                });
+                duration_s = duration_s.max(track_s);
+            }
+            _ => {}
+        }
+    }
+    if video
+        .as_ref()
+        .is_some_and(|v| v.width_px == 0 || v.height_px == 0)
+    {
+        return Err(PortError::Invalid(
+            "the video track has no frame size".into(),
+        ));
+    }
+    if video.is_none() && audio.is_none() {
+        return Err(PortError::Invalid("no video or audio track".into()));
+    }
+    Ok(MediaInfo {
+        format: "mov,mp4,m4a,3gp".into(),
+        duration_s,
+        size_bytes: file_len,
+        video,
+        audio,
+    })
+}
+
+/// Clockwise display rotation from a track's matrix (ISO/IEC 14496-12 §8.3.2: the
+/// matrix `{a, b, u, c, d, v, x, y, w}` maps (p, q) to (ap + cq + x, bp + dq + y); 90°
+/// is a = d = 0, b = 1, c = −1, in 16.16 fixed point).
+fn rotation_of(m: &mp4parse::Matrix) -> i32 {
+    match (m.a.signum(), m.b.signum(), m.c.signum(), m.d.signum()) {
+        (0, 1, -1, 0) => 90,
+        (-1, 0, 0, -1) => 180,
+        (0, -1, 1, 0) => 270,
+        _ => 0,
+    }
+}
+
+impl MediaProber for S3Prober<'_> {
+    async fn probe(&self, key: &str) -> Result<MediaInfo, PortError> {
+        use vidpipe_domain::ports::ObjectReader;
+        let info = self
+            .store
+            .head(key)
+            .await?
+            .ok_or_else(|| PortError::NotFound(format!("{key}: no such object")))?;
+        let header = header_boxes(info.size_bytes, |start, end| {
+            self.store.get_range(key, start, end)
+        })
+        .await?;
+        media_info_from_header(&header, info.size_bytes)
+    }
+}

@@ -1,0 +1,80 @@
+//! Amazon Transcribe behind the [`Transcriber`] port. The job is named after the video
+//! ([`vidpipe_domain::keys::transcription_job_name`]), so a repeated event that
+//! starts it again gets `ConflictException`, which is taken as "already started".
+//! Transcribe writes `transcripts/<id>/transcript.json` itself (and `transcript.srt`,
+//! `transcript.vtt` beside it); that object's creation triggers transcribe-store.
+
+use aws_sdk_transcribe::types::{
+    LanguageCode, Media, MediaFormat, Settings, SubtitleFormat, Subtitles,
+};
+use vidpipe_domain::keys;
+use vidpipe_domain::ports::{Transcriber, Transcription};
+use vidpipe_domain::PortError;
+
+use crate::error::{port_error, service_code};
+
+/// The SDK client the adapter takes, re-exported for the function binaries.
+pub use aws_sdk_transcribe::Client;
+
+/// Speaker labels: Transcribe takes 2 to 30 speakers (Amazon Transcribe API
+/// Reference, Settings, `MaxSpeakerLabels`).
+pub const MAX_SPEAKER_LABELS: i32 = 10;
+
+#[derive(Clone, Debug)]
+pub struct TranscribeTranscriber {
+    pub client: aws_sdk_transcribe::Client,
+    pub bucket: String,
+    pub language_code: String,
+}
+
+impl Transcriber for TranscribeTranscriber {
+    async fn transcribe(
+        &self,
+        audio_key: &str,
+        job_name: &str,
+    ) -> Result<Transcription, PortError> {
+        let id = keys::video_id_in(audio_key)
+            .ok_or_else(|| PortError::Invalid(format!("{audio_key}: not a key of a video")))?;
+        let subtitles = Subtitles::builder()
+            .formats(SubtitleFormat::Srt)
+            .formats(SubtitleFormat::Vtt)
+            .output_start_index(1)
+            .build();
+        let result = self
+            .client
+            .start_transcription_job()
+            .transcription_job_name(job_name)
+            .language_code(LanguageCode::from(self.language_code.as_str()))
+            .media_format(MediaFormat::Mp3)
+            .media(
+                Media::builder()
+                    .media_file_uri(format!("s3://{}/{audio_key}", self.bucket))
+                    .build(),
+            )
+            .output_bucket_name(&self.bucket)
+            .output_key(keys::transcript_json(&id))
+            .settings(
+                Settings::builder()
+                    .show_speaker_labels(true)
+                    .max_speaker_labels(MAX_SPEAKER_LABELS)
+                    .build(),
+            )
+            .subtitles(subtitles)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Transcription::Submitted {
+                job_name: job_name.to_string(),
+            }),
+            Err(e) if service_code(&e) == Some("ConflictException") => {
+                Ok(Transcription::Submitted {
+                    job_name: job_name.to_string(),
+                })
+            }
+            Err(e) => Err(port_error(
+                &format!("transcribe StartTranscriptionJob {job_name}"),
+                e,
+            )),
+        }
+    }
+}

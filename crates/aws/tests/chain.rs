@@ -1,0 +1,911 @@
+//! The functions' handlers against AWS APIs served locally (moto), with the real SDK
+//! clients: one upload through the whole chain, replayed; every bad input the issue
+//! names; and every file in events/.
+
+mod common;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use common::*;
+use serde_json::{json, Value};
+use vidpipe_aws::events::{read_body, Body};
+use vidpipe_aws::mediaconvert::MediaConvertTranscoder;
+use vidpipe_aws::notify::LinksPublisher;
+use vidpipe_aws::rekognition::RekognitionAnalyzer;
+use vidpipe_aws::transcribe::TranscribeTranscriber;
+use vidpipe_aws::{handlers, Clients};
+use vidpipe_domain::events::ObjectCreated;
+use vidpipe_domain::keys::{self, VideoId};
+use vidpipe_domain::ports::VideoRecords;
+use vidpipe_domain::record::{OutputKind, Stage, StageStatus, VideoRecord, VideoStatus};
+use vidpipe_domain::stages::{video_id_for, IdScheme};
+
+const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+
+fn failures(r: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<String> {
+    r.batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect()
+}
+
+async fn record(w: &World, id: &VideoId) -> VideoRecord {
+    w.function.records.get(id).await.unwrap().expect("a record")
+}
+
+/// Writes what a MediaConvert job names as its outputs, and returns its COMPLETE
+/// event (as EventBridge delivers it).
+async fn complete_job(w: &World, job: &Value, job_id: &str) -> String {
+    let settings = &job["settings"];
+    let meta = &job["userMetadata"];
+    let mut groups = Vec::new();
+    for group in settings["outputGroups"].as_array().unwrap() {
+        let gs = &group["outputGroupSettings"];
+        let (destination, kind) = match gs["type"].as_str().unwrap() {
+            "FILE_GROUP_SETTINGS" => (
+                gs["fileGroupSettings"]["destination"].as_str().unwrap(),
+                "FILE_GROUP",
+            ),
+            "HLS_GROUP_SETTINGS" => (
+                gs["hlsGroupSettings"]["destination"].as_str().unwrap(),
+                "HLS_GROUP",
+            ),
+            other => panic!("unexpected group {other}"),
+        };
+        let mut details = Vec::new();
+        for output in group["outputs"].as_array().unwrap() {
+            let modifier = output["nameModifier"].as_str().unwrap_or("");
+            let video = &output["videoDescription"];
+            let (ext, bytes): (&str, Vec<u8>) = if kind == "HLS_GROUP" {
+                ("m3u8", b"#EXTM3U\n".to_vec())
+            } else if video["codecSettings"]["codec"] == "FRAME_CAPTURE" {
+                ("jpg", Vec::new())
+            } else {
+                (output["extension"].as_str().unwrap(), vec![0u8; 2048])
+            };
+            let base = format!("{destination}{modifier}");
+            let key_of = |uri: &str| {
+                uri.strip_prefix(&format!("s3://{BUCKET}/"))
+                    .unwrap()
+                    .to_string()
+            };
+            if ext == "jpg" {
+                let count = video["codecSettings"]["frameCaptureSettings"]["maxCaptures"]
+                    .as_u64()
+                    .unwrap();
+                let (width, height) = (
+                    video["width"].as_u64().unwrap() as u32,
+                    video["height"].as_u64().unwrap() as u32,
+                );
+                for i in 0..count {
+                    // Frame 0 black (the fade), the others textured, brighter later.
+                    let img = image::RgbImage::from_fn(width, height, |x, y| {
+                        let v = if i == 0 {
+                            0
+                        } else {
+                            ((x * 7 + y * 13 + i as u32 * 40) % 200) as u8 + 30
+                        };
+                        image::Rgb([v, v / 2, 255 - v])
+                    });
+                    let mut jpeg = Vec::new();
+                    img.write_to(
+                        &mut std::io::Cursor::new(&mut jpeg),
+                        image::ImageFormat::Jpeg,
+                    )
+                    .unwrap();
+                    w.put(&key_of(&format!("{base}.{i:07}.jpg")), jpeg).await;
+                }
+                details.push(json!({"outputFilePaths": [format!("{base}.{:07}.jpg", count - 1)], "durationInMs": 4000,
+                    "videoDetails": {"widthInPx": width, "heightInPx": height}}));
+                continue;
+            }
+            let uri = format!("{base}.{ext}");
+            w.put(&key_of(&uri), bytes).await;
+            let mut d = json!({"outputFilePaths": [uri], "durationInMs": 4000});
+            if let Some(width) = video["width"].as_u64() {
+                d["videoDetails"] =
+                    json!({"widthInPx": width, "heightInPx": video["height"].as_u64().unwrap()});
+            }
+            details.push(d);
+        }
+        let mut g = json!({"outputDetails": details, "type": kind});
+        if kind == "HLS_GROUP" {
+            let master = format!("{destination}.m3u8");
+            w.put(
+                master.strip_prefix(&format!("s3://{BUCKET}/")).unwrap(),
+                b"#EXTM3U\n".to_vec(),
+            )
+            .await;
+            g["playlistFilePaths"] = json!([master]);
+        }
+        groups.push(g);
+    }
+    json!({
+        "version": "0", "id": "e-1", "detail-type": "MediaConvert Job State Change", "source": "aws.mediaconvert",
+        "account": "123456789012", "time": "2026-11-21T10:05:00Z", "region": "us-east-1", "resources": [],
+        "detail": {"jobId": job_id, "status": "COMPLETE", "userMetadata": meta, "outputGroupDetails": groups}
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing() {
+    let w = World::new(&[]).await;
+    let f = &w.function;
+    let bus = f.bus();
+    let mediaconvert = mediaconvert_stub();
+    let faces = faces_stub();
+    let transcoder = MediaConvertTranscoder {
+        client: aws_sdk_mediaconvert::Client::new(&sdk_config(&mediaconvert.endpoint).await),
+        role_arn: "arn:aws:iam::123456789012:role/vidpipe-mediaconvert".into(),
+        store: &f.store,
+    };
+    let transcriber = TranscribeTranscriber {
+        client: aws_sdk_transcribe::Client::new(&w.sdk),
+        bucket: BUCKET.into(),
+        language_code: "en-US".into(),
+    };
+    let analyzer = RekognitionAnalyzer {
+        store: &f.store,
+        labels: aws_sdk_rekognition::Client::new(&w.sdk),
+        faces: aws_sdk_rekognition::Client::new(&sdk_config(&faces.endpoint).await),
+    };
+    let publisher = LinksPublisher {
+        store: &f.store,
+        expiry: f.config.link_expiry,
+    };
+    let config = &f.config.pipeline;
+    let mut replay: Vec<(&str, aws_lambda_events::event::sqs::SqsEvent)> = Vec::new();
+
+    // The sidecar first, then the video: a key with a space, a colon, a plus and a
+    // question mark, as conference titles have.
+    let name = "uploads/Metrics: right+wrong?";
+    w.put(
+        &format!("{name}.json"),
+        json!({
+            "title": "Right metrics and wrong metrics",
+            "speakers": [{"name": "Ada Lovelace", "email": "ada@example.org"},
+                         {"name": "Grace Hopper", "email": "grace@example.org"},
+                         {"name": "No Mail"}],
+            "start": 1, "end": "00:00:05", "tags": ["metrics"]
+        })
+        .to_string()
+        .into_bytes(),
+    )
+    .await;
+    w.put(&format!("{name}.mp4"), make_mp4(6, false)).await;
+
+    // ingest
+    let event = w.drain("ingest").await;
+    assert!(event.records.len() >= 2, "sidecar and video notifications");
+    let r = handlers::ingest(
+        &f.store,
+        &f.records,
+        &bus,
+        &f.notifier,
+        config,
+        event.clone(),
+    )
+    .await;
+    assert_eq!(failures(&r), Vec::<String>::new());
+    replay.push(("ingest", event));
+    let video_event = ObjectCreated {
+        bucket: BUCKET.into(),
+        key: format!("{name}.mp4"),
+        size_bytes: 0,
+        etag: f
+            .store
+            .clone()
+            .client
+            .head_object()
+            .bucket(BUCKET)
+            .key(format!("{name}.mp4"))
+            .send()
+            .await
+            .unwrap()
+            .e_tag
+            .map(|e| e.trim_matches('"').to_string()),
+        version_id: None,
+    };
+    let id = video_id_for(IdScheme::Object, &video_event);
+    let rec = record(&w, &id).await;
+    assert_eq!(rec.title(), "Right metrics and wrong metrics");
+    let plan = rec.plan.clone().unwrap();
+    assert_eq!((plan.clip.start_s, plan.clip.end_s), (1.0, 5.0));
+    assert_eq!(
+        plan.renditions
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>(),
+        ["360p"],
+        "no upscaling"
+    );
+    assert_eq!(
+        rec.media.as_ref().unwrap().video.as_ref().unwrap().fps,
+        25.0
+    );
+
+    // transcode: the CreateJob request. The sidecar's and the video's notifications
+    // may each ask for the transcode (ingest asks again while it has not started, in
+    // case an earlier delivery died before asking): still one job of each kind.
+    let event = w.drain("transcode").await;
+    assert!(!event.records.is_empty());
+    let r = handlers::transcode(
+        &f.store,
+        &f.records,
+        &transcoder,
+        &bus,
+        &f.notifier,
+        event.clone(),
+    )
+    .await;
+    assert_eq!(failures(&r), Vec::<String>::new());
+    replay.push(("transcode", event));
+    let jobs = mediaconvert.bodies();
+    assert_eq!(jobs.len(), 2, "the renditions job and the GIF job");
+    let job = &jobs[0];
+    validate_create_job(job).unwrap();
+    // The GIF: its own job, clipped to its 5 s window... of a 4 s clip, so the whole
+    // clip, at 10 frames a second and at most 480 px wide.
+    let gif_job = &jobs[1];
+    validate_create_job(gif_job).unwrap();
+    assert_eq!(gif_job["userMetadata"]["job"], "gif");
+    assert_eq!(
+        gif_job["settings"]["inputs"][0]["inputClippings"],
+        json!([{"startTimecode": "00:00:01:00", "endTimecode": "00:00:05:00"}])
+    );
+    let gif_output = &gif_job["settings"]["outputGroups"][0]["outputs"][0];
+    assert_eq!(gif_output["containerSettings"]["container"], "GIF");
+    assert_eq!(
+        gif_output["videoDescription"]["codecSettings"]["gifSettings"]["framerateNumerator"],
+        10
+    );
+    assert!(gif_output["videoDescription"]["width"].as_i64().unwrap() <= 480);
+    assert!(gif_job["settings"]["inputs"][0]["audioSelectors"].is_null());
+    let input = &job["settings"]["inputs"][0];
+    assert_eq!(
+        input["inputClippings"],
+        json!([{"startTimecode": "00:00:01:00", "endTimecode": "00:00:05:00"}])
+    );
+    assert_eq!(input["timecodeSource"], "ZEROBASED");
+    let images = input["imageInserter"]["insertableImages"]
+        .as_array()
+        .unwrap();
+    assert_eq!(images.len(), 2);
+    // Fade from black: opaque on the in point's frame, clear 2 s later (the clip is
+    // 4 s, so each fade is half of it). Fade to black: from 2 s before the out point.
+    assert_eq!(
+        (
+            images[0]["startTime"].as_str(),
+            images[0]["fadeIn"].as_i64(),
+            images[0]["duration"].as_i64(),
+            images[0]["fadeOut"].as_i64()
+        ),
+        (Some("00:00:01:00"), Some(0), Some(40), Some(1960))
+    );
+    assert_eq!(
+        (
+            images[1]["startTime"].as_str(),
+            images[1]["fadeIn"].as_i64(),
+            images[1]["duration"].as_i64()
+        ),
+        (Some("00:00:03:00"), Some(2000), Some(2040))
+    );
+    assert!(images[0]["imageInserterInput"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("media/{id}/fade-black.png")));
+    assert_eq!(job["userMetadata"]["video_id"], id.as_str());
+    assert!(job["clientRequestToken"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("vidpipe-{id}-renditions-")));
+    let groups: Vec<&str> = job["settings"]["outputGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(groups, ["renditions", "hls", "audio", "frame-captures"]);
+    let rendition = &job["settings"]["outputGroups"][0]["outputs"][0];
+    assert_eq!(
+        (
+            rendition["videoDescription"]["width"].as_i64(),
+            rendition["videoDescription"]["height"].as_i64()
+        ),
+        (Some(640), Some(360))
+    );
+    assert_eq!(
+        rendition["videoDescription"]["codecSettings"]["h264Settings"]["maxBitrate"],
+        700_000
+    );
+
+    // MediaConvert completes: its outputs land, its event arrives.
+    let job_id = format!(
+        "job-{}",
+        &job["clientRequestToken"].as_str().unwrap()
+            [job["clientRequestToken"].as_str().unwrap().len() - 16..]
+    );
+    let complete = complete_job(&w, job, &job_id).await;
+    let gif_token = gif_job["clientRequestToken"].as_str().unwrap();
+    let gif_complete = complete_job(
+        &w,
+        gif_job,
+        &format!("job-{}", &gif_token[gif_token.len() - 16..]),
+    )
+    .await;
+    let event = sqs_event(&[gif_complete, complete]);
+    let r = handlers::transcode(
+        &f.store,
+        &f.records,
+        &transcoder,
+        &bus,
+        &f.notifier,
+        event.clone(),
+    )
+    .await;
+    assert_eq!(failures(&r), Vec::<String>::new());
+    replay.push(("transcode", event));
+    let rec = record(&w, &id).await;
+    assert_eq!(rec.stage(Stage::Transcode), StageStatus::Done);
+    assert!(rec
+        .outputs
+        .iter()
+        .any(|o| o.kind == OutputKind::HlsMaster && o.key == keys::hls_master(&id)));
+    assert!(rec.outputs.iter().any(|o| o.kind == OutputKind::Rendition
+        && o.name.as_deref() == Some("360p")
+        && o.width_px == Some(640)));
+    assert!(
+        rec.outputs
+            .iter()
+            .any(|o| o.kind == OutputKind::Gif && o.key == keys::preview_gif(&id)),
+        "the GIF from its own job, recorded before the renditions job ended"
+    );
+
+    // transcribe-start: audio.mp3 created → a Transcribe job named after the video.
+    let event = w.drain("transcribe-start").await;
+    // With the s3:TestEvent S3 sends each queue when its notification is set up.
+    assert!(!event.records.is_empty());
+    let r = handlers::transcribe_start(
+        &f.store,
+        &f.records,
+        &transcriber,
+        &f.notifier,
+        event.clone(),
+    )
+    .await;
+    assert_eq!(failures(&r), Vec::<String>::new());
+    replay.push(("transcribe-start", event));
+    let job = aws_sdk_transcribe::Client::new(&w.sdk)
+        .get_transcription_job()
+        .transcription_job_name(keys::transcription_job_name(&id))
+        .send()
+        .await
+        .unwrap();
+    let tj = job.transcription_job.unwrap();
+    assert_eq!(
+        tj.media.unwrap().media_file_uri.unwrap(),
+        format!("s3://{BUCKET}/media/{id}/audio.mp3")
+    );
+
+    // Transcribe writes the transcript (moto does not): transcribe-store.
+    let transcript = std::fs::read(format!(
+        "{REPO}/tests/fixtures/transcribe-output-diarized.json"
+    ))
+    .unwrap();
+    w.put(&keys::transcript_json(&id), transcript).await;
+    let event = w.drain("transcribe-store").await;
+    let r = handlers::transcribe_store(
+        &f.store,
+        &f.records,
+        &bus,
+        &f.notifier,
+        config,
+        event.clone(),
+    )
+    .await;
+    assert_eq!(failures(&r), Vec::<String>::new());
+    replay.push(("transcribe-store", event));
+    let rec = record(&w, &id).await;
+    assert_eq!(rec.stage(Stage::TranscribeStore), StageStatus::Done);
+    use vidpipe_domain::ports::ObjectReader;
+    assert!(f
+        .store
+        .head(&keys::transcript_file(&id, "captions.vtt"))
+        .await
+        .unwrap()
+        .is_some());
+
+    // rekognition: frame captures created.
+    let event = w.drain("rekognition").await;
+    assert!(!event.records.is_empty());
+    let r = handlers::rekognition(
+        &f.store,
+        &f.records,
+        &analyzer,
+        &bus,
+        &f.notifier,
+        event.clone(),
+    )
+    .await;
+    assert_eq!(failures(&r), Vec::<String>::new());
+    replay.push(("rekognition", event));
+    let rec = record(&w, &id).await;
+    assert_eq!(rec.cover_key.as_deref(), Some(keys::cover(&id).as_str()));
+    assert!(f.store.head(&keys::cover(&id)).await.unwrap().is_some());
+    assert!(
+        !faces.requests.lock().unwrap().is_empty(),
+        "DetectFaces was asked"
+    );
+    assert!(
+        rec.frames[0].rejected.is_some(),
+        "the black first frame is not a cover candidate"
+    );
+    // The cover's own notification (S3's prefix and suffix filters cannot tell
+    // `cover.jpg` from a frame capture): the function takes it and does nothing.
+    let event = w.drain("rekognition").await;
+    let version = record(&w, &id).await.version;
+    let r = handlers::rekognition(&f.store, &f.records, &analyzer, &bus, &f.notifier, event).await;
+    assert_eq!(failures(&r), Vec::<String>::new());
+    assert_eq!(record(&w, &id).await.version, version);
+
+    // A promo request may be waiting (the transcript has keywords): the promo job.
+    let event = w.drain("transcode").await;
+    if !event.records.is_empty() {
+        let r = handlers::transcode(
+            &f.store,
+            &f.records,
+            &transcoder,
+            &bus,
+            &f.notifier,
+            event.clone(),
+        )
+        .await;
+        assert_eq!(failures(&r), Vec::<String>::new());
+        replay.push(("transcode", event));
+        let jobs = mediaconvert.bodies();
+        assert_eq!(jobs.len(), 3);
+        let promo = &jobs[2];
+        validate_create_job(promo).unwrap();
+        assert_eq!(promo["userMetadata"]["job"], "promo");
+        let token = promo["clientRequestToken"].as_str().unwrap();
+        let complete =
+            complete_job(&w, promo, &format!("job-{}", &token[token.len() - 16..])).await;
+        let event = sqs_event(&[complete]);
+        let r = handlers::transcode(
+            &f.store,
+            &f.records,
+            &transcoder,
+            &bus,
+            &f.notifier,
+            event.clone(),
+        )
+        .await;
+        assert_eq!(failures(&r), Vec::<String>::new());
+        replay.push(("transcode", event));
+    }
+
+    // publish: of all the "part recorded" messages, exactly one publishes.
+    let event = w.drain("publish").await;
+    assert!(event.records.len() >= 3);
+    let r = handlers::publish(
+        &f.store,
+        &f.records,
+        &publisher,
+        &f.notifier,
+        config,
+        event.clone(),
+    )
+    .await;
+    assert_eq!(failures(&r), Vec::<String>::new());
+    replay.push(("publish", event));
+    let rec = record(&w, &id).await;
+    assert_eq!(rec.status, VideoStatus::Published, "{:?}", rec.stages);
+    assert!(!rec.links.is_empty());
+    let emails = w.moto.sent_emails();
+    let mut to: Vec<&str> = emails.iter().map(|e| e.0.as_str()).collect();
+    to.sort();
+    assert_eq!(
+        to,
+        ["ada@example.org", "grace@example.org"],
+        "one email per speaker with an address"
+    );
+    assert!(emails[0].2.contains("Right metrics and wrong metrics"));
+
+    // Replaying every event changes nothing more.
+    let version = rec.version;
+    for (function, event) in replay {
+        let r = match function {
+            "ingest" => {
+                handlers::ingest(&f.store, &f.records, &bus, &f.notifier, config, event).await
+            }
+            "transcode" => {
+                handlers::transcode(&f.store, &f.records, &transcoder, &bus, &f.notifier, event)
+                    .await
+            }
+            "transcribe-start" => {
+                handlers::transcribe_start(&f.store, &f.records, &transcriber, &f.notifier, event)
+                    .await
+            }
+            "transcribe-store" => {
+                handlers::transcribe_store(&f.store, &f.records, &bus, &f.notifier, config, event)
+                    .await
+            }
+            "rekognition" => {
+                handlers::rekognition(&f.store, &f.records, &analyzer, &bus, &f.notifier, event)
+                    .await
+            }
+            _ => {
+                handlers::publish(&f.store, &f.records, &publisher, &f.notifier, config, event)
+                    .await
+            }
+        };
+        assert_eq!(failures(&r), Vec::<String>::new(), "{function}");
+    }
+    assert_eq!(
+        record(&w, &id).await.version,
+        version,
+        "the record is unchanged"
+    );
+    assert_eq!(w.moto.sent_emails().len(), 2, "no second email");
+    assert!(
+        mediaconvert.bodies().len() <= 3,
+        "no second job of any kind"
+    );
+    for q in QUEUES {
+        assert!(w.drain(q).await.records.is_empty(), "nothing new on {q}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_bad_input_fails_its_own_video_and_the_batch_goes_on() {
+    let w = World::new(&[("VIDPIPE_MAX_UPLOAD_BYTES", "2000000")]).await;
+    let f = &w.function;
+    let bus = f.bus();
+    let config = &f.config.pipeline;
+    let good = make_mp4(3, true);
+    assert!(good.len() < 2_000_000);
+    let mut truncated = make_mp4(3, true);
+    truncated.truncate(truncated.len() / 2);
+    let uploads: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("uploads/../../etc/passwd.mp4", good.clone(), "'..'"),
+        ("uploads/empty.mp4", Vec::new(), "empty (0 bytes)"),
+        (
+            "uploads/notes.txt",
+            b"hello".to_vec(),
+            "not a video or audio file",
+        ),
+        ("uploads/random.mp4", vec![7u8; 5000], "not an MP4/MOV file"),
+        ("uploads/cut short.mp4", truncated, "truncated"),
+        (
+            "uploads/huge.mp4",
+            make_mp4(30, true),
+            "over the upload limit",
+        ),
+        ("uploads/café — 演讲.mp4", good.clone(), ""),
+    ];
+    for (key, bytes, _) in &uploads {
+        w.put(key, bytes.clone()).await;
+    }
+    let mut event = w.drain("ingest").await;
+    // A malformed body in the same batch.
+    let broken = sqs_event(&["{\"Records\": [ oops".to_string()]);
+    event.records.extend(broken.records);
+    let r = handlers::ingest(&f.store, &f.records, &bus, &f.notifier, config, event).await;
+    assert_eq!(
+        failures(&r),
+        ["m-0"],
+        "only the unreadable record goes back (to the dead-letter queue)"
+    );
+    for (key, _, reason) in &uploads {
+        let head = f
+            .store
+            .client
+            .head_object()
+            .bucket(BUCKET)
+            .key(*key)
+            .send()
+            .await;
+        let etag = head
+            .ok()
+            .and_then(|h| h.e_tag)
+            .map(|e| e.trim_matches('"').to_string());
+        let id = video_id_for(
+            IdScheme::Object,
+            &ObjectCreated {
+                bucket: BUCKET.into(),
+                key: key.to_string(),
+                size_bytes: 0,
+                etag,
+                version_id: None,
+            },
+        );
+        let rec = record(&w, &id).await;
+        if reason.is_empty() {
+            assert_eq!(
+                rec.status,
+                VideoStatus::Processing,
+                "{key}: the good upload goes on"
+            );
+            assert_eq!(rec.source_key, *key, "unicode keys are kept as they are");
+            continue;
+        }
+        let failure = rec
+            .failure
+            .unwrap_or_else(|| panic!("{key}: no failure recorded"));
+        assert_eq!(failure.stage, Stage::Ingest);
+        assert!(failure.reason.contains(reason), "{key}: {}", failure.reason);
+    }
+    // Nothing lost: every upload is still in the bucket.
+    use vidpipe_domain::ports::ObjectReader;
+    assert_eq!(f.store.list("uploads/").await.unwrap().len(), uploads.len());
+
+    // A MediaConvert ERROR fails the video with the job's reason.
+    let (key, _, _) = &uploads[6];
+    let etag = f
+        .store
+        .client
+        .head_object()
+        .bucket(BUCKET)
+        .key(*key)
+        .send()
+        .await
+        .unwrap()
+        .e_tag
+        .map(|e| e.trim_matches('"').to_string());
+    let id = video_id_for(
+        IdScheme::Object,
+        &ObjectCreated {
+            bucket: BUCKET.into(),
+            key: key.to_string(),
+            size_bytes: 0,
+            etag,
+            version_id: None,
+        },
+    );
+    let mut error: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{REPO}/events/eventbridge-mediaconvert-error.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    error["detail"]["userMetadata"]["video_id"] = json!(id.as_str());
+    let r = handlers::transcode(
+        &f.store,
+        &f.records,
+        &NoTranscoder,
+        &bus,
+        &f.notifier,
+        sqs_event(&[error.to_string()]),
+    )
+    .await;
+    assert_eq!(failures(&r), Vec::<String>::new());
+    let rec = record(&w, &id).await;
+    assert_eq!(rec.status, VideoStatus::Failed);
+    let failure = rec.failure.unwrap();
+    assert_eq!(failure.stage, Stage::Transcode);
+    assert!(
+        failure.reason.contains("1010") && failure.reason.contains("Unable to open input file"),
+        "{}",
+        failure.reason
+    );
+}
+
+struct NoTranscoder;
+impl vidpipe_domain::ports::Transcoder for NoTranscoder {
+    async fn submit(
+        &self,
+        _: &vidpipe_domain::ports::TranscodeJob,
+    ) -> Result<vidpipe_domain::ports::Submission, vidpipe_domain::PortError> {
+        panic!("no job should be submitted here")
+    }
+    async fn submit_promo(
+        &self,
+        _: &vidpipe_domain::ports::PromoJob,
+    ) -> Result<vidpipe_domain::ports::Submission, vidpipe_domain::PortError> {
+        panic!("no job should be submitted here")
+    }
+}
+
+#[test]
+fn every_file_in_events_parses_and_the_real_key_decodes() {
+    let dir = format!("{REPO}/events");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        let value: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        seen += 1;
+        if name.starts_with("sqs-") {
+            let event: aws_lambda_events::event::sqs::SqsEvent =
+                serde_json::from_value(value).unwrap();
+            assert!(!event.records.is_empty(), "{name}");
+            for m in event.records {
+                let body = m.body.unwrap();
+                let read = read_body("m", &body);
+                if name == "sqs-malformed-body.json" {
+                    assert!(read.is_err(), "{name}: {body}");
+                } else {
+                    assert!(read.is_ok(), "{name}: {read:?}");
+                }
+            }
+        } else {
+            let read = read_body("m", &text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(
+                matches!(read, Body::Objects(_) | Body::JobState(_)),
+                "{name}"
+            );
+        }
+    }
+    assert!(seen >= 10, "{seen} event files");
+    let real = std::fs::read_to_string(format!("{dir}/s3-put-talk.json")).unwrap();
+    match read_body("m", &real).unwrap() {
+        Body::Objects(o) => {
+            assert_eq!(
+                o[0].key,
+                "Right metrics and wrong metrics: Is there such a thing4?.mp4"
+            );
+            assert_eq!(o[0].size_bytes, 296886272);
+        }
+        other => panic!("{other:?}"),
+    }
+    let _ = Clients::new;
+}
+
+/// An events/ file as the SQS event it is, with each S3 record's ETag set to the
+/// object's own (as S3 sends it): the files were written before these objects were.
+async fn event_file_with_real_etags(w: &World, name: &str) -> SqsEvent {
+    let text = std::fs::read_to_string(format!("{REPO}/events/{name}")).unwrap();
+    let mut event: SqsEvent = serde_json::from_str(&text).unwrap();
+    for m in &mut event.records {
+        let Ok(mut body) = serde_json::from_str::<Value>(m.body.as_deref().unwrap_or("")) else {
+            continue;
+        };
+        let Some(records) = body["Records"].as_array_mut() else {
+            continue;
+        };
+        for r in records {
+            let raw = r["s3"]["object"]["key"].as_str().unwrap().to_string();
+            let key = vidpipe_aws::events::decode_s3_key(&raw).unwrap();
+            let head = w
+                .function
+                .store
+                .client
+                .head_object()
+                .bucket(BUCKET)
+                .key(&key)
+                .send()
+                .await;
+            if let Some(etag) = head.ok().and_then(|h| h.e_tag) {
+                r["s3"]["object"]["eTag"] = json!(etag.trim_matches('"'));
+            }
+        }
+        m.body = Some(body.to_string());
+    }
+    event
+}
+
+/// The video ids an SQS event's S3 records name (upload identity: bucket, key, ETag).
+fn ids_in(event: &SqsEvent) -> Vec<(String, VideoId)> {
+    let mut ids = Vec::new();
+    for m in &event.records {
+        if let Ok(Body::Objects(objects)) = read_body("m", m.body.as_deref().unwrap_or("")) {
+            for o in objects {
+                ids.push((o.key.clone(), video_id_for(IdScheme::Object, &o)));
+            }
+        }
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_takes_its_events_files_and_a_replay_changes_nothing() {
+    let w = World::new(&[]).await;
+    let f = &w.function;
+    let bus = f.bus();
+    let config = &f.config.pipeline;
+    let talk = "uploads/Right metrics and wrong metrics: Is there such a thing4?";
+    w.put(&format!("{talk}.mp4"), make_mp4(3, true)).await;
+    w.put("uploads/café — 演讲.mp4", make_mp4(3, true)).await;
+    w.put("uploads/empty.mp4", Vec::new()).await;
+    w.put("uploads/notes.txt", b"hello".to_vec()).await;
+    // Only the events/ files drive ingest here.
+    w.drain("ingest").await;
+
+    let files = [
+        "sqs-s3-test-event.json",
+        "sqs-s3-put-talk.json",
+        "sqs-s3-put-bad-keys.json",
+        "sqs-malformed-body.json",
+    ];
+    let mut events = Vec::new();
+    for name in files {
+        events.push((name, event_file_with_real_etags(&w, name).await));
+    }
+    let mut versions = Vec::new();
+    for round in 0..2 {
+        for (name, event) in &events {
+            let r = handlers::ingest(
+                &f.store,
+                &f.records,
+                &bus,
+                &f.notifier,
+                config,
+                event.clone(),
+            )
+            .await;
+            let want: Vec<String> = if *name == "sqs-malformed-body.json" {
+                // Unreadable: reported, so that they reach the dead-letter queue.
+                event
+                    .records
+                    .iter()
+                    .map(|m| m.message_id.clone().unwrap())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            assert_eq!(failures(&r), want, "{name}, round {round}");
+        }
+        let mut seen = Vec::new();
+        for (_, event) in &events {
+            for (key, id) in ids_in(event) {
+                seen.push((key, record(&w, &id).await));
+            }
+        }
+        versions.push(seen.iter().map(|(_, r)| r.version).collect::<Vec<_>>());
+        if round == 1 {
+            break;
+        }
+        for (key, rec) in &seen {
+            let want = match key.as_str() {
+                "uploads/../../etc/passwd.mp4" => Some("'..'"),
+                "/uploads/absolute.mp4" => Some("starts with '/'"),
+                "uploads/empty.mp4" => Some("empty (0 bytes)"),
+                "uploads/notes.txt" => Some("not a video or audio file"),
+                _ => None,
+            };
+            match want {
+                Some(reason) => {
+                    let failure = rec.failure.as_ref().unwrap_or_else(|| panic!("{key}"));
+                    assert_eq!(failure.stage, Stage::Ingest, "{key}");
+                    assert!(failure.reason.contains(reason), "{key}: {}", failure.reason);
+                }
+                None => {
+                    assert_eq!(rec.status, VideoStatus::Processing, "{key}");
+                    assert_eq!(&rec.source_key, key);
+                }
+            }
+        }
+        assert_eq!(seen.len(), 6, "the talk and five keys in the bad-keys file");
+    }
+    assert_eq!(versions[0], versions[1], "the replay changed a record");
+    // Ingest asks for the transcode again while it has not started (an earlier
+    // delivery may have died before asking); the requests make one job of each kind
+    // per video: renditions and GIF for the talk and the unicode key.
+    let requests = w.drain("transcode").await;
+    assert!(requests.records.len() >= 2);
+    let mediaconvert = mediaconvert_stub();
+    let transcoder = MediaConvertTranscoder {
+        client: aws_sdk_mediaconvert::Client::new(&sdk_config(&mediaconvert.endpoint).await),
+        role_arn: "arn:aws:iam::123456789012:role/vidpipe-mediaconvert".into(),
+        store: &f.store,
+    };
+    let r = handlers::transcode(
+        &f.store,
+        &f.records,
+        &transcoder,
+        &bus,
+        &f.notifier,
+        requests,
+    )
+    .await;
+    assert_eq!(failures(&r), Vec::<String>::new());
+    let mut tokens: Vec<String> = mediaconvert
+        .bodies()
+        .iter()
+        .map(|b| b["clientRequestToken"].as_str().unwrap().to_string())
+        .collect();
+    tokens.sort();
+    tokens.dedup();
+    assert_eq!(mediaconvert.bodies().len(), 4, "{tokens:?}");
+    assert_eq!(tokens.len(), 4);
+}
