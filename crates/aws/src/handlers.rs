@@ -215,7 +215,9 @@ where
                 &IngestOptions::default(),
             )
             .await;
-            let video = stages::video_id_for(config.id_scheme, &object);
+            // A sidecar's outcome is its video's; it has no id of its own.
+            let video = (keys::extension_of(&object.key).as_deref() != Some("json"))
+                .then(|| stages::video_id_for(config.id_scheme, &object));
             let result = outcome.map(|o| match o {
                 IngestOutcome::Planned { video_id, notes } => {
                     format!(
@@ -234,7 +236,7 @@ where
                     records,
                     notifier,
                     Stage::Ingest,
-                    Some(&video),
+                    video.as_ref(),
                     receives,
                     result,
                 )

@@ -166,13 +166,13 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
             "speakers": [{"name": "Ada Lovelace", "email": "ada@example.org"},
                          {"name": "Grace Hopper", "email": "grace@example.org"},
                          {"name": "No Mail"}],
-            "start": 1, "end": "00:00:05", "tags": ["metrics"]
+            "start": 1, "end": "00:00:11", "tags": ["metrics"]
         })
         .to_string()
         .into_bytes(),
     )
     .await;
-    w.put(&format!("{name}.mp4"), make_mp4(6, false)).await;
+    w.put(&format!("{name}.mp4"), make_mp4(12, false)).await;
 
     // ingest
     let event = w.drain("ingest").await;
@@ -210,7 +210,7 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
     let rec = record(&w, &id).await;
     assert_eq!(rec.title(), "Right metrics and wrong metrics");
     let plan = rec.plan.clone().unwrap();
-    assert_eq!((plan.clip.start_s, plan.clip.end_s), (1.0, 5.0));
+    assert_eq!((plan.clip.start_s, plan.clip.end_s), (1.0, 11.0));
     assert_eq!(
         plan.renditions
             .iter()
@@ -244,14 +244,14 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
     assert_eq!(jobs.len(), 2, "the renditions job and the GIF job");
     let job = &jobs[0];
     validate_create_job(job).unwrap();
-    // The GIF: its own job, clipped to its 5 s window... of a 4 s clip, so the whole
-    // clip, at 10 frames a second and at most 480 px wide.
+    // The GIF: its own job, clipped to its 5 s window in the middle of the 10 s clip
+    // (source 3.5 s to 8.5 s), at 10 frames a second and at most 480 px wide.
     let gif_job = &jobs[1];
     validate_create_job(gif_job).unwrap();
     assert_eq!(gif_job["userMetadata"]["job"], "gif");
     assert_eq!(
         gif_job["settings"]["inputs"][0]["inputClippings"],
-        json!([{"startTimecode": "00:00:01:00", "endTimecode": "00:00:05:00"}])
+        json!([{"startTimecode": "00:00:03:12", "endTimecode": "00:00:08:12"}])
     );
     let gif_output = &gif_job["settings"]["outputGroups"][0]["outputs"][0];
     assert_eq!(gif_output["containerSettings"]["container"], "GIF");
@@ -264,15 +264,15 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
     let input = &job["settings"]["inputs"][0];
     assert_eq!(
         input["inputClippings"],
-        json!([{"startTimecode": "00:00:01:00", "endTimecode": "00:00:05:00"}])
+        json!([{"startTimecode": "00:00:01:00", "endTimecode": "00:00:11:00"}])
     );
     assert_eq!(input["timecodeSource"], "ZEROBASED");
     let images = input["imageInserter"]["insertableImages"]
         .as_array()
         .unwrap();
     assert_eq!(images.len(), 2);
-    // Fade from black: opaque on the in point's frame, clear 2 s later (the clip is
-    // 4 s, so each fade is half of it). Fade to black: from 2 s before the out point.
+    // Fade from black: opaque on the in point's frame (40 ms at 25 fps), clear 3 s
+    // later. Fade to black: from 3 s before the out point, opaque at it.
     assert_eq!(
         (
             images[0]["startTime"].as_str(),
@@ -280,7 +280,7 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
             images[0]["duration"].as_i64(),
             images[0]["fadeOut"].as_i64()
         ),
-        (Some("00:00:01:00"), Some(0), Some(40), Some(1960))
+        (Some("00:00:01:00"), Some(0), Some(40), Some(2960))
     );
     assert_eq!(
         (
@@ -288,7 +288,7 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
             images[1]["fadeIn"].as_i64(),
             images[1]["duration"].as_i64()
         ),
-        (Some("00:00:03:00"), Some(2000), Some(2040))
+        (Some("00:00:08:00"), Some(3000), Some(3040))
     );
     assert!(images[0]["imageInserterInput"]
         .as_str()
@@ -448,9 +448,11 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
     assert_eq!(failures(&r), Vec::<String>::new());
     assert_eq!(record(&w, &id).await.version, version);
 
-    // A promo request may be waiting (the transcript has keywords): the promo job.
+    // transcribe-store planned a promo (the transcript's first sentence, 4.9 s into
+    // the clip, is clear of the 3 s fades): the promo job.
     let event = w.drain("transcode").await;
-    if !event.records.is_empty() {
+    assert!(!event.records.is_empty(), "a promo request");
+    {
         let r = handlers::transcode(
             &f.store,
             &f.records,
@@ -547,9 +549,10 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
         "the record is unchanged"
     );
     assert_eq!(w.moto.sent_emails().len(), 2, "no second email");
-    assert!(
-        mediaconvert.bodies().len() <= 3,
-        "no second job of any kind"
+    assert_eq!(
+        mediaconvert.bodies().len(),
+        3,
+        "renditions, GIF and promo; no second job of any kind"
     );
     for q in QUEUES {
         assert!(w.drain(q).await.records.is_empty(), "nothing new on {q}");
@@ -908,4 +911,137 @@ async fn ingest_takes_its_events_files_and_a_replay_changes_nothing() {
     tokens.dedup();
     assert_eq!(mediaconvert.bodies().len(), 4, "{tokens:?}");
     assert_eq!(tokens.len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_promo_is_a_second_job_with_one_clipping_per_segment_and_fades_at_the_joins() {
+    use vidpipe_domain::media::{AudioStreamInfo, MediaInfo, VideoStreamInfo};
+    use vidpipe_domain::plan::{make_plan, ClipRequest, PlanConfig};
+    use vidpipe_domain::ports::{PromoJob, Transcoder};
+    use vidpipe_domain::understanding::PromoSegment;
+
+    let w = World::new(&[]).await;
+    let mediaconvert = mediaconvert_stub();
+    let transcoder = MediaConvertTranscoder {
+        client: aws_sdk_mediaconvert::Client::new(&sdk_config(&mediaconvert.endpoint).await),
+        role_arn: "arn:aws:iam::123456789012:role/vidpipe-mediaconvert".into(),
+        store: &w.function.store,
+    };
+    let media = MediaInfo {
+        format: "mov,mp4,m4a,3gp".into(),
+        duration_s: 60.0,
+        size_bytes: 1 << 20,
+        video: Some(VideoStreamInfo {
+            width_px: 1920,
+            height_px: 1080,
+            fps: 25.0,
+            rotation_deg: 0,
+            sample_aspect: (1, 1),
+            codec: "h264".into(),
+        }),
+        audio: Some(AudioStreamInfo {
+            codec: "aac".into(),
+            channels: 2,
+            sample_rate_hz: 48_000,
+        }),
+    };
+    let plan = make_plan(
+        &media,
+        ClipRequest {
+            start_s: Some(10.0),
+            end_s: Some(50.0),
+        },
+        &PlanConfig::default(),
+    )
+    .unwrap();
+    let id = VideoId::parse("0123456789abcdef").unwrap();
+    let segment = |start_s: f64, end_s: f64| PromoSegment {
+        start_s,
+        end_s,
+        text: String::new(),
+    };
+    let job = PromoJob {
+        video_id: id.clone(),
+        source_key: "uploads/talk.mp4".into(),
+        plan,
+        // Seconds from the clip's start: source 15–22 s and 30–38 s.
+        segments: vec![segment(5.0, 12.0), segment(20.0, 28.0)],
+        fade_s: 0.5,
+    };
+    transcoder.submit_promo(&job).await.unwrap();
+    let bodies = mediaconvert.bodies();
+    assert_eq!(bodies.len(), 1);
+    let promo = &bodies[0];
+    validate_create_job(promo).unwrap();
+    assert_eq!(promo["userMetadata"]["job"], "promo");
+    let input = &promo["settings"]["inputs"][0];
+    assert_eq!(
+        input["inputClippings"],
+        json!([
+            {"startTimecode": "00:00:15:00", "endTimecode": "00:00:22:00"},
+            {"startTimecode": "00:00:30:00", "endTimecode": "00:00:38:00"}
+        ])
+    );
+    let fades: Vec<(i64, &str, i64, i64)> = input["imageInserter"]["insertableImages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["layer"].as_i64().unwrap(),
+                i["startTime"].as_str().unwrap(),
+                i["fadeIn"].as_i64().unwrap(),
+                i["fadeOut"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    // From black at each segment's start (one frame opaque, then 460 ms to clear), to
+    // black over each segment's last 500 ms: 21.5 s is frame 537.5 at 25 fps, and the
+    // timecode takes frame 537, so black is reached by the out point, never after it.
+    assert_eq!(
+        fades,
+        [
+            (1, "00:00:15:00", 0, 460),
+            (2, "00:00:21:12", 500, 0),
+            (3, "00:00:30:00", 0, 460),
+            (4, "00:00:37:12", 500, 0)
+        ]
+    );
+    let group = &promo["settings"]["outputGroups"][0];
+    assert_eq!(
+        group["outputGroupSettings"]["fileGroupSettings"]["destination"],
+        format!("s3://{BUCKET}/media/{id}/promo")
+    );
+    let output = &group["outputs"][0];
+    assert_eq!(
+        (
+            output["videoDescription"]["width"].as_i64(),
+            output["videoDescription"]["height"].as_i64()
+        ),
+        (Some(1920), Some(1080)),
+        "the largest rendition's size"
+    );
+    // The same promo again: the same request token (MediaConvert answers the same job).
+    transcoder.submit_promo(&job).await.unwrap();
+    let bodies = mediaconvert.bodies();
+    assert_eq!(
+        bodies[0]["clientRequestToken"],
+        bodies[1]["clientRequestToken"]
+    );
+    // Its COMPLETE event reads as the promo clip.
+    let token = promo["clientRequestToken"].as_str().unwrap();
+    let complete = complete_job(&w, promo, &format!("job-{}", &token[token.len() - 16..])).await;
+    let value: Value = serde_json::from_str(&complete).unwrap();
+    let change = vidpipe_aws::mediaconvert::job_state_change(&w.function.store, &value)
+        .await
+        .unwrap();
+    assert_eq!(change.job, vidpipe_domain::events::JobKind::Promo);
+    match change.outcome {
+        vidpipe_domain::ports::JobOutcome::Complete { outputs } => {
+            assert_eq!(outputs.len(), 1);
+            assert_eq!(outputs[0].kind, OutputKind::Promo);
+            assert_eq!(outputs[0].key, keys::promo(&id));
+        }
+        other => panic!("{other:?}"),
+    }
 }
