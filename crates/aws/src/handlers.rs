@@ -306,6 +306,36 @@ where
     .await
 }
 
+/// The record's work for the stages an object's creation starts (transcribe-start,
+/// transcribe-store, rekognition): `run` on each object of the body that routes to
+/// `stage`, each settled against the video its key names.
+async fn each_object<R, N, F, Fut>(
+    records: &R,
+    notifier: &N,
+    stage: Stage,
+    body: Body,
+    receives: u32,
+    mut run: F,
+) -> RecordResult
+where
+    R: VideoRecords,
+    N: Notifier,
+    F: FnMut(ObjectCreated) -> Fut,
+    Fut: std::future::Future<Output = Result<Handled, StageError>>,
+{
+    let objects = match objects_for(stage, body) {
+        Ok(o) => o,
+        Err(done) => return done,
+    };
+    let mut results = Vec::new();
+    for o in objects {
+        let video = keys::video_id_in(&o.key);
+        let r = run(o).await.map(describe);
+        results.push(settle(records, notifier, stage, video.as_ref(), receives, r).await);
+    }
+    combine(results)
+}
+
 /// transcribe-start: `media/<id>/audio.mp3` created.
 pub async fn transcribe_start<R, T, N>(
     store: &S3Store,
@@ -319,30 +349,11 @@ where
     T: Transcriber,
     N: Notifier,
 {
-    each_record(Stage::TranscribeStart, event, |body, receives| async move {
-        let objects = match objects_for(Stage::TranscribeStart, body) {
-            Ok(o) => o,
-            Err(done) => return done,
-        };
-        let mut results = Vec::new();
-        for o in objects {
-            let video = keys::video_id_in(&o.key);
-            let r = stages::transcribe_start(store, records, transcriber, notifier, &o.key)
-                .await
-                .map(describe);
-            results.push(
-                settle(
-                    records,
-                    notifier,
-                    Stage::TranscribeStart,
-                    video.as_ref(),
-                    receives,
-                    r,
-                )
-                .await,
-            );
-        }
-        combine(results)
+    let stage = Stage::TranscribeStart;
+    each_record(stage, event, |body, receives| {
+        each_object(records, notifier, stage, body, receives, |o| async move {
+            stages::transcribe_start(store, records, transcriber, notifier, &o.key).await
+        })
     })
     .await
 }
@@ -361,37 +372,12 @@ where
     B: MessageBus,
     N: Notifier,
 {
-    each_record(Stage::TranscribeStore, event, |body, receives| async move {
-        let objects = match objects_for(Stage::TranscribeStore, body) {
-            Ok(o) => o,
-            Err(done) => return done,
-        };
-        let mut results = Vec::new();
-        for o in objects {
-            let video = keys::video_id_in(&o.key);
-            let r = stages::transcribe_store(
-                store,
-                records,
-                bus,
-                notifier,
-                &config.understanding,
-                &o.key,
-            )
-            .await
-            .map(describe);
-            results.push(
-                settle(
-                    records,
-                    notifier,
-                    Stage::TranscribeStore,
-                    video.as_ref(),
-                    receives,
-                    r,
-                )
-                .await,
-            );
-        }
-        combine(results)
+    let stage = Stage::TranscribeStore;
+    each_record(stage, event, |body, receives| {
+        each_object(records, notifier, stage, body, receives, |o| async move {
+            stages::transcribe_store(store, records, bus, notifier, &config.understanding, &o.key)
+                .await
+        })
     })
     .await
 }
@@ -411,30 +397,11 @@ where
     B: MessageBus,
     N: Notifier,
 {
-    each_record(Stage::Rekognition, event, |body, receives| async move {
-        let objects = match objects_for(Stage::Rekognition, body) {
-            Ok(o) => o,
-            Err(done) => return done,
-        };
-        let mut results = Vec::new();
-        for o in objects {
-            let video = keys::video_id_in(&o.key);
-            let r = stages::choose_cover_for(store, records, analyzer, bus, notifier, &o.key)
-                .await
-                .map(describe);
-            results.push(
-                settle(
-                    records,
-                    notifier,
-                    Stage::Rekognition,
-                    video.as_ref(),
-                    receives,
-                    r,
-                )
-                .await,
-            );
-        }
-        combine(results)
+    let stage = Stage::Rekognition;
+    each_record(stage, event, |body, receives| {
+        each_object(records, notifier, stage, body, receives, |o| async move {
+            stages::choose_cover_for(store, records, analyzer, bus, notifier, &o.key).await
+        })
     })
     .await
 }
