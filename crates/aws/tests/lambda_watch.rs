@@ -1,7 +1,8 @@
 //! One function under the Lambda runtime API, as `cargo lambda watch` serves it
 //! locally, invoked with an events/ file by `cargo lambda invoke` (cargo-lambda from
-//! PyPI), against moto. The event is the real S3 upload of ../shared/samples (its key
-//! URL-encoded with `+` for spaces), wrapped in SQS as the ingest queue delivers it.
+//! PyPI), against moto. The event is a conference team's real S3 upload
+//! (`events/s3-put-talk.json`, its key URL-encoded with `+` for spaces), under
+//! `uploads/` and wrapped in SQS as the ingest queue delivers it.
 
 mod common;
 
