@@ -76,7 +76,10 @@ pub fn overlay_key(id: &VideoId) -> String {
 }
 
 /// A black, opaque PNG of `width` × `height` pixels.
-pub fn black_png(width: u32, height: u32) -> Vec<u8> {
+///
+/// # Errors
+/// [`PortError::Failed`] if the encoder refuses the size.
+pub fn black_png(width: u32, height: u32) -> Result<Vec<u8>, PortError> {
     let image = image::RgbImage::new(width.max(1), height.max(1));
     let mut bytes = Vec::new();
     image
@@ -84,8 +87,8 @@ pub fn black_png(width: u32, height: u32) -> Vec<u8> {
             &mut std::io::Cursor::new(&mut bytes),
             image::ImageFormat::Png,
         )
-        .expect("encoding a PNG in memory does not fail");
-    bytes
+        .map_err(|e| PortError::Failed(format!("black {width}x{height} PNG: {e}")))?;
+    Ok(bytes)
 }
 
 /// The client request token: up to 64 ASCII characters (MediaConvert API Reference,
@@ -580,7 +583,7 @@ impl MediaConvertTranscoder<'_> {
         let key = overlay_key(id);
         if self.store.head(&key).await?.is_none() {
             let (w, h) = overlay_size(plan);
-            self.store.put(&key, black_png(w, h), "image/png").await?;
+            self.store.put(&key, black_png(w, h)?, "image/png").await?;
         }
         Ok(())
     }
