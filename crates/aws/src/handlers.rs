@@ -97,21 +97,6 @@ fn failure(message_id: &str) -> BatchItemFailure {
     f
 }
 
-fn describe(handled: Handled) -> String {
-    match handled {
-        Handled::Done(id) => format!("{id} done"),
-        Handled::Skipped(id, why) => format!("{id} skipped: {why}"),
-        Handled::Waiting(id, parts) => format!(
-            "{id} waiting for {}",
-            parts
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
 /// Turns a stage's result into the record's, recording a retryable failure on the
 /// video when this was the queue's last delivery.
 async fn settle<R: VideoRecords, N: Notifier>(
@@ -292,7 +277,7 @@ where
             Body::Ignored(why) => return RecordResult::Done(format!("ignored: {why}")),
             other => return RecordResult::Unreadable(format!("transcode does not take {other:?}")),
         };
-        let result = result.map(describe);
+        let result = result.map(|h| h.to_string());
         settle(
             records,
             notifier,
@@ -330,7 +315,7 @@ where
     let mut results = Vec::new();
     for o in objects {
         let video = keys::video_id_in(&o.key);
-        let r = run(o).await.map(describe);
+        let r = run(o).await.map(|h| h.to_string());
         results.push(settle(records, notifier, stage, video.as_ref(), receives, r).await);
     }
     combine(results)
@@ -435,7 +420,7 @@ where
             &video_id,
         )
         .await
-        .map(describe);
+        .map(|h| h.to_string());
         settle(
             records,
             notifier,

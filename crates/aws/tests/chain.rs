@@ -4,15 +4,16 @@
 
 mod common;
 
-use aws_lambda_events::event::sqs::SqsEvent;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use common::*;
 use serde_json::{json, Value};
+use vidpipe_aws::bus::SqsBus;
 use vidpipe_aws::events::{read_body, Body};
 use vidpipe_aws::mediaconvert::MediaConvertTranscoder;
 use vidpipe_aws::notify::LinksPublisher;
 use vidpipe_aws::rekognition::RekognitionAnalyzer;
 use vidpipe_aws::transcribe::TranscribeTranscriber;
-use vidpipe_aws::{handlers, Clients};
+use vidpipe_aws::{handlers, Function};
 use vidpipe_domain::events::ObjectCreated;
 use vidpipe_domain::keys::{self, VideoId};
 use vidpipe_domain::ports::VideoRecords;
@@ -127,34 +128,86 @@ async fn complete_job(w: &World, job: &Value, job_id: &str) -> String {
     .to_string()
 }
 
+/// The six functions as their binaries wire them, on a world: MediaConvert on its
+/// stub, DetectFaces on its stub where one is given, everything else on moto.
+struct Functions<'a> {
+    f: &'a Function,
+    bus: SqsBus,
+    transcoder: MediaConvertTranscoder<'a>,
+    transcriber: TranscribeTranscriber,
+    analyzer: RekognitionAnalyzer<'a>,
+    publisher: LinksPublisher<'a>,
+}
+
+impl<'a> Functions<'a> {
+    async fn new(w: &'a World, mediaconvert: &Stub, faces: Option<&Stub>) -> Functions<'a> {
+        let f = &w.function;
+        let faces_sdk = match faces {
+            Some(stub) => sdk_config(&stub.endpoint).await,
+            None => w.sdk.clone(),
+        };
+        Functions {
+            f,
+            bus: f.bus(),
+            transcoder: MediaConvertTranscoder {
+                client: aws_sdk_mediaconvert::Client::new(
+                    &sdk_config(&mediaconvert.endpoint).await,
+                ),
+                role_arn: "arn:aws:iam::123456789012:role/vidpipe-mediaconvert".into(),
+                store: &f.store,
+            },
+            transcriber: TranscribeTranscriber {
+                client: aws_sdk_transcribe::Client::new(&w.sdk),
+                bucket: BUCKET.into(),
+                language_code: "en-US".into(),
+            },
+            analyzer: RekognitionAnalyzer {
+                store: &f.store,
+                labels: aws_sdk_rekognition::Client::new(&w.sdk),
+                faces: aws_sdk_rekognition::Client::new(&faces_sdk),
+            },
+            publisher: LinksPublisher {
+                store: &f.store,
+                expiry: f.config.link_expiry,
+            },
+        }
+    }
+
+    /// Runs `function`'s handler on `event`, as the Lambda service would.
+    async fn handle(&self, function: &str, event: SqsEvent) -> SqsBatchResponse {
+        let f = self.f;
+        let config = &f.config.pipeline;
+        let (store, records, bus, notifier) = (&f.store, &f.records, &self.bus, &f.notifier);
+        match function {
+            "ingest" => handlers::ingest(store, records, bus, notifier, config, event).await,
+            "transcode" => {
+                handlers::transcode(store, records, &self.transcoder, bus, notifier, event).await
+            }
+            "transcribe-start" => {
+                handlers::transcribe_start(store, records, &self.transcriber, notifier, event).await
+            }
+            "transcribe-store" => {
+                handlers::transcribe_store(store, records, bus, notifier, config, event).await
+            }
+            "rekognition" => {
+                handlers::rekognition(store, records, &self.analyzer, bus, notifier, event).await
+            }
+            "publish" => {
+                handlers::publish(store, records, &self.publisher, notifier, config, event).await
+            }
+            other => panic!("no function {other}"),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing() {
     let w = World::new(&[]).await;
     let f = &w.function;
-    let bus = f.bus();
     let mediaconvert = mediaconvert_stub();
     let faces = faces_stub();
-    let transcoder = MediaConvertTranscoder {
-        client: aws_sdk_mediaconvert::Client::new(&sdk_config(&mediaconvert.endpoint).await),
-        role_arn: "arn:aws:iam::123456789012:role/vidpipe-mediaconvert".into(),
-        store: &f.store,
-    };
-    let transcriber = TranscribeTranscriber {
-        client: aws_sdk_transcribe::Client::new(&w.sdk),
-        bucket: BUCKET.into(),
-        language_code: "en-US".into(),
-    };
-    let analyzer = RekognitionAnalyzer {
-        store: &f.store,
-        labels: aws_sdk_rekognition::Client::new(&w.sdk),
-        faces: aws_sdk_rekognition::Client::new(&sdk_config(&faces.endpoint).await),
-    };
-    let publisher = LinksPublisher {
-        store: &f.store,
-        expiry: f.config.link_expiry,
-    };
-    let config = &f.config.pipeline;
-    let mut replay: Vec<(&str, aws_lambda_events::event::sqs::SqsEvent)> = Vec::new();
+    let fns = Functions::new(&w, &mediaconvert, Some(&faces)).await;
+    let mut replay: Vec<(&str, SqsEvent)> = Vec::new();
 
     // The sidecar first, then the video: a key with a space, a colon, a plus and a
     // question mark, as conference titles have.
@@ -177,15 +230,7 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
     // ingest
     let event = w.drain("ingest").await;
     assert!(event.records.len() >= 2, "sidecar and video notifications");
-    let r = handlers::ingest(
-        &f.store,
-        &f.records,
-        &bus,
-        &f.notifier,
-        config,
-        event.clone(),
-    )
-    .await;
+    let r = fns.handle("ingest", event.clone()).await;
     assert_eq!(failures(&r), Vec::<String>::new());
     replay.push(("ingest", event));
     let video_event = ObjectCreated {
@@ -229,15 +274,7 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
     // case an earlier delivery died before asking): still one job of each kind.
     let event = w.drain("transcode").await;
     assert!(!event.records.is_empty());
-    let r = handlers::transcode(
-        &f.store,
-        &f.records,
-        &transcoder,
-        &bus,
-        &f.notifier,
-        event.clone(),
-    )
-    .await;
+    let r = fns.handle("transcode", event.clone()).await;
     assert_eq!(failures(&r), Vec::<String>::new());
     replay.push(("transcode", event));
     let jobs = mediaconvert.bodies();
@@ -334,15 +371,7 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
     )
     .await;
     let event = sqs_event(&[gif_complete, complete]);
-    let r = handlers::transcode(
-        &f.store,
-        &f.records,
-        &transcoder,
-        &bus,
-        &f.notifier,
-        event.clone(),
-    )
-    .await;
+    let r = fns.handle("transcode", event.clone()).await;
     assert_eq!(failures(&r), Vec::<String>::new());
     replay.push(("transcode", event));
     let rec = record(&w, &id).await;
@@ -365,14 +394,7 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
     let event = w.drain("transcribe-start").await;
     // With the s3:TestEvent S3 sends each queue when its notification is set up.
     assert!(!event.records.is_empty());
-    let r = handlers::transcribe_start(
-        &f.store,
-        &f.records,
-        &transcriber,
-        &f.notifier,
-        event.clone(),
-    )
-    .await;
+    let r = fns.handle("transcribe-start", event.clone()).await;
     assert_eq!(failures(&r), Vec::<String>::new());
     replay.push(("transcribe-start", event));
     let job = aws_sdk_transcribe::Client::new(&w.sdk)
@@ -394,15 +416,7 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
     .unwrap();
     w.put(&keys::transcript_json(&id), transcript).await;
     let event = w.drain("transcribe-store").await;
-    let r = handlers::transcribe_store(
-        &f.store,
-        &f.records,
-        &bus,
-        &f.notifier,
-        config,
-        event.clone(),
-    )
-    .await;
+    let r = fns.handle("transcribe-store", event.clone()).await;
     assert_eq!(failures(&r), Vec::<String>::new());
     replay.push(("transcribe-store", event));
     let rec = record(&w, &id).await;
@@ -418,15 +432,7 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
     // rekognition: frame captures created.
     let event = w.drain("rekognition").await;
     assert!(!event.records.is_empty());
-    let r = handlers::rekognition(
-        &f.store,
-        &f.records,
-        &analyzer,
-        &bus,
-        &f.notifier,
-        event.clone(),
-    )
-    .await;
+    let r = fns.handle("rekognition", event.clone()).await;
     assert_eq!(failures(&r), Vec::<String>::new());
     replay.push(("rekognition", event));
     let rec = record(&w, &id).await;
@@ -444,7 +450,7 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
     // `cover.jpg` from a frame capture): the function takes it and does nothing.
     let event = w.drain("rekognition").await;
     let version = record(&w, &id).await.version;
-    let r = handlers::rekognition(&f.store, &f.records, &analyzer, &bus, &f.notifier, event).await;
+    let r = fns.handle("rekognition", event).await;
     assert_eq!(failures(&r), Vec::<String>::new());
     assert_eq!(record(&w, &id).await.version, version);
 
@@ -453,15 +459,7 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
     let event = w.drain("transcode").await;
     assert!(!event.records.is_empty(), "a promo request");
     {
-        let r = handlers::transcode(
-            &f.store,
-            &f.records,
-            &transcoder,
-            &bus,
-            &f.notifier,
-            event.clone(),
-        )
-        .await;
+        let r = fns.handle("transcode", event.clone()).await;
         assert_eq!(failures(&r), Vec::<String>::new());
         replay.push(("transcode", event));
         let jobs = mediaconvert.bodies();
@@ -473,15 +471,7 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
         let complete =
             complete_job(&w, promo, &format!("job-{}", &token[token.len() - 16..])).await;
         let event = sqs_event(&[complete]);
-        let r = handlers::transcode(
-            &f.store,
-            &f.records,
-            &transcoder,
-            &bus,
-            &f.notifier,
-            event.clone(),
-        )
-        .await;
+        let r = fns.handle("transcode", event.clone()).await;
         assert_eq!(failures(&r), Vec::<String>::new());
         replay.push(("transcode", event));
     }
@@ -489,15 +479,7 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
     // publish: of all the "part recorded" messages, exactly one publishes.
     let event = w.drain("publish").await;
     assert!(event.records.len() >= 3);
-    let r = handlers::publish(
-        &f.store,
-        &f.records,
-        &publisher,
-        &f.notifier,
-        config,
-        event.clone(),
-    )
-    .await;
+    let r = fns.handle("publish", event.clone()).await;
     assert_eq!(failures(&r), Vec::<String>::new());
     replay.push(("publish", event));
     let rec = record(&w, &id).await;
@@ -532,31 +514,7 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
     // Replaying every event changes nothing more.
     let version = rec.version;
     for (function, event) in replay {
-        let r = match function {
-            "ingest" => {
-                handlers::ingest(&f.store, &f.records, &bus, &f.notifier, config, event).await
-            }
-            "transcode" => {
-                handlers::transcode(&f.store, &f.records, &transcoder, &bus, &f.notifier, event)
-                    .await
-            }
-            "transcribe-start" => {
-                handlers::transcribe_start(&f.store, &f.records, &transcriber, &f.notifier, event)
-                    .await
-            }
-            "transcribe-store" => {
-                handlers::transcribe_store(&f.store, &f.records, &bus, &f.notifier, config, event)
-                    .await
-            }
-            "rekognition" => {
-                handlers::rekognition(&f.store, &f.records, &analyzer, &bus, &f.notifier, event)
-                    .await
-            }
-            _ => {
-                handlers::publish(&f.store, &f.records, &publisher, &f.notifier, config, event)
-                    .await
-            }
-        };
+        let r = fns.handle(function, event).await;
         assert_eq!(failures(&r), Vec::<String>::new(), "{function}");
     }
     assert_eq!(
@@ -767,7 +725,6 @@ fn every_file_in_events_parses_and_the_real_key_decodes() {
         }
         other => panic!("{other:?}"),
     }
-    let _ = Clients::new;
 }
 
 /// An events/ file as the SQS event it is, with each S3 record's ETag set to the
@@ -819,9 +776,8 @@ fn ids_in(event: &SqsEvent) -> Vec<(String, VideoId)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_takes_its_events_files_and_a_replay_changes_nothing() {
     let w = World::new(&[]).await;
-    let f = &w.function;
-    let bus = f.bus();
-    let config = &f.config.pipeline;
+    let mediaconvert = mediaconvert_stub();
+    let fns = Functions::new(&w, &mediaconvert, None).await;
     let talk = "uploads/Right metrics and wrong metrics: Is there such a thing4?";
     w.put(&format!("{talk}.mp4"), make_mp4(3, true)).await;
     w.put("uploads/café — 演讲.mp4", make_mp4(3, true)).await;
@@ -843,15 +799,7 @@ async fn ingest_takes_its_events_files_and_a_replay_changes_nothing() {
     let mut versions = Vec::new();
     for round in 0..2 {
         for (name, event) in &events {
-            let r = handlers::ingest(
-                &f.store,
-                &f.records,
-                &bus,
-                &f.notifier,
-                config,
-                event.clone(),
-            )
-            .await;
+            let r = fns.handle("ingest", event.clone()).await;
             let want: Vec<String> = if *name == "sqs-malformed-body.json" {
                 // Unreadable: reported, so that they reach the dead-letter queue.
                 event
@@ -902,21 +850,7 @@ async fn ingest_takes_its_events_files_and_a_replay_changes_nothing() {
     // per video: renditions and GIF for the talk and the unicode key.
     let requests = w.drain("transcode").await;
     assert!(requests.records.len() >= 2);
-    let mediaconvert = mediaconvert_stub();
-    let transcoder = MediaConvertTranscoder {
-        client: aws_sdk_mediaconvert::Client::new(&sdk_config(&mediaconvert.endpoint).await),
-        role_arn: "arn:aws:iam::123456789012:role/vidpipe-mediaconvert".into(),
-        store: &f.store,
-    };
-    let r = handlers::transcode(
-        &f.store,
-        &f.records,
-        &transcoder,
-        &bus,
-        &f.notifier,
-        requests,
-    )
-    .await;
+    let r = fns.handle("transcode", requests).await;
     assert_eq!(failures(&r), Vec::<String>::new());
     let mut tokens: Vec<String> = mediaconvert
         .bodies()

@@ -15,7 +15,7 @@ use crate::events::{route, ObjectCreated, PipelineEvent, PipelineMessage};
 use crate::keys::{self, VideoId};
 use crate::ports::*;
 use crate::record::Stage;
-use crate::stages::{self, Handled, IngestOptions, IngestOutcome, PipelineConfig};
+use crate::stages::{self, IngestOptions, IngestOutcome, PipelineConfig};
 
 /// Deliveries of one event before it is dead-lettered (the template's
 /// `maxReceiveCount`).
@@ -247,18 +247,5 @@ where
         }
         (stage, _) => return Ok(format!("{stage} is not run by this router")),
     }?;
-    Ok(match handled {
-        Handled::Done(id) => format!("{id} done"),
-        Handled::Skipped(id, why) => format!("{id} skipped: {why}"),
-        Handled::Waiting(id, parts) => {
-            format!(
-                "{id} waiting for {}",
-                parts
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }
-    })
+    Ok(handled.to_string())
 }

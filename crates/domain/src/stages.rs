@@ -92,6 +92,20 @@ pub enum Handled {
     Waiting(VideoId, Vec<Stage>),
 }
 
+/// `<id> done`, `<id> skipped: <why>`, `<id> waiting for <stage>, <stage>`.
+impl std::fmt::Display for Handled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Handled::Done(id) => write!(f, "{id} done"),
+            Handled::Skipped(id, why) => write!(f, "{id} skipped: {why}"),
+            Handled::Waiting(id, parts) => {
+                let parts: Vec<&str> = parts.iter().map(|s| s.as_str()).collect();
+                write!(f, "{id} waiting for {}", parts.join(", "))
+            }
+        }
+    }
+}
+
 /// Reads the record, applies `change`, and stores it conditionally on its version,
 /// reading again after a conflicting write (up to 8 times). `change` returns `None`
 /// to leave the record as it is. Returns the stored record and `change`'s value.
