@@ -170,6 +170,15 @@ impl<'a> FakeTranscoder<'a> {
         }
     }
 
+    /// One whose jobs stay submitted until their state change is sent, as
+    /// MediaConvert's do.
+    pub fn asynchronous(store: &'a MemStore) -> Self {
+        FakeTranscoder {
+            asynchronous: true,
+            ..FakeTranscoder::new(store)
+        }
+    }
+
     /// The outputs a plan names, as a transcoder would report them.
     pub fn outputs_for(&self, id: &VideoId, plan: &Plan) -> Vec<OutputFile> {
         let mut outputs = Vec::new();

@@ -43,6 +43,20 @@ impl World {
         self.store.take_created();
         event
     }
+    /// Uploads `uploads/talk.mp4` of `duration_s` with video and audio and runs it
+    /// until its renditions job is submitted to `transcoder`: the video's id.
+    async fn submitted_talk(&self, transcoder: &FakeTranscoder<'_>, duration_s: f64) -> VideoId {
+        let event = self.upload(
+            "uploads/talk.mp4",
+            b"v",
+            Some(media(duration_s, true, true)),
+        );
+        self.run_with(transcoder, event, &IngestOptions::default())
+            .await
+            .videos[0]
+            .clone()
+    }
+
     async fn run_with(
         &self,
         transcoder: &FakeTranscoder<'_>,
@@ -384,14 +398,8 @@ async fn audio_only_and_silent_video_get_the_outputs_they_can() {
 #[tokio::test]
 async fn a_job_error_fails_the_video_with_the_job_reason() {
     let w = World::new();
-    let event = w.upload("uploads/talk.mp4", b"v", Some(media(10.0, true, true)));
-    let mut transcoder = FakeTranscoder::new(&w.store);
-    transcoder.asynchronous = true;
-    let id = w
-        .run_with(&transcoder, event, &IngestOptions::default())
-        .await
-        .videos[0]
-        .clone();
+    let transcoder = FakeTranscoder::asynchronous(&w.store);
+    let id = w.submitted_talk(&transcoder, 10.0).await;
     assert_eq!(w.record(&id).stage(Stage::Transcode), StageStatus::Running);
     let change = JobStateChange {
         video_id: id.clone(),
@@ -424,14 +432,8 @@ async fn a_job_error_fails_the_video_with_the_job_reason() {
 #[tokio::test]
 async fn frames_before_the_job_completes_are_retried_then_dead_lettered() {
     let w = World::new();
-    let event = w.upload("uploads/talk.mp4", b"v", Some(media(10.0, true, true)));
-    let mut transcoder = FakeTranscoder::new(&w.store);
-    transcoder.asynchronous = true;
-    let id = w
-        .run_with(&transcoder, event, &IngestOptions::default())
-        .await
-        .videos[0]
-        .clone();
+    let transcoder = FakeTranscoder::asynchronous(&w.store);
+    let id = w.submitted_talk(&transcoder, 10.0).await;
     // MediaConvert writes a frame; its COMPLETE event never comes.
     w.store.insert(&keys::frame_capture(&id, 0), &[100]);
     let frame_event = w.store.take_created().pop().unwrap();
@@ -483,14 +485,8 @@ async fn a_retryable_submit_failure_gives_the_claim_back() {
 #[tokio::test]
 async fn publish_waits_for_every_part_and_wins_once() {
     let w = World::new();
-    let event = w.upload("uploads/talk.mp4", b"v", Some(media(10.0, true, true)));
-    let mut transcoder = FakeTranscoder::new(&w.store);
-    transcoder.asynchronous = true;
-    let id = w
-        .run_with(&transcoder, event, &IngestOptions::default())
-        .await
-        .videos[0]
-        .clone();
+    let transcoder = FakeTranscoder::asynchronous(&w.store);
+    let id = w.submitted_talk(&transcoder, 10.0).await;
     let waiting = stages::publish(
         &w.store,
         &w.records,
@@ -770,14 +766,9 @@ async fn no_audio_stream_skips_transcription() {
 #[tokio::test]
 async fn publishing_waits_for_the_promo_and_a_failed_promo_does_not_block_it() {
     let w = speaking_world(FakeTranscriber::speaking(TALK, 3.5));
-    let event = w.upload("uploads/talk.mp4", b"v", Some(media(60.0, true, true)));
-    let mut transcoder = FakeTranscoder::new(&w.store);
-    transcoder.asynchronous = true; // the renditions job waits, like MediaConvert
-    let id = w
-        .run_with(&transcoder, event, &IngestOptions::default())
-        .await
-        .videos[0]
-        .clone();
+    // The renditions job waits, like MediaConvert; the promo job will fail.
+    let mut transcoder = FakeTranscoder::asynchronous(&w.store);
+    let id = w.submitted_talk(&transcoder, 60.0).await;
     let outputs = transcoder.write_outputs(&id, w.record(&id).plan.as_ref().unwrap());
     w.store.take_created();
     let complete = JobStateChange {
@@ -891,14 +882,8 @@ impl World {
 #[tokio::test]
 async fn a_gif_job_of_its_own_is_kept_whichever_job_ends_first_and_never_fails_the_video() {
     let w = World::new();
-    let event = w.upload("uploads/talk.mp4", b"v", Some(media(10.0, true, true)));
-    let mut transcoder = FakeTranscoder::new(&w.store);
-    transcoder.asynchronous = true;
-    let id = w
-        .run_with(&transcoder, event, &IngestOptions::default())
-        .await
-        .videos[0]
-        .clone();
+    let transcoder = FakeTranscoder::asynchronous(&w.store);
+    let id = w.submitted_talk(&transcoder, 10.0).await;
     let gif = crate::record::OutputFile {
         key: keys::preview_gif(&id),
         kind: crate::record::OutputKind::Gif,
