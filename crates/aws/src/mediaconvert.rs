@@ -259,10 +259,32 @@ fn av_output(r: &RenditionSpec, container: ContainerType, extension: Option<&str
     o.build()
 }
 
+/// What a job's outputs read of the input.
+#[derive(Debug, Clone, Copy)]
+struct Reads {
+    audio: bool,
+    video: bool,
+}
+
+impl Reads {
+    /// Everything the plan's outputs use: audio for the MP3 or a rendition's AAC,
+    /// video for the renditions.
+    fn of(plan: &Plan) -> Reads {
+        Reads {
+            audio: plan.mp3_bitrate_bps.is_some()
+                || plan
+                    .renditions
+                    .iter()
+                    .any(|r| r.audio_bitrate_bps.is_some()),
+            video: !plan.renditions.is_empty(),
+        }
+    }
+}
+
 fn input(
     store: &S3Store,
     source_key: &str,
-    plan: &Plan,
+    reads: Reads,
     clippings: Vec<InputClipping>,
     overlays: Vec<InsertableImage>,
 ) -> Input {
@@ -270,7 +292,7 @@ fn input(
         .file_input(store.uri(source_key))
         .timecode_source(InputTimecodeSource::Zerobased)
         .set_input_clippings(Some(clippings));
-    if plan.mp3_bitrate_bps.is_some() {
+    if reads.audio {
         i = i.audio_selectors(
             AUDIO_SELECTOR,
             AudioSelector::builder()
@@ -278,7 +300,7 @@ fn input(
                 .build(),
         );
     }
-    if !plan.renditions.is_empty() {
+    if reads.video {
         i = i.video_selector(VideoSelector::builder().rotate(InputRotate::Auto).build());
     }
     if !overlays.is_empty() {
@@ -429,7 +451,7 @@ pub fn job_settings(store: &S3Store, job: &TranscodeJob) -> JobSettings {
         .inputs(input(
             store,
             &job.source_key,
-            plan,
+            Reads::of(plan),
             vec![clipping],
             overlays,
         ))
@@ -470,7 +492,13 @@ pub fn promo_job_settings(store: &S3Store, job: &PromoJob) -> Result<JobSettings
     let mut output = av_output(largest, ContainerType::Mp4, Some("mp4"));
     output.name_modifier = None;
     Ok(JobSettings::builder()
-        .inputs(input(store, &job.source_key, plan, clippings, overlays))
+        .inputs(input(
+            store,
+            &job.source_key,
+            Reads::of(plan),
+            clippings,
+            overlays,
+        ))
         .output_groups(file_group(
             "promo",
             format!(
@@ -523,9 +551,6 @@ pub fn gif_job_settings(store: &S3Store, job: &TranscodeJob) -> Option<JobSettin
                 .build(),
         )
         .build();
-    let mut gif_plan = plan.clone();
-    // The GIF input reads no audio.
-    gif_plan.mp3_bitrate_bps = None;
     let preview = keys::preview_gif(&job.video_id);
     let stem = preview.strip_suffix(".gif").unwrap_or(&preview);
     Some(
@@ -533,7 +558,10 @@ pub fn gif_job_settings(store: &S3Store, job: &TranscodeJob) -> Option<JobSettin
             .inputs(input(
                 store,
                 &job.source_key,
-                &gif_plan,
+                Reads {
+                    audio: false,
+                    video: true,
+                },
                 vec![clipping],
                 Vec::new(),
             ))
