@@ -186,9 +186,9 @@ where
             Ok(o) => o,
             Err(done) => return done,
         };
+        let prober = S3Prober { store };
         let mut results = Vec::new();
         for object in objects {
-            let prober = S3Prober { store };
             let outcome = stages::ingest(
                 store,
                 &prober,

@@ -12,7 +12,7 @@ use std::io::Cursor;
 
 use mp4parse::{SampleEntry, TrackType};
 use vidpipe_domain::media::{AudioStreamInfo, MediaInfo, VideoStreamInfo};
-use vidpipe_domain::ports::MediaProber;
+use vidpipe_domain::ports::{MediaProber, ObjectInfo};
 use vidpipe_domain::PortError;
 
 use crate::s3::S3Store;
@@ -251,17 +251,12 @@ fn rotation_of(m: &mp4parse::Matrix) -> i32 {
 }
 
 impl MediaProber for S3Prober<'_> {
-    async fn probe(&self, key: &str) -> Result<MediaInfo, PortError> {
-        use vidpipe_domain::ports::ObjectReader;
-        let info = self
-            .store
-            .head(key)
-            .await?
-            .ok_or_else(|| PortError::NotFound(format!("{key}: no such object")))?;
-        let header = header_boxes(info.size_bytes, |start, end| {
+    async fn probe(&self, object: &ObjectInfo) -> Result<MediaInfo, PortError> {
+        let key = &object.key;
+        let header = header_boxes(object.size_bytes, |start, end| {
             self.store.get_range(key, start, end)
         })
         .await?;
-        media_info_from_header(&header, info.size_bytes)
+        media_info_from_header(&header, object.size_bytes)
     }
 }

@@ -100,7 +100,8 @@ pub struct FakeProber {
 }
 
 impl MediaProber for FakeProber {
-    async fn probe(&self, key: &str) -> Result<MediaInfo, PortError> {
+    async fn probe(&self, object: &ObjectInfo) -> Result<MediaInfo, PortError> {
+        let key = &object.key;
         lock(&self.media)
             .get(key)
             .cloned()

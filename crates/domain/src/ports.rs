@@ -59,7 +59,13 @@ pub trait MediaProber: Send + Sync {
     /// # Errors
     /// [`PortError::Invalid`] with the prober's reason when the object is not readable
     /// media (not a container, truncated, no streams).
-    fn probe(&self, key: &str) -> impl Future<Output = Result<MediaInfo, PortError>> + Send;
+    ///
+    /// `object` is the source as its store's HEAD described it (key and size), so that
+    /// a prober reading byte ranges need not ask again.
+    fn probe(
+        &self,
+        object: &ObjectInfo,
+    ) -> impl Future<Output = Result<MediaInfo, PortError>> + Send;
 }
 
 /// Whether a conditional create made the record.

@@ -395,7 +395,7 @@ async fn prepare<S: ObjectReader, P: MediaProber>(
         ))
         .into());
     }
-    let media = prober.probe(key).await.map_err(|e| match e {
+    let media = prober.probe(&head).await.map_err(|e| match e {
         PortError::Invalid(reason) | PortError::NotFound(reason) => {
             StageError::from(InputError::NotMedia {
                 key: key.clone(),

@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::Deserialize;
 use tokio::process::Command;
 use vidpipe_domain::media::{AudioStreamInfo, MediaInfo, VideoStreamInfo};
-use vidpipe_domain::ports::MediaProber;
+use vidpipe_domain::ports::{MediaProber, ObjectInfo};
 use vidpipe_domain::PortError;
 
 use crate::store::LocalStore;
@@ -231,8 +231,8 @@ impl MediaProber for FfProber<'_> {
     /// Probes streams and duration, then reads the packets of the last 1.5 s the header
     /// promises: an MP4 whose index survived but whose data was cut off (a truncated
     /// upload with `faststart`) has none there, and is refused as truncated.
-    async fn probe(&self, key: &str) -> Result<MediaInfo, PortError> {
-        let path = self.store.path_of(key)?;
+    async fn probe(&self, object: &ObjectInfo) -> Result<MediaInfo, PortError> {
+        let path = self.store.path_of(&object.key)?;
         let info = media_info_from(&ffprobe_json(&path, &[]).await?)?;
         if info.duration_s > TAIL_CHECK_S {
             let from_s = info.duration_s - TAIL_CHECK_S;
