@@ -4,6 +4,9 @@ CARGO ?= cargo
 OUT ?= vidpipe-out
 SAMPLE ?= samples/talk.mp4
 APT_PACKAGES := ffmpeg espeak-ng bc cmake
+# Where cargo builds: $CARGO_TARGET_DIR when set (CI keeps one outside the checkout
+# so that a run reuses the last one's build), else ./target.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
 FUNCTIONS := ingest transcode transcribe-start transcribe-store rekognition publish
 
@@ -42,7 +45,7 @@ build: ## Release build of the vidpipe command
 
 demo: setup ## Make a narrated sample talk and process it (outputs in ./vidpipe-out)
 	scripts/make-sample.sh $(SAMPLE) 20 >/dev/null
-	target/release/vidpipe process $(SAMPLE) --out $(OUT)
+	$(TARGET_DIR)/release/vidpipe process $(SAMPLE) --out $(OUT)
 
 test: system-packages python-packages validate ## Run every test: unit, stage, end-to-end on real media and speech, the Lambda handlers on moto
 	$(CARGO) test --workspace
@@ -51,7 +54,7 @@ validate: ## Check template.yaml with cfn-lint and sam validate --lint
 	cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 sam validate --lint --region us-east-1
 
-# cargo-lambda builds into target/<triple>/, apart from the test build: CI builds the
+# cargo-lambda builds into $(TARGET_DIR)/<triple>/, apart from the test build: CI builds the
 # functions unoptimised (SAM_BUILD_MODE=debug) to stay in its time; deploys take the
 # default, release.
 sam-build: python-packages ## Build the six functions for Lambda with sam build (cargo-lambda); SAM_BUILD_MODE=debug for a quick check
@@ -65,13 +68,13 @@ fmt: ## Format the code
 	$(CARGO) fmt --all
 
 bench: system-packages python-packages build bench-functions ## Benchmarks: transcode against plain ffmpeg; transcription against faster-whisper; the Lambda functions
-	scripts/bench-transcode.sh target/release/vidpipe
+	scripts/bench-transcode.sh $(TARGET_DIR)/release/vidpipe
 	$(CARGO) build --release -p vidpipe-whisper --example transcribe
-	scripts/bench-speech.sh target/release/examples/transcribe
+	scripts/bench-speech.sh $(TARGET_DIR)/release/examples/transcribe
 
 bench-functions: python-packages ## The Lambda functions: binary size, start to first runtime-API poll, peak memory on a sample event
 	$(CARGO) build --release $(addprefix -p ,$(FUNCTIONS))
-	scripts/bench-functions.py target/release
+	scripts/bench-functions.py $(TARGET_DIR)/release
 
 clean-out: ## Remove the demo output folder
 	rm -rf $(OUT)

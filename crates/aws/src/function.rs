@@ -1,6 +1,13 @@
-//! What every function builds once per cold start: its settings, the SDK
-//! configuration, the bucket, the record table and the notifier (every stage can fail
-//! a video, and a failure is recorded and notified).
+//! The adapters every function owns, built once per cold start: its settings, the
+//! SDK clients, the bucket, the record table, the notifier (every stage can fail a
+//! video, and a failure is recorded and notified) and the queues it sends to. A
+//! function lends them to the domain's dispatcher as
+//! [`vidpipe_domain::dispatch::Adapters`], adding the ports of its own stage.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{service_fn, LambdaEvent};
+use vidpipe_domain::dispatch::{Adapters, Dispatch, Unwired};
+use vidpipe_domain::record::Stage;
 
 use crate::bus::SqsBus;
 use crate::config::{Clients, ConfigError, FunctionConfig};
@@ -8,31 +15,49 @@ use crate::notify::CloudNotifier;
 use crate::records::DynamoRecords;
 use crate::s3::S3Store;
 
-pub struct Function {
+pub struct CloudAdapters {
     pub config: FunctionConfig,
     pub clients: Clients,
     pub store: S3Store,
     pub records: DynamoRecords,
     pub notifier: CloudNotifier,
+    /// The queues this function sends to.
+    pub bus: SqsBus,
 }
 
-impl Function {
+/// The domain's adapters with what every function has and no stage's own port.
+pub type BaseAdapters<'a> = Adapters<
+    'a,
+    S3Store,
+    Unwired,
+    DynamoRecords,
+    Unwired,
+    Unwired,
+    Unwired,
+    CloudNotifier,
+    Unwired,
+>;
+
+impl CloudAdapters {
     /// From the environment the template sets.
     ///
     /// # Errors
     /// [`ConfigError`] naming a missing or bad setting.
-    pub async fn from_env() -> Result<Function, ConfigError> {
+    pub async fn from_env() -> Result<CloudAdapters, ConfigError> {
         let config = FunctionConfig::from_env()?;
         let clients = Clients::from_env(&config).await;
-        Function::new(config, clients)
+        CloudAdapters::new(config, clients)
     }
 
-    pub fn new(config: FunctionConfig, clients: Clients) -> Result<Function, ConfigError> {
+    /// # Errors
+    /// [`ConfigError::Missing`] for `VIDPIPE_BUCKET`, `VIDPIPE_TABLE` or
+    /// `VIDPIPE_TOPIC_ARN`.
+    pub fn new(config: FunctionConfig, clients: Clients) -> Result<CloudAdapters, ConfigError> {
         let bucket = FunctionConfig::require(&config.bucket, "VIDPIPE_BUCKET")?.to_string();
         let table = FunctionConfig::require(&config.table, "VIDPIPE_TABLE")?.to_string();
         let topic = FunctionConfig::require(&config.topic_arn, "VIDPIPE_TOPIC_ARN")?.to_string();
         let sdk = &clients.sdk;
-        Ok(Function {
+        Ok(CloudAdapters {
             store: S3Store::new(clients.s3.clone(), bucket),
             records: DynamoRecords::new(aws_sdk_dynamodb::Client::new(sdk), table),
             notifier: CloudNotifier {
@@ -41,17 +66,41 @@ impl Function {
                 ses: aws_sdk_sesv2::Client::new(sdk),
                 sender_email: config.sender_email.clone(),
             },
+            bus: SqsBus {
+                client: aws_sdk_sqs::Client::new(sdk),
+                transcode_queue_url: config.transcode_queue_url.clone(),
+                publish_queue_url: config.publish_queue_url.clone(),
+            },
             clients,
             config,
         })
     }
 
-    /// The queues this function sends to.
-    pub fn bus(&self) -> SqsBus {
-        SqsBus {
-            client: aws_sdk_sqs::Client::new(&self.clients.sdk),
-            transcode_queue_url: self.config.transcode_queue_url.clone(),
-            publish_queue_url: self.config.publish_queue_url.clone(),
-        }
+    /// Store, records and notifier as the domain's [`Adapters`]; the function adds its
+    /// own port with `with_prober`, `with_transcoder`, ….
+    pub fn adapters(&self) -> BaseAdapters<'_> {
+        Adapters::new(&self.store, &self.records, &self.notifier)
+    }
+}
+
+impl CloudAdapters {
+    /// Serves the Lambda runtime API until the runtime stops: each invocation's SQS
+    /// batch goes through [`crate::handlers::handle`] for `stage`, with `adapters`
+    /// (this function's [`CloudAdapters::adapters`] and its own port).
+    ///
+    /// # Errors
+    /// The runtime's, when it cannot reach the Lambda runtime API.
+    pub async fn serve<D: Dispatch<Store = S3Store>>(
+        &self,
+        stage: Stage,
+        adapters: D,
+    ) -> Result<(), lambda_runtime::Error> {
+        let (adapters, bus, config) = (&adapters, &self.bus, &self.config.pipeline);
+        lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
+            Ok::<_, lambda_runtime::Error>(
+                crate::handlers::handle(stage, adapters, bus, config, event.payload).await,
+            )
+        }))
+        .await
     }
 }

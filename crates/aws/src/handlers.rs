@@ -1,6 +1,8 @@
-//! The six functions' handlers: an SQS batch in, the records to deliver again out
+//! The functions' one handler: an SQS batch in, the records to deliver again out
 //! (`ReportBatchItemFailures`). Each record runs in its own tracing span carrying the
-//! message id and, once known, the video id.
+//! message id and, once known, the video id; its events go to their stage through the
+//! domain's dispatcher ([`vidpipe_domain::dispatch::deliver`]), which also applies
+//! the queue's delivery-count rule.
 //!
 //! How a record ends:
 //! - the stage succeeded, skipped, or failed for good (its failure is recorded on the
@@ -8,35 +10,23 @@
 //! - the stage failed in a way a later delivery may fix (throttling, a dependency
 //!   down, an earlier stage not finished): the record is reported and SQS delivers it
 //!   again after the visibility timeout. On the last delivery the queue allows
-//!   ([`vidpipe_domain::router::MAX_RECEIVE_COUNT`]) the failure is recorded on the
+//!   ([`vidpipe_domain::dispatch::MAX_RECEIVE_COUNT`]) the failure is recorded on the
 //!   video too, and the record goes on to the dead-letter queue;
 //! - the body cannot be read at all: it is reported every time, so it ends in the
 //!   dead-letter queue with nothing lost, and the error log says why.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use tracing::{error, info, info_span, warn, Instrument};
-use vidpipe_domain::events::{route, ObjectCreated, PipelineEvent, PipelineMessage};
-use vidpipe_domain::keys::{self, VideoId};
-use vidpipe_domain::ports::*;
+use vidpipe_domain::dispatch::{deliver, Delivery, Dispatch, Disposition};
+use vidpipe_domain::events::{route, PipelineEvent, PipelineMessage};
+use vidpipe_domain::keys;
+use vidpipe_domain::ports::MessageBus;
 use vidpipe_domain::record::Stage;
-use vidpipe_domain::router::MAX_RECEIVE_COUNT;
-use vidpipe_domain::stages::{self, Handled, IngestOptions, IngestOutcome, PipelineConfig};
-use vidpipe_domain::{PortError, StageError};
+use vidpipe_domain::stages::{IngestOptions, PipelineConfig};
 
 use crate::events::{read_body, Body};
 use crate::mediaconvert::{job_state_change, JobEventError};
-use crate::probe::S3Prober;
 use crate::s3::S3Store;
-
-/// What one record's work came to.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RecordResult {
-    Done(String),
-    /// Deliver again (retryable).
-    Retry(String),
-    /// Unreadable or not ours to read: to the dead-letter queue.
-    Unreadable(String),
-}
 
 /// The record's delivery count so far (SQS attribute `ApproximateReceiveCount`).
 fn receive_count(message: &SqsMessage) -> u32 {
@@ -47,46 +37,61 @@ fn receive_count(message: &SqsMessage) -> u32 {
         .unwrap_or(1)
 }
 
-/// Runs `work` on every record of `event`, each in its own span, and collects the
-/// records to deliver again.
-pub async fn each_record<F, Fut>(function: Stage, event: SqsEvent, mut work: F) -> SqsBatchResponse
+/// What one record came to.
+#[derive(Debug, Clone, PartialEq)]
+enum RecordEnd {
+    /// Every event settled (done, skipped, ignored, or failed for good).
+    Settled(String),
+    /// Deliver again (retryable), or on to the dead-letter queue after the last try.
+    Again(String),
+    /// Unreadable or not ours to read: to the dead-letter queue.
+    Unreadable(String),
+}
+
+/// Runs `stage`'s function on every record of `event`, each in its own span, and
+/// answers with the records to deliver again. `adapters` are the ports the function
+/// wires (the others `None`), as [`vidpipe_domain::dispatch::Adapters`].
+pub async fn handle<D, B>(
+    stage: Stage,
+    adapters: &D,
+    bus: &B,
+    config: &PipelineConfig,
+    event: SqsEvent,
+) -> SqsBatchResponse
 where
-    F: FnMut(Body, u32) -> Fut,
-    Fut: std::future::Future<Output = RecordResult>,
+    D: Dispatch<Store = S3Store>,
+    B: MessageBus,
 {
     let mut response = SqsBatchResponse::default();
     for message in event.records {
         let message_id = message.message_id.clone().unwrap_or_default();
         let span = info_span!(
             "record",
-            function = function.as_str(),
+            stage = stage.as_str(),
             message_id = %message_id,
             video_id = tracing::field::Empty
         );
-        let result = async {
-            let body = message.body.as_deref().unwrap_or("");
-            match read_body(&message_id, body) {
-                // Boxed: a stage's future nests deeply (ingest re-enters itself when a
-                // sidecar arrives late), past rustc's layout depth limit in the
-                // binaries if left inline.
-                Ok(body) => Box::pin(work(body, receive_count(&message))).await,
-                Err(e) => RecordResult::Unreadable(e.to_string()),
-            }
-        }
-        .instrument(span.clone())
-        .await;
+        // Boxed: a stage's future nests deeply (ingest re-enters itself when a sidecar
+        // arrives late), past rustc's layout depth limit in the binaries if inline.
+        let end = Box::pin(handle_record(stage, adapters, bus, config, &message))
+            .instrument(span.clone())
+            .await;
         let _entered = span.enter();
-        match result {
-            RecordResult::Done(what) => info!(result = %what, "done"),
-            RecordResult::Retry(why) => {
+        let failure = match end {
+            RecordEnd::Settled(what) => {
+                info!(result = %what, "done");
+                continue;
+            }
+            RecordEnd::Again(why) => {
                 warn!(reason = %why, "delivering again");
-                response.batch_item_failures.push(failure(&message_id));
+                failure(&message_id)
             }
-            RecordResult::Unreadable(why) => {
+            RecordEnd::Unreadable(why) => {
                 error!(reason = %why, "unreadable record; it goes to the dead-letter queue");
-                response.batch_item_failures.push(failure(&message_id));
+                failure(&message_id)
             }
-        }
+        };
+        response.batch_item_failures.push(failure);
     }
     response
 }
@@ -97,46 +102,67 @@ fn failure(message_id: &str) -> BatchItemFailure {
     f
 }
 
-/// Turns a stage's result into the record's, recording a retryable failure on the
-/// video when this was the queue's last delivery.
-async fn settle<R: VideoRecords, N: Notifier>(
-    records: &R,
-    notifier: &N,
+async fn handle_record<D, B>(
     stage: Stage,
-    video: Option<&VideoId>,
-    receives: u32,
-    result: Result<String, StageError>,
-) -> RecordResult {
-    if let Some(id) = video {
-        tracing::Span::current().record("video_id", id.as_str());
-    }
-    match result {
-        Ok(what) => RecordResult::Done(what),
-        Err(e) if e.is_retryable() => {
-            if receives >= MAX_RECEIVE_COUNT {
-                if let Some(id) = video {
-                    let reason = StageError::Port(PortError::Failed(format!(
-                        "gave up after {receives} deliveries: {e}"
-                    )));
-                    stages::record_failure(records, notifier, id, stage, reason).await;
-                }
-            }
-            RecordResult::Retry(e.to_string())
+    adapters: &D,
+    bus: &B,
+    config: &PipelineConfig,
+    message: &SqsMessage,
+) -> RecordEnd
+where
+    D: Dispatch<Store = S3Store>,
+    B: MessageBus,
+{
+    let message_id = message.message_id.as_deref().unwrap_or("");
+    let body = match read_body(message_id, message.body.as_deref().unwrap_or("")) {
+        Ok(body) => body,
+        Err(e) => return RecordEnd::Unreadable(e.to_string()),
+    };
+    let events = match events_for(stage, adapters.store(), body).await {
+        Ok(events) => events,
+        Err(end) => return end,
+    };
+    let options = IngestOptions::default();
+    let mut deliveries = Vec::new();
+    for event in events {
+        let delivery = deliver(
+            adapters,
+            bus,
+            config,
+            stage,
+            event,
+            &options,
+            receive_count(message),
+        )
+        .await;
+        if let Some(id) = &delivery.video_id {
+            tracing::Span::current().record("video_id", id.as_str());
         }
-        // Recorded on the video by the stage.
-        Err(e) => RecordResult::Done(format!("failed for good: {e}")),
+        deliveries.push(delivery);
     }
+    combine(deliveries)
 }
 
-/// The objects of a body that route to `stage`, or why there are none. Ingest also
-/// takes keys no stage should read (`/uploads/…`, `uploads/../…`): it refuses them
-/// with the reason recorded, where ignoring them would leave no trace.
-fn objects_for(stage: Stage, body: Body) -> Result<Vec<ObjectCreated>, RecordResult> {
+/// The events of a body that `stage` takes, or how the record ends without any.
+/// Ingest also takes keys no stage should read (`/uploads/…`): it refuses them with
+/// the reason recorded, where ignoring them would leave no trace.
+async fn events_for(
+    stage: Stage,
+    store: &S3Store,
+    body: Body,
+) -> Result<Vec<PipelineEvent>, RecordEnd> {
     match body {
+        Body::Objects(_) if matches!(stage, Stage::Transcode | Stage::Publish) => Err(
+            RecordEnd::Unreadable(format!("{stage} takes messages, not S3 notifications")),
+        ),
         Body::Objects(objects) => Ok(objects
             .into_iter()
-            .filter(|o| {
-                let ours = route(&PipelineEvent::ObjectCreated(o.clone())) == Some(stage)
+            .map(PipelineEvent::ObjectCreated)
+            .filter(|event| {
+                let PipelineEvent::ObjectCreated(o) = event else {
+                    return false;
+                };
+                let ours = route(event) == Some(stage)
                     || (stage == Stage::Ingest && keys::unsafe_key_reason(&o.key).is_some());
                 if !ours {
                     info!(key = %o.key, "not an object this function takes; ignored");
@@ -144,292 +170,41 @@ fn objects_for(stage: Stage, body: Body) -> Result<Vec<ObjectCreated>, RecordRes
                 ours
             })
             .collect()),
-        Body::Ignored(why) => Err(RecordResult::Done(format!("ignored: {why}"))),
-        other => Err(RecordResult::Unreadable(format!(
-            "{stage} takes S3 notifications, not {other:?}"
+        Body::Message(m) if route(&PipelineEvent::Message(m.clone())) == Some(stage) => {
+            Ok(vec![PipelineEvent::Message(m)])
+        }
+        Body::JobState(value) if stage == Stage::Transcode => {
+            match job_state_change(store, &value).await {
+                Ok(change) => Ok(vec![PipelineEvent::Message(
+                    PipelineMessage::JobStateChanged(change),
+                )]),
+                Err(JobEventError::Ignored(why)) => {
+                    Err(RecordEnd::Settled(format!("ignored: {why}")))
+                }
+                Err(JobEventError::Malformed(why)) => {
+                    Err(RecordEnd::Unreadable(format!("MediaConvert event: {why}")))
+                }
+            }
+        }
+        Body::Ignored(why) => Err(RecordEnd::Settled(format!("ignored: {why}"))),
+        other => Err(RecordEnd::Unreadable(format!(
+            "{stage} does not take {other:?}"
         ))),
     }
 }
 
-/// Several objects in one notification: retry if any needs it.
-fn combine(results: Vec<RecordResult>) -> RecordResult {
-    if let Some(r) = results.iter().find(|r| matches!(r, RecordResult::Retry(_))) {
-        return r.clone();
-    }
-    RecordResult::Done(
-        results
-            .into_iter()
-            .map(|r| match r {
-                RecordResult::Done(s) | RecordResult::Retry(s) | RecordResult::Unreadable(s) => s,
-            })
-            .collect::<Vec<_>>()
-            .join("; "),
-    )
-}
-
-/// ingest: S3 object created under `uploads/`.
-pub async fn ingest<R, B, N>(
-    store: &S3Store,
-    records: &R,
-    bus: &B,
-    notifier: &N,
-    config: &PipelineConfig,
-    event: SqsEvent,
-) -> SqsBatchResponse
-where
-    R: VideoRecords,
-    B: MessageBus,
-    N: Notifier,
-{
-    each_record(Stage::Ingest, event, |body, receives| async move {
-        let objects = match objects_for(Stage::Ingest, body) {
-            Ok(o) => o,
-            Err(done) => return done,
-        };
-        let prober = S3Prober { store };
-        let mut results = Vec::new();
-        for object in objects {
-            let outcome = stages::ingest(
-                store,
-                &prober,
-                records,
-                bus,
-                notifier,
-                config,
-                &object,
-                &IngestOptions::default(),
-            )
-            .await;
-            // A sidecar's outcome is its video's; it has no id of its own.
-            let video = (keys::extension_of(&object.key).as_deref() != Some("json"))
-                .then(|| stages::video_id_for(config.id_scheme, &object));
-            let result = outcome.map(|o| match o {
-                IngestOutcome::Planned { video_id, notes } => {
-                    format!(
-                        "planned {video_id} for {}; {}",
-                        object.key,
-                        notes.join("; ")
-                    )
-                }
-                IngestOutcome::AlreadyIngested { video_id } => {
-                    format!("{video_id} already ingested")
-                }
-                IngestOutcome::SidecarNoted { key } => format!("sidecar {key} noted"),
-            });
-            results.push(
-                settle(
-                    records,
-                    notifier,
-                    Stage::Ingest,
-                    video.as_ref(),
-                    receives,
-                    result,
-                )
-                .await,
-            );
-        }
-        combine(results)
-    })
-    .await
-}
-
-/// transcode: transcode and promo requests, and MediaConvert job state changes.
-pub async fn transcode<R, T, B, N>(
-    store: &S3Store,
-    records: &R,
-    transcoder: &T,
-    bus: &B,
-    notifier: &N,
-    event: SqsEvent,
-) -> SqsBatchResponse
-where
-    R: VideoRecords,
-    T: Transcoder,
-    B: MessageBus,
-    N: Notifier,
-{
-    each_record(Stage::Transcode, event, |body, receives| async move {
-        let (video, result) = match body {
-            Body::Message(PipelineMessage::TranscodeRequested { video_id }) => {
-                let r = stages::transcode(records, transcoder, bus, notifier, &video_id).await;
-                (video_id, r)
-            }
-            Body::Message(PipelineMessage::PromoRequested { video_id }) => {
-                let r = stages::render_promo(records, transcoder, bus, &video_id).await;
-                (video_id, r)
-            }
-            Body::Message(PipelineMessage::JobStateChanged(change)) => {
-                let r = stages::job_state_changed(records, bus, notifier, &change).await;
-                (change.video_id, r)
-            }
-            Body::JobState(value) => match job_state_change(store, &value).await {
-                Ok(change) => {
-                    let r = stages::job_state_changed(records, bus, notifier, &change).await;
-                    (change.video_id, r)
-                }
-                Err(JobEventError::Ignored(why)) => {
-                    return RecordResult::Done(format!("ignored: {why}"))
-                }
-                Err(JobEventError::Malformed(why)) => {
-                    return RecordResult::Unreadable(format!("MediaConvert event: {why}"))
-                }
-            },
-            Body::Ignored(why) => return RecordResult::Done(format!("ignored: {why}")),
-            other => return RecordResult::Unreadable(format!("transcode does not take {other:?}")),
-        };
-        let result = result.map(|h| h.to_string());
-        settle(
-            records,
-            notifier,
-            Stage::Transcode,
-            Some(&video),
-            receives,
-            result,
-        )
-        .await
-    })
-    .await
-}
-
-/// The record's work for the stages an object's creation starts (transcribe-start,
-/// transcribe-store, rekognition): `run` on each object of the body that routes to
-/// `stage`, each settled against the video its key names.
-async fn each_object<R, N, F, Fut>(
-    records: &R,
-    notifier: &N,
-    stage: Stage,
-    body: Body,
-    receives: u32,
-    mut run: F,
-) -> RecordResult
-where
-    R: VideoRecords,
-    N: Notifier,
-    F: FnMut(ObjectCreated) -> Fut,
-    Fut: std::future::Future<Output = Result<Handled, StageError>>,
-{
-    let objects = match objects_for(stage, body) {
-        Ok(o) => o,
-        Err(done) => return done,
+/// Several events in one record: deliver the record again if any needs it.
+fn combine(deliveries: Vec<Delivery>) -> RecordEnd {
+    let text = |d: &Delivery| match &d.result {
+        Ok(handled) => handled.to_string(),
+        Err(e) if d.disposition == Disposition::Failed => format!("failed for good: {e}"),
+        Err(e) => e.to_string(),
     };
-    let mut results = Vec::new();
-    for o in objects {
-        let video = keys::video_id_in(&o.key);
-        let r = run(o).await.map(|h| h.to_string());
-        results.push(settle(records, notifier, stage, video.as_ref(), receives, r).await);
+    if let Some(again) = deliveries
+        .iter()
+        .find(|d| matches!(d.disposition, Disposition::Redeliver | Disposition::GaveUp))
+    {
+        return RecordEnd::Again(text(again));
     }
-    combine(results)
-}
-
-/// transcribe-start: `media/<id>/audio.mp3` created.
-pub async fn transcribe_start<R, T, N>(
-    store: &S3Store,
-    records: &R,
-    transcriber: &T,
-    notifier: &N,
-    event: SqsEvent,
-) -> SqsBatchResponse
-where
-    R: VideoRecords,
-    T: Transcriber,
-    N: Notifier,
-{
-    let stage = Stage::TranscribeStart;
-    each_record(stage, event, |body, receives| {
-        each_object(records, notifier, stage, body, receives, |o| async move {
-            stages::transcribe_start(store, records, transcriber, notifier, &o.key).await
-        })
-    })
-    .await
-}
-
-/// transcribe-store: `transcripts/<id>/transcript.json` created.
-pub async fn transcribe_store<R, B, N>(
-    store: &S3Store,
-    records: &R,
-    bus: &B,
-    notifier: &N,
-    config: &PipelineConfig,
-    event: SqsEvent,
-) -> SqsBatchResponse
-where
-    R: VideoRecords,
-    B: MessageBus,
-    N: Notifier,
-{
-    let stage = Stage::TranscribeStore;
-    each_record(stage, event, |body, receives| {
-        each_object(records, notifier, stage, body, receives, |o| async move {
-            stages::transcribe_store(store, records, bus, notifier, &config.understanding, &o.key)
-                .await
-        })
-    })
-    .await
-}
-
-/// rekognition: frame captures created.
-pub async fn rekognition<R, A, B, N>(
-    store: &S3Store,
-    records: &R,
-    analyzer: &A,
-    bus: &B,
-    notifier: &N,
-    event: SqsEvent,
-) -> SqsBatchResponse
-where
-    R: VideoRecords,
-    A: FrameAnalyzer,
-    B: MessageBus,
-    N: Notifier,
-{
-    let stage = Stage::Rekognition;
-    each_record(stage, event, |body, receives| {
-        each_object(records, notifier, stage, body, receives, |o| async move {
-            stages::choose_cover_for(store, records, analyzer, bus, notifier, &o.key).await
-        })
-    })
-    .await
-}
-
-/// publish: a part was recorded; publish once every part is settled.
-pub async fn publish<R, P, N>(
-    store: &S3Store,
-    records: &R,
-    publisher: &P,
-    notifier: &N,
-    config: &PipelineConfig,
-    event: SqsEvent,
-) -> SqsBatchResponse
-where
-    R: VideoRecords,
-    P: Publisher,
-    N: Notifier,
-{
-    each_record(Stage::Publish, event, |body, receives| async move {
-        let video_id = match body {
-            Body::Message(PipelineMessage::PartRecorded { video_id, .. }) => video_id,
-            Body::Ignored(why) => return RecordResult::Done(format!("ignored: {why}")),
-            other => return RecordResult::Unreadable(format!("publish does not take {other:?}")),
-        };
-        let r = stages::publish(
-            store,
-            records,
-            publisher,
-            notifier,
-            &config.understanding,
-            &video_id,
-        )
-        .await
-        .map(|h| h.to_string());
-        settle(
-            records,
-            notifier,
-            Stage::Publish,
-            Some(&video_id),
-            receives,
-            r,
-        )
-        .await
-    })
-    .await
+    RecordEnd::Settled(deliveries.iter().map(text).collect::<Vec<_>>().join("; "))
 }

@@ -1,9 +1,9 @@
 //! vidpipe's cloud side: the domain's ports on the aws-sdk clients, and the Lambda
 //! handlers that the six function binaries (`crates/ingest`, …) run.
 //!
-//! Each handler takes an SQS batch (S3 notifications, pipeline messages, or
+//! The handler takes an SQS batch (S3 notifications, pipeline messages, or
 //! MediaConvert state changes forwarded by EventBridge), turns every record into a
-//! domain event, calls the stage in `vidpipe_domain::stages`, and answers with the
+//! domain event, hands it to the domain's dispatcher, and answers with the
 //! records to deliver again (`ReportBatchItemFailures`). A record that cannot succeed
 //! on a later delivery (bad input) is not reported: its failure is recorded on the
 //! video instead. A record that is not even readable is reported, so that it ends in
@@ -24,4 +24,6 @@ pub mod s3;
 pub mod transcribe;
 
 pub use config::{Clients, FunctionConfig};
-pub use function::Function;
+pub use function::{BaseAdapters, CloudAdapters};
+/// The stage a function serves.
+pub use vidpipe_domain::record::Stage;

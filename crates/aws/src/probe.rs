@@ -146,6 +146,54 @@ where
     Ok(bytes)
 }
 
+/// A video track's stream: size (from the sample entry, else the track header),
+/// frame rate (samples over the time-to-sample table's ticks), rotation.
+fn video_stream(
+    track: &mp4parse::Track,
+    entry: Option<&SampleEntry>,
+    timescale: u64,
+) -> VideoStreamInfo {
+    let tkhd = track.tkhd.as_ref();
+    let (width_px, height_px, codec) = match entry {
+        Some(SampleEntry::Video(v)) => (
+            v.width as u32,
+            v.height as u32,
+            format!("{:?}", v.codec_type).to_lowercase(),
+        ),
+        // A codec mp4parse does not know (HEVC, ProRes): the track header still has
+        // the size, in 16.16 fixed point.
+        _ => (
+            tkhd.map_or(0, |t| t.width >> 16),
+            tkhd.map_or(0, |t| t.height >> 16),
+            "unknown".into(),
+        ),
+    };
+    let fps = match (&track.stts, timescale) {
+        (Some(stts), ts) if ts > 0 => {
+            let (count, ticks) = stts.samples.iter().fold((0u64, 0u64), |acc, s| {
+                (
+                    acc.0 + s.sample_count as u64,
+                    acc.1 + s.sample_count as u64 * s.sample_delta as u64,
+                )
+            });
+            if ticks > 0 {
+                count as f64 * ts as f64 / ticks as f64
+            } else {
+                0.0
+            }
+        }
+        _ => 0.0,
+    };
+    VideoStreamInfo {
+        width_px,
+        height_px,
+        fps,
+        rotation_deg: tkhd.map_or(0, |t| rotation_of(&t.matrix)),
+        sample_aspect: (1, 1),
+        codec,
+    }
+}
+
 /// The probe result from `ftyp` + `moov` bytes.
 ///
 /// # Errors
@@ -165,46 +213,7 @@ pub fn media_info_from_header(header: &[u8], file_len: u64) -> Result<MediaInfo,
         let entry = track.stsd.as_ref().and_then(|s| s.descriptions.first());
         match (&track.track_type, entry) {
             (TrackType::Video | TrackType::Picture, entry) if video.is_none() => {
-                let tkhd = track.tkhd.as_ref();
-                let (width_px, height_px, codec) = match entry {
-                    Some(SampleEntry::Video(v)) => (
-                        v.width as u32,
-                        v.height as u32,
-                        format!("{:?}", v.codec_type).to_lowercase(),
-                    ),
-                    // A codec mp4parse does not know (HEVC, ProRes): the track header
-                    // still has the size, in 16.16 fixed point.
-                    _ => (
-                        tkhd.map_or(0, |t| t.width >> 16),
-                        tkhd.map_or(0, |t| t.height >> 16),
-                        "unknown".into(),
-                    ),
-                };
-                let fps = match (&track.stts, timescale) {
-                    (Some(stts), ts) if ts > 0 => {
-                        let (count, ticks) = stts.samples.iter().fold((0u64, 0u64), |acc, s| {
-                            (
-                                acc.0 + s.sample_count as u64,
-                                acc.1 + s.sample_count as u64 * s.sample_delta as u64,
-                            )
-                        });
-                        if ticks > 0 {
-                            count as f64 * ts as f64 / ticks as f64
-                        } else {
-                            0.0
-                        }
-                    }
-                    _ => 0.0,
-                };
-                let rotation_deg = tkhd.map_or(0, |t| rotation_of(&t.matrix));
-                video = Some(VideoStreamInfo {
-                    width_px,
-                    height_px,
-                    fps,
-                    rotation_deg,
-                    sample_aspect: (1, 1),
-                    codec,
-                });
+                video = Some(video_stream(track, entry, timescale));
                 duration_s = duration_s.max(track_s);
             }
             (TrackType::Audio, Some(SampleEntry::Audio(a))) if audio.is_none() => {

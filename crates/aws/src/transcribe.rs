@@ -8,7 +8,8 @@ use aws_sdk_transcribe::types::{
     LanguageCode, Media, MediaFormat, Settings, SubtitleFormat, Subtitles,
 };
 use vidpipe_domain::keys;
-use vidpipe_domain::ports::{Transcriber, Transcription};
+use vidpipe_domain::ports::{Submission, Transcriber};
+use vidpipe_domain::transcript::Transcript;
 use vidpipe_domain::PortError;
 
 use crate::error::{port_error, service_code};
@@ -32,7 +33,7 @@ impl Transcriber for TranscribeTranscriber {
         &self,
         audio_key: &str,
         job_name: &str,
-    ) -> Result<Transcription, PortError> {
+    ) -> Result<Submission<Transcript>, PortError> {
         let id = keys::video_id_in(audio_key)
             .ok_or_else(|| PortError::Invalid(format!("{audio_key}: not a key of a video")))?;
         let subtitles = Subtitles::builder()
@@ -63,14 +64,13 @@ impl Transcriber for TranscribeTranscriber {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(Transcription::Submitted {
-                job_name: job_name.to_string(),
+            // ConflictException: the job of that name was started before.
+            Ok(_) => Ok(Submission::Submitted {
+                job_id: job_name.to_string(),
             }),
-            Err(e) if service_code(&e) == Some("ConflictException") => {
-                Ok(Transcription::Submitted {
-                    job_name: job_name.to_string(),
-                })
-            }
+            Err(e) if service_code(&e) == Some("ConflictException") => Ok(Submission::Submitted {
+                job_id: job_name.to_string(),
+            }),
             Err(e) => Err(port_error(
                 &format!("transcribe StartTranscriptionJob {job_name}"),
                 e,

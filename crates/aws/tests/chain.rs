@@ -11,9 +11,10 @@ use vidpipe_aws::bus::SqsBus;
 use vidpipe_aws::events::{read_body, Body};
 use vidpipe_aws::mediaconvert::MediaConvertTranscoder;
 use vidpipe_aws::notify::LinksPublisher;
+use vidpipe_aws::probe::S3Prober;
 use vidpipe_aws::rekognition::RekognitionAnalyzer;
 use vidpipe_aws::transcribe::TranscribeTranscriber;
-use vidpipe_aws::{handlers, Function};
+use vidpipe_aws::{handlers, CloudAdapters};
 use vidpipe_domain::events::ObjectCreated;
 use vidpipe_domain::keys::{self, VideoId};
 use vidpipe_domain::ports::VideoRecords;
@@ -131,7 +132,7 @@ async fn complete_job(w: &World, job: &Value, job_id: &str) -> String {
 /// The six functions as their binaries wire them, on a world: MediaConvert on its
 /// stub, DetectFaces on its stub where one is given, everything else on moto.
 struct Functions<'a> {
-    f: &'a Function,
+    f: &'a CloudAdapters,
     bus: SqsBus,
     transcoder: MediaConvertTranscoder<'a>,
     transcriber: TranscribeTranscriber,
@@ -148,7 +149,7 @@ impl<'a> Functions<'a> {
         };
         Functions {
             f,
-            bus: f.bus(),
+            bus: f.bus.clone(),
             transcoder: MediaConvertTranscoder {
                 client: aws_sdk_mediaconvert::Client::new(
                     &sdk_config(&mediaconvert.endpoint).await,
@@ -173,27 +174,43 @@ impl<'a> Functions<'a> {
         }
     }
 
-    /// Runs `function`'s handler on `event`, as the Lambda service would.
+    /// Runs `function`'s handler on `event`, as the Lambda service would, with the
+    /// port its binary wires.
     async fn handle(&self, function: &str, event: SqsEvent) -> SqsBatchResponse {
         let f = self.f;
         let config = &f.config.pipeline;
-        let (store, records, bus, notifier) = (&f.store, &f.records, &self.bus, &f.notifier);
+        let base = f.adapters();
+        let bus = &self.bus;
         match function {
-            "ingest" => handlers::ingest(store, records, bus, notifier, config, event).await,
+            "ingest" => {
+                let prober = S3Prober { store: &f.store };
+                handlers::handle(
+                    Stage::Ingest,
+                    &base.with_prober(&prober),
+                    bus,
+                    config,
+                    event,
+                )
+                .await
+            }
             "transcode" => {
-                handlers::transcode(store, records, &self.transcoder, bus, notifier, event).await
+                let a = base.with_transcoder(&self.transcoder);
+                handlers::handle(Stage::Transcode, &a, bus, config, event).await
             }
             "transcribe-start" => {
-                handlers::transcribe_start(store, records, &self.transcriber, notifier, event).await
+                let a = base.with_transcriber(Some(&self.transcriber));
+                handlers::handle(Stage::TranscribeStart, &a, bus, config, event).await
             }
             "transcribe-store" => {
-                handlers::transcribe_store(store, records, bus, notifier, config, event).await
+                handlers::handle(Stage::TranscribeStore, &base, bus, config, event).await
             }
             "rekognition" => {
-                handlers::rekognition(store, records, &self.analyzer, bus, notifier, event).await
+                let a = base.with_analyzer(&self.analyzer);
+                handlers::handle(Stage::Cover, &a, bus, config, event).await
             }
             "publish" => {
-                handlers::publish(store, records, &self.publisher, notifier, config, event).await
+                let a = base.with_publisher(&self.publisher);
+                handlers::handle(Stage::Publish, &a, bus, config, event).await
             }
             other => panic!("no function {other}"),
         }
@@ -537,7 +554,7 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
 async fn each_bad_input_fails_its_own_video_and_the_batch_goes_on() {
     let w = World::new(&[("VIDPIPE_MAX_UPLOAD_BYTES", "2000000")]).await;
     let f = &w.function;
-    let bus = f.bus();
+    let bus = f.bus.clone();
     let config = &f.config.pipeline;
     let good = make_mp4(3, true);
     assert!(good.len() < 2_000_000);
@@ -567,7 +584,9 @@ async fn each_bad_input_fails_its_own_video_and_the_batch_goes_on() {
     // A malformed body in the same batch.
     let broken = sqs_event(&["{\"Records\": [ oops".to_string()]);
     event.records.extend(broken.records);
-    let r = handlers::ingest(&f.store, &f.records, &bus, &f.notifier, config, event).await;
+    let prober = S3Prober { store: &f.store };
+    let ingest = f.adapters().with_prober(&prober);
+    let r = handlers::handle(Stage::Ingest, &ingest, &bus, config, event).await;
     assert_eq!(
         failures(&r),
         ["m-0"],
@@ -645,15 +664,9 @@ async fn each_bad_input_fails_its_own_video_and_the_batch_goes_on() {
     )
     .unwrap();
     error["detail"]["userMetadata"]["video_id"] = json!(id.as_str());
-    let r = handlers::transcode(
-        &f.store,
-        &f.records,
-        &NoTranscoder,
-        &bus,
-        &f.notifier,
-        sqs_event(&[error.to_string()]),
-    )
-    .await;
+    // The job state change needs no transcoder: none is wired.
+    let event = sqs_event(&[error.to_string()]);
+    let r = handlers::handle(Stage::Transcode, &f.adapters(), &bus, config, event).await;
     assert_eq!(failures(&r), Vec::<String>::new());
     let rec = record(&w, &id).await;
     assert_eq!(rec.status, VideoStatus::Failed);
@@ -664,22 +677,6 @@ async fn each_bad_input_fails_its_own_video_and_the_batch_goes_on() {
         "{}",
         failure.reason
     );
-}
-
-struct NoTranscoder;
-impl vidpipe_domain::ports::Transcoder for NoTranscoder {
-    async fn submit(
-        &self,
-        _: &vidpipe_domain::ports::TranscodeJob,
-    ) -> Result<vidpipe_domain::ports::Submission, vidpipe_domain::PortError> {
-        panic!("no job should be submitted here")
-    }
-    async fn submit_promo(
-        &self,
-        _: &vidpipe_domain::ports::PromoJob,
-    ) -> Result<vidpipe_domain::ports::Submission, vidpipe_domain::PortError> {
-        panic!("no job should be submitted here")
-    }
 }
 
 #[test]
@@ -987,7 +984,7 @@ async fn the_promo_is_a_second_job_with_one_clipping_per_segment_and_fades_at_th
         .unwrap();
     assert_eq!(change.job, vidpipe_domain::events::JobKind::Promo);
     match change.outcome {
-        vidpipe_domain::ports::JobOutcome::Complete { outputs } => {
+        vidpipe_domain::events::JobOutcome::Complete { outputs } => {
             assert_eq!(outputs.len(), 1);
             assert_eq!(outputs[0].kind, OutputKind::Promo);
             assert_eq!(outputs[0].key, keys::promo(&id));

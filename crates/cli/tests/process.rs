@@ -334,7 +334,7 @@ fn a_video_without_audio_and_an_audio_file_get_what_they_can() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert!(names.iter().all(|n| !n.ends_with(".mp4")), "{names:?}");
-    assert_eq!(rec["stages"]["rekognition"]["status"], "skipped");
+    assert_eq!(rec["stages"]["cover"]["status"], "skipped");
     assert_eq!(rec["status"], "published");
 }
 

@@ -5,8 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::keys::{self, VideoId};
-use crate::ports::JobOutcome;
-use crate::record::Stage;
+use crate::record::{OutputFile, Stage};
 
 /// An object was written (S3's `ObjectCreated:*`). `key` is decoded (S3 sends it
 /// URL-encoded with spaces as `+`).
@@ -31,6 +30,14 @@ pub struct JobStateChange {
     /// Which of the video's jobs this is.
     #[serde(default)]
     pub job: JobKind,
+}
+
+/// How a finished job ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "UPPERCASE")]
+pub enum JobOutcome {
+    Complete { outputs: Vec<OutputFile> },
+    Error { code: Option<i64>, message: String },
 }
 
 /// The jobs a video may have. Locally one ffmpeg run makes the renditions and the GIF;
@@ -115,7 +122,7 @@ pub const AUDIO_EXTENSIONS: &[&str] = &["wav", "mp3", "m4a", "aac", "flac", "ogg
 /// - object created under `uploads/` → ingest (videos, and sidecars `*.json`);
 /// - `media/<id>/audio.mp3` created → transcribe-start;
 /// - `transcripts/<id>/transcript.json` created → transcribe-store;
-/// - `media/<id>/frames/frame.*.jpg` created → rekognition;
+/// - `media/<id>/frames/frame.*.jpg` created → cover;
 /// - transcode requested, promo requested, and job state changes → transcode;
 /// - part recorded → publish.
 ///
@@ -141,7 +148,7 @@ fn route_key(key: &str) -> Option<Stage> {
     } else if key == keys::transcript_json(&id) {
         Some(Stage::TranscribeStore)
     } else if key.starts_with(&keys::frames_dir(&id)) && keys::frame_capture_index(key).is_some() {
-        Some(Stage::Rekognition)
+        Some(Stage::Cover)
     } else {
         None
     }
@@ -176,7 +183,7 @@ mod tests {
         );
         assert_eq!(
             route(&created(&keys::frame_capture(&id, 3))),
-            Some(Stage::Rekognition)
+            Some(Stage::Cover)
         );
         for quiet in [
             keys::rendition(&id, "720p"),
@@ -189,7 +196,7 @@ mod tests {
         }
         let msg = PipelineEvent::Message(PipelineMessage::PartRecorded {
             video_id: id.clone(),
-            stage: Stage::Rekognition,
+            stage: Stage::Cover,
         });
         assert_eq!(route(&msg), Some(Stage::Publish));
         assert_eq!(

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use crate::cover::FrameMeasures;
 use crate::error::PortError;
-use crate::events::{ObjectCreated, PipelineMessage};
+use crate::events::{JobOutcome, ObjectCreated, PipelineMessage};
 use crate::keys::VideoId;
 use crate::media::{AudioStreamInfo, MediaInfo, VideoStreamInfo};
 use crate::plan::Plan;
@@ -460,18 +460,21 @@ impl Transcriber for FakeTranscriber {
         &self,
         audio_key: &str,
         job_name: &str,
-    ) -> Result<Transcription, PortError> {
+    ) -> Result<Submission<crate::transcript::Transcript>, PortError> {
         lock(&self.calls).push(audio_key.to_string());
         if let Some(e) = &self.fail_with {
             return Err(e.clone());
         }
         if self.asynchronous {
-            return Ok(Transcription::Submitted {
-                job_name: job_name.into(),
+            return Ok(Submission::Submitted {
+                job_id: job_name.into(),
             });
         }
         let mut t = self.transcript.clone();
         t.job_name = job_name.into();
-        Ok(Transcription::Finished(t))
+        Ok(Submission::Finished {
+            job_id: job_name.into(),
+            outcome: t,
+        })
     }
 }

@@ -1,12 +1,13 @@
 //! Object keys and video ids. Everything a video produces lives under its id, outside
-//! `uploads/`, so that no output can re-trigger ingest. Output names follow what
-//! MediaConvert writes for a destination base name plus name modifier
-//! (`video` + `_720p` → `video_720p.mp4`), so both modes leave the same keys.
+//! `uploads/`, so that no output can re-trigger ingest. Output names come from the one
+//! table in [`crate::layout`], so both modes leave the same keys.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::layout;
 
 /// Where uploads land; the only prefix that triggers ingest.
 pub const UPLOADS_PREFIX: &str = "uploads/";
@@ -109,56 +110,60 @@ pub fn media_dir(id: &VideoId) -> String {
 }
 /// The MP4 rendition named `name` (e.g. `720p`): `media/<id>/video_720p.mp4`.
 pub fn rendition(id: &VideoId, name: &str) -> String {
-    format!("{MEDIA_PREFIX}{id}/video_{name}.mp4")
+    media_dir(id) + &layout::rendition(name)
 }
 /// The HLS master playlist: `media/<id>/hls/video.m3u8`.
 pub fn hls_master(id: &VideoId) -> String {
-    format!("{MEDIA_PREFIX}{id}/hls/video.m3u8")
+    media_dir(id) + &layout::hls_master()
 }
 /// One HLS variant playlist: `media/<id>/hls/video_720p.m3u8`.
 pub fn hls_variant(id: &VideoId, name: &str) -> String {
-    format!("{MEDIA_PREFIX}{id}/hls/video_{name}.m3u8")
+    media_dir(id) + &layout::hls_variant(name)
 }
 /// `media/<id>/audio.mp3`
 pub fn audio_mp3(id: &VideoId) -> String {
-    format!("{MEDIA_PREFIX}{id}/audio.mp3")
+    media_dir(id) + &layout::mp3()
 }
 /// `media/<id>/preview.gif`
 pub fn preview_gif(id: &VideoId) -> String {
-    format!("{MEDIA_PREFIX}{id}/preview.gif")
+    media_dir(id) + &layout::gif()
 }
 /// `media/<id>/frames/`
 pub fn frames_dir(id: &VideoId) -> String {
-    format!("{MEDIA_PREFIX}{id}/frames/")
+    media_dir(id) + layout::FRAMES_DIR
 }
 /// Frame capture `index` (0-based), named as MediaConvert's frame capture group names
 /// them: `media/<id>/frames/frame.0000000.jpg`.
 pub fn frame_capture(id: &VideoId, index: u32) -> String {
-    format!("{MEDIA_PREFIX}{id}/frames/frame.{index:07}.jpg")
+    media_dir(id) + &layout::frame_capture(index)
 }
 /// The 0-based index in a frame capture key, if it is one.
 pub fn frame_capture_index(key: &str) -> Option<u32> {
-    let file = key.rsplit('/').next()?;
-    file.strip_prefix("frame.")?
-        .strip_suffix(".jpg")?
-        .parse()
-        .ok()
+    layout::frame_capture_index(key.rsplit('/').next()?)
 }
 /// `media/<id>/cover.jpg`
 pub fn cover(id: &VideoId) -> String {
-    format!("{MEDIA_PREFIX}{id}/cover.jpg")
+    media_dir(id) + layout::COVER
 }
 /// `media/<id>/promo.mp4`
 pub fn promo(id: &VideoId) -> String {
-    format!("{MEDIA_PREFIX}{id}/promo.mp4")
+    media_dir(id) + &layout::promo()
 }
 /// `media/<id>/manifest.json`
 pub fn manifest(id: &VideoId) -> String {
-    format!("{MEDIA_PREFIX}{id}/manifest.json")
+    media_dir(id) + layout::MANIFEST
 }
 /// `media/<id>/report.html`
 pub fn report(id: &VideoId) -> String {
-    format!("{MEDIA_PREFIX}{id}/report.html")
+    media_dir(id) + layout::REPORT
+}
+/// `media/<id>/fade-black.png`: the overlay MediaConvert fades with.
+pub fn fade_overlay(id: &VideoId) -> String {
+    media_dir(id) + layout::FADE_OVERLAY
+}
+/// `media/<id>/<stem>`: a MediaConvert destination base (see [`crate::layout`]).
+pub fn media_stem(id: &VideoId, stem: &str) -> String {
+    media_dir(id) + stem
 }
 /// `transcripts/<id>/transcript.json` (Amazon Transcribe's output shape).
 pub fn transcript_json(id: &VideoId) -> String {
@@ -181,6 +186,22 @@ pub fn video_id_in(key: &str) -> Option<VideoId> {
         .strip_prefix(MEDIA_PREFIX)
         .or_else(|| key.strip_prefix(TRANSCRIPTS_PREFIX))?;
     VideoId::parse(rest.split('/').next()?)
+}
+
+/// The path from the folder `from_dir` (a key ending in `/`) to `key`, as keys are
+/// paths in S3: `media/<id>/` → `media/<id>/hls/x.m3u8` is `hls/x.m3u8`, and
+/// `transcripts/<id>/t.json` is `../../transcripts/<id>/t.json`.
+pub fn relative_key_path(from_dir: &str, key: &str) -> String {
+    let from: Vec<&str> = from_dir
+        .trim_end_matches('/')
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .collect();
+    let to: Vec<&str> = key.split('/').collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<&str> = vec![".."; from.len() - common];
+    parts.extend(&to[common..]);
+    parts.join("/")
 }
 
 #[cfg(test)]
@@ -249,5 +270,21 @@ mod tests {
         assert!(unsafe_key_reason("uploads/../etc/passwd").is_some());
         assert!(unsafe_key_reason("/uploads/a.mp4").is_some());
         assert!(unsafe_key_reason("uploads/ok ünïcode?.mp4").is_none());
+    }
+
+    #[test]
+    fn key_paths_are_relative_like_file_paths() {
+        assert_eq!(
+            relative_key_path("media/ab/", "media/ab/hls/x.m3u8"),
+            "hls/x.m3u8"
+        );
+        assert_eq!(
+            relative_key_path("media/ab/", "transcripts/ab/t.json"),
+            "../../transcripts/ab/t.json"
+        );
+        assert_eq!(
+            relative_key_path("media/ab", "media/ab/cover.jpg"),
+            "cover.jpg"
+        );
     }
 }

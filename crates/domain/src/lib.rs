@@ -3,9 +3,11 @@
 
 pub mod captions;
 pub mod cover;
+pub mod dispatch;
 pub mod error;
 pub mod events;
 pub mod keys;
+pub mod layout;
 pub mod manifest;
 pub mod media;
 pub mod plan;
@@ -20,9 +22,6 @@ pub mod understanding;
 
 #[cfg(any(test, feature = "test-util"))]
 pub mod fakes;
-
-#[cfg(test)]
-mod stage_tests;
 
 pub use error::{InputError, PortError, StageError};
 pub use keys::VideoId;

@@ -44,25 +44,9 @@ pub struct ManifestFrame<'a> {
     pub score: &'a FrameScore,
 }
 
-/// The path from the folder `from_dir` (a key ending in `/`) to `key`, as keys are
-/// paths in S3: `media/<id>/` → `media/<id>/hls/x.m3u8` is `hls/x.m3u8`, and
-/// `transcripts/<id>/t.json` is `../../transcripts/<id>/t.json`.
-pub fn relative_key_path(from_dir: &str, key: &str) -> String {
-    let from: Vec<&str> = from_dir
-        .trim_end_matches('/')
-        .split('/')
-        .filter(|p| !p.is_empty())
-        .collect();
-    let to: Vec<&str> = key.split('/').collect();
-    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
-    let mut parts: Vec<&str> = vec![".."; from.len() - common];
-    parts.extend(&to[common..]);
-    parts.join("/")
-}
-
 impl<'a> Manifest<'a> {
     /// The manifest of `record`; `rel` gives an object's path relative to the video's
-    /// media folder (see [`crate::ports::ObjectWriter::relative_path`]).
+    /// media folder (an object store's `relative_path`).
     pub fn of(record: &'a VideoRecord, rel: &dyn Fn(&str) -> String) -> Manifest<'a> {
         let sidecar = record.sidecar.as_ref();
         Manifest {
@@ -100,26 +84,5 @@ impl<'a> Manifest<'a> {
     pub fn to_json(&self) -> Vec<u8> {
         // Serializing plain data with string keys cannot fail.
         serde_json::to_vec_pretty(self).unwrap_or_default()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::relative_key_path;
-
-    #[test]
-    fn key_paths_are_relative_like_file_paths() {
-        assert_eq!(
-            relative_key_path("media/ab/", "media/ab/hls/x.m3u8"),
-            "hls/x.m3u8"
-        );
-        assert_eq!(
-            relative_key_path("media/ab/", "transcripts/ab/t.json"),
-            "../../transcripts/ab/t.json"
-        );
-        assert_eq!(
-            relative_key_path("media/ab", "media/ab/cover.jpg"),
-            "cover.jpg"
-        );
     }
 }

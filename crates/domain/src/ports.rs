@@ -9,11 +9,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::cover::FrameMeasures;
 use crate::error::PortError;
-use crate::events::PipelineMessage;
+use crate::events::{JobOutcome, PipelineMessage};
 use crate::keys::VideoId;
 use crate::media::MediaInfo;
 use crate::plan::Plan;
-use crate::record::{OutputFile, Stage, VideoRecord};
+use crate::record::{Stage, VideoRecord};
+use crate::transcript::Transcript;
 
 /// An object as listed or headed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,10 +48,10 @@ pub trait ObjectWriter: Send + Sync {
     /// Server-side copy. [`PortError::NotFound`] when `from` is absent.
     fn copy(&self, from: &str, to: &str) -> impl Future<Output = Result<(), PortError>> + Send;
     /// How a page or manifest stored in the folder `from_dir` (a key ending in `/`)
-    /// links to `key`. In S3, keys are paths ([`crate::manifest::relative_key_path`]);
+    /// links to `key`. In S3, keys are paths ([`crate::keys::relative_key_path`]);
     /// a store that lays keys out otherwise overrides this.
     fn relative_path(&self, from_dir: &str, key: &str) -> String {
-        crate::manifest::relative_key_path(from_dir, key)
+        crate::keys::relative_key_path(from_dir, key)
     }
 }
 
@@ -88,8 +89,8 @@ pub trait VideoRecords: Send + Sync {
         id: &VideoId,
     ) -> impl Future<Output = Result<Option<VideoRecord>, PortError>> + Send;
     /// Stores `record` (with `version` bumped by one) if the stored version is still
-    /// `record.version`; [`UpdateResult::Conflict`] otherwise, and
-    /// [`crate::stages::modify_record`] reads again and retries.
+    /// `record.version`; [`UpdateResult::Conflict`] otherwise (the caller reads again
+    /// and retries).
     fn update(
         &self,
         record: &VideoRecord,
@@ -112,21 +113,15 @@ pub struct TranscodeJob {
     pub plan: Plan,
 }
 
-/// How a finished job ended.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "UPPERCASE")]
-pub enum JobOutcome {
-    Complete { outputs: Vec<OutputFile> },
-    Error { code: Option<i64>, message: String },
-}
-
-/// What submitting a job gave.
+/// What submitting a job gave: a transcode job ([`JobOutcome`]) or a transcription
+/// ([`Transcript`]).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Submission {
-    /// The job runs elsewhere; its state change arrives later as an event.
+pub enum Submission<T = JobOutcome> {
+    /// The job runs elsewhere (MediaConvert, Amazon Transcribe); how it ends arrives
+    /// later as an event (a job state change; `transcript.json` written).
     Submitted { job_id: String },
-    /// The job ran to its end during the call (the local transcoder).
-    Finished { job_id: String, outcome: JobOutcome },
+    /// The job ran to its end during the call (ffmpeg, Whisper).
+    Finished { job_id: String, outcome: T },
 }
 
 /// The promo clip: segments of the source joined, at the largest rendition's size.
@@ -197,15 +192,6 @@ pub trait MessageBus: Send + Sync {
     fn send(&self, message: PipelineMessage) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
-/// What asking for a transcription gave.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Transcription {
-    /// A job runs elsewhere (Amazon Transcribe) and writes `transcript.json` itself.
-    Submitted { job_name: String },
-    /// The transcript was made during the call (the local Whisper transcriber).
-    Finished(crate::transcript::Transcript),
-}
-
 /// Speech to text (Amazon Transcribe; Whisper locally).
 pub trait Transcriber: Send + Sync {
     /// Transcribes the audio at `audio_key` as job `job_name`. Idempotent per job name:
@@ -218,5 +204,5 @@ pub trait Transcriber: Send + Sync {
         &self,
         audio_key: &str,
         job_name: &str,
-    ) -> impl Future<Output = Result<Transcription, PortError>> + Send;
+    ) -> impl Future<Output = Result<Submission<Transcript>, PortError>> + Send;
 }

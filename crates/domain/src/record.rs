@@ -21,7 +21,10 @@ pub enum Stage {
     Transcode,
     TranscribeStart,
     TranscribeStore,
-    Rekognition,
+    /// Chooses the cover from the frame captures (in the cloud, the `rekognition`
+    /// function runs it). Records written before the rename say `rekognition`.
+    #[serde(alias = "rekognition")]
+    Cover,
     Publish,
 }
 
@@ -31,7 +34,7 @@ impl Stage {
         Stage::Transcode,
         Stage::TranscribeStart,
         Stage::TranscribeStore,
-        Stage::Rekognition,
+        Stage::Cover,
         Stage::Publish,
     ];
 
@@ -42,7 +45,7 @@ impl Stage {
             Stage::Transcode => "transcode",
             Stage::TranscribeStart => "transcribe-start",
             Stage::TranscribeStore => "transcribe-store",
-            Stage::Rekognition => "rekognition",
+            Stage::Cover => "cover",
             Stage::Publish => "publish",
         }
     }
@@ -299,7 +302,7 @@ impl VideoRecord {
             .promo_render
             .as_ref()
             .is_some_and(|p| matches!(p.status, StageStatus::Pending | StageStatus::Running));
-        [Stage::Transcode, Stage::TranscribeStore, Stage::Rekognition]
+        [Stage::Transcode, Stage::TranscribeStore, Stage::Cover]
             .into_iter()
             .filter(|s| !self.stage(*s).is_settled() || (*s == Stage::Transcode && promo_open))
             .collect()
@@ -331,5 +334,24 @@ impl VideoRecord {
         file.rsplit_once('.')
             .map_or(file, |(stem, _)| stem)
             .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_written_before_the_cover_stage_had_its_name_still_read() {
+        let id = VideoId::parse("0123456789abcdef").unwrap();
+        let mut record = VideoRecord::new(id, "uploads/a.mp4", "a.mp4");
+        record.fail(Stage::Cover, "unreadable frames");
+        let json = serde_json::to_string(&record).unwrap();
+        assert!(json.contains("\"cover\"") && !json.contains("rekognition"));
+        let old = json.replace("\"cover\"", "\"rekognition\"");
+        let back: VideoRecord = serde_json::from_str(&old).unwrap();
+        assert_eq!(back.stage(Stage::Cover), StageStatus::Failed);
+        assert_eq!(back.failure.unwrap().stage, Stage::Cover);
+        assert_eq!(Stage::Cover.as_str(), "cover");
     }
 }

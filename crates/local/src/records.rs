@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS videos (
     stage_transcode TEXT NOT NULL,
     stage_transcribe_start TEXT NOT NULL,
     stage_transcribe_store TEXT NOT NULL,
-    stage_rekognition TEXT NOT NULL,
+    stage_cover TEXT NOT NULL,
     stage_publish TEXT NOT NULL,
     error_stage TEXT,
     error_reason TEXT,
@@ -71,6 +71,24 @@ fn row_of(record: &VideoRecord) -> Result<Row, PortError> {
     })
 }
 
+/// Databases made before the cover stage had its name call its column
+/// `stage_rekognition` and its failures `rekognition`: renamed in place (the records'
+/// JSON reads either name).
+fn migrate_cover_stage(conn: &Connection) -> Result<(), rusqlite::Error> {
+    let old: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('videos') WHERE name = 'stage_rekognition'",
+        [],
+        |r| r.get(0),
+    )?;
+    if old > 0 {
+        conn.execute_batch(
+            "ALTER TABLE videos RENAME COLUMN stage_rekognition TO stage_cover;
+             UPDATE videos SET error_stage = 'cover' WHERE error_stage = 'rekognition';",
+        )?;
+    }
+    Ok(())
+}
+
 impl SqliteRecords {
     /// Opens (and creates) the database. WAL mode and a 5 s busy timeout let several
     /// `vidpipe` processes share one output folder.
@@ -84,6 +102,7 @@ impl SqliteRecords {
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(db_error)?;
         conn.execute_batch(SCHEMA).map_err(db_error)?;
+        migrate_cover_stage(&conn).map_err(db_error)?;
         Ok(SqliteRecords {
             conn: Mutex::new(conn),
         })
@@ -168,7 +187,7 @@ impl VideoRecords for SqliteRecords {
             c.execute(
                 "UPDATE videos SET source = ?2, title = ?3, status = ?4,
                     stage_ingest = ?5, stage_transcode = ?6, stage_transcribe_start = ?7,
-                    stage_transcribe_store = ?8, stage_rekognition = ?9, stage_publish = ?10,
+                    stage_transcribe_store = ?8, stage_cover = ?9, stage_publish = ?10,
                     error_stage = ?11, error_reason = ?12, outputs = ?13, record = ?14,
                     version = ?15, updated_at = ?16
                  WHERE id = ?1 AND version = ?17",
@@ -241,5 +260,44 @@ mod tests {
         );
         assert_eq!(db.find_by_prefix("0000").unwrap().len(), 1);
         assert_eq!(db.all().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_database_from_before_the_cover_stage_name_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let id = VideoId::parse("00000000000000bb").unwrap();
+        let mut rec = VideoRecord::new(id.clone(), "uploads/a.mp4", "/tmp/a.mp4");
+        rec.fail(Stage::Cover, "unreadable frames");
+        let json = serde_json::to_string(&rec)
+            .unwrap()
+            .replace("\"cover\"", "\"rekognition\"");
+        assert!(json.contains("\"rekognition\""));
+        {
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch(&SCHEMA.replace("stage_cover", "stage_rekognition"))
+                .unwrap();
+            old.execute(
+                "INSERT INTO videos VALUES (?1, 's', 'uploads/a.mp4', 't', 'failed', 'done',
+                 'done', 'skipped', 'skipped', 'failed', 'pending', 'rekognition', 'r', '[]',
+                 ?2, 0, 0, 0)",
+                params![id.as_str(), json],
+            )
+            .unwrap();
+        }
+        let db = SqliteRecords::open(&path).unwrap();
+        let back = db.get(&id).await.unwrap().unwrap();
+        assert_eq!(back.failure.as_ref().unwrap().stage, Stage::Cover);
+        assert_eq!(back.stage(Stage::Cover), StageStatus::Failed);
+        let (column, error_stage): (String, String) = db
+            .with(|c| {
+                c.query_row("SELECT stage_cover, error_stage FROM videos", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+            })
+            .unwrap();
+        assert_eq!((column.as_str(), error_stage.as_str()), ("failed", "cover"));
+        drop(db);
+        SqliteRecords::open(&path).expect("opening again finds nothing to migrate");
     }
 }

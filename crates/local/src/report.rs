@@ -47,6 +47,64 @@ pub fn render(
     rel: &dyn Fn(&str) -> String,
     speech: Option<&SpeechView<'_>>,
 ) -> String {
+    let cover = record.cover_key.as_deref().map(rel);
+    let page: Markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (record.title()) " — vidpipe" }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                (heading(record))
+                (watch(record, rel, speech, cover.as_deref()))
+                @if let Some(sp) = speech { (speech_section(record, rel, sp)) }
+                @if let Some(c) = &cover { h2 { "Cover" } img src=(c) alt="cover" width="480"; }
+
+                (renditions(record, rel, cover.as_deref()))
+                (media(record, rel))
+                (frames(record, rel))
+                (outputs(record, rel))
+                p.muted { "Everything above is listed with its plan in " a href="manifest.json" { "manifest.json" } "." }
+                script { (PreEscaped(SEEK_JS)) }
+            }
+        }
+    };
+    page.into_string()
+}
+
+/// Title, status, failure, description, tags, speakers and the clip.
+fn heading(record: &VideoRecord) -> Markup {
+    html! {
+        h1 { (record.title()) }
+        p.muted { "video " code { (record.id) } " · " (record.status.as_str()) " · source " code { (record.source) } }
+        @if let Some(f) = &record.failure { p.bad { "Failed at " (f.stage.as_str()) ": " (f.reason) } }
+        @if let Some(d) = &record.description { div.description { (d) } }
+        @if !record.hashtags.is_empty() {
+            p.tags { @for t in &record.hashtags { span { (t) } } }
+        }
+        @if let Some(s) = record.sidecar.as_ref().filter(|s| !s.speakers.is_empty() && record.description.is_none()) {
+            p { "Speakers: " (s.speakers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")) }
+        }
+        @if let Some(p) = &record.plan {
+            p.muted {
+                "Clip " (hhmmss_mmm(p.clip.start_s)) " → " (hhmmss_mmm(p.clip.end_s))
+                " (" (format!("{:.2}", p.clip.duration_s())) " s), fades " (format!("{:.2}", p.fades.fade_in_s)) " s in and out"
+            }
+            @for n in &p.notes { p.muted { "Note: " (n) } }
+        }
+    }
+}
+
+/// The player: the rendition of at most 720 lines (else the first), captions inlined.
+fn watch(
+    record: &VideoRecord,
+    rel: &dyn Fn(&str) -> String,
+    speech: Option<&SpeechView<'_>>,
+    cover: Option<&str>,
+) -> Markup {
     let main = record
         .outputs_of(OutputKind::Rendition)
         .find(|r| {
@@ -61,146 +119,139 @@ pub fn render(
             base64::engine::general_purpose::STANDARD.encode(s.captions_vtt)
         )
     });
-    let sidecar = record.sidecar.as_ref();
-    let cover = record.cover_key.as_deref().map(rel);
-    let plan = record.plan.as_ref();
-    let page: Markup = html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (record.title()) " — vidpipe" }
-                style { (PreEscaped(CSS)) }
-            }
-            body {
-                h1 { (record.title()) }
-                p.muted { "video " code { (record.id) } " · " (record.status.as_str()) " · source " code { (record.source) } }
-                @if let Some(f) = &record.failure { p.bad { "Failed at " (f.stage.as_str()) ": " (f.reason) } }
-                @if let Some(d) = &record.description { div.description { (d) } }
-                @if !record.hashtags.is_empty() {
-                    p.tags { @for t in &record.hashtags { span { (t) } } }
-                }
-                @if let Some(s) = sidecar.filter(|s| !s.speakers.is_empty() && record.description.is_none()) {
-                    p { "Speakers: " (s.speakers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")) }
-                }
-                @if let Some(p) = plan {
-                    p.muted {
-                        "Clip " (hhmmss_mmm(p.clip.start_s)) " → " (hhmmss_mmm(p.clip.end_s))
-                        " (" (format!("{:.2}", p.clip.duration_s())) " s), fades " (format!("{:.2}", p.fades.fade_in_s)) " s in and out"
-                    }
-                    @for n in &p.notes { p.muted { "Note: " (n) } }
-                }
-
-                @if let Some(m) = main {
-                    h2 { "Watch" }
-                    video #player controls preload="metadata" poster=[cover.as_deref()] {
-                        source src=(rel(&m.key)) type="video/mp4";
-                        @if let Some(t) = &track { track kind="captions" src=(t) srclang="en" label="English" default; }
-                    }
-                }
-                @if let Some(sp) = speech {
-                    h2 { "Transcript" }
-                    @if sp.transcript.low_confidence { p.bad { "Low confidence: the speech may not be English, or is hard to hear. No tags were taken from it." } }
-                    @let sentences = sp.transcript.sentences();
-                    @if sentences.is_empty() { p.muted { "No speech was found." } }
-                    div.transcript {
-                        @for s in &sentences {
-                            p { button.seek data-t=(format!("{:.2}", s.start_s)) { (hhmmss_mmm(s.start_s)) } (s.text) }
-                        }
-                    }
-                    @if let Some(promo) = record.speech.as_ref().and_then(|s| s.promo.as_ref()) {
-                        h2 { "Promo plan" }
-                        p.muted { (promo.segments.len()) (if promo.segments.len() == 1 { " segment, " } else { " segments, " }) (format!("{:.1}", promo.duration_s())) " s in all, whole sentences chosen by keyword density." }
-                        @for clip in record.outputs_of(OutputKind::Promo) {
-                            video controls preload="metadata" width="480" { source src=(rel(&clip.key)) type="video/mp4"; }
-                            p.muted { (rel(&clip.key)) " · " (format!("{:.1} s", clip.duration_s.unwrap_or(0.0))) " · " (mib(clip.bytes)) }
-                        }
-                        @if let Some(state) = record.promo_render.as_ref().filter(|p| p.status == vidpipe_domain::record::StageStatus::Failed) {
-                            p.bad { "The promo clip could not be made: " (state.detail.clone().unwrap_or_default()) }
-                        }
-                        ol { @for seg in &promo.segments {
-                            li { button.seek data-t=(format!("{:.2}", seg.start_s)) { (hhmmss_mmm(seg.start_s)) "–" (hhmmss_mmm(seg.end_s)) } (seg.text) }
-                        } }
-                    }
-                }
-                @if let Some(c) = &cover { h2 { "Cover" } img src=(c) alt="cover" width="480"; }
-
-                @let renditions: Vec<_> = record.outputs_of(OutputKind::Rendition).collect();
-                @if !renditions.is_empty() {
-                    h2 { "Renditions" }
-                    div.grid {
-                        @for r in &renditions {
-                            figure {
-                                video controls preload="metadata" poster=[cover.as_deref()] { source src=(rel(&r.key)) type="video/mp4"; }
-                                figcaption {
-                                    b { (r.name.clone().unwrap_or_default()) } " "
-                                    (r.width_px.unwrap_or(0)) "×" (r.height_px.unwrap_or(0)) " · " (kbps(r.bitrate_bps)) " · " (mib(r.bytes))
-                                    " · " a href=(rel(&r.key)) download { "download" }
-                                }
-                            }
-                        }
-                    }
-                }
-                @for m in record.outputs_of(OutputKind::HlsMaster) {
-                    p { "HLS ladder: " a href=(rel(&m.key)) { (rel(&m.key)) } " (master playlist; one variant per rendition)" }
-                }
-                @for g in record.outputs_of(OutputKind::Gif) {
-                    h2 { "Animated preview" }
-                    img src=(rel(&g.key)) alt="animated preview";
-                    p.muted { (g.width_px.unwrap_or(0)) "×" (g.height_px.unwrap_or(0)) " · " (mib(g.bytes)) }
-                }
-                @for a in record.outputs_of(OutputKind::Mp3) {
-                    h2 { "Audio" }
-                    audio controls preload="none" src=(rel(&a.key)) {}
-                    p.muted { (kbps(a.bitrate_bps)) " · " (mib(a.bytes)) }
-                }
-
-                @if !record.frames.is_empty() {
-                    h2 { "Frame captures" }
-                    p.muted { "Score = 0.5·sharpness + 0.25·exposure + 0.25·contrast; near-black, near-uniform and fade frames are rejected." }
-                    div.grid {
-                        @for f in &record.frames {
-                            @let chosen = record.cover_key.is_some() && is_cover(record, &f.key);
-                            figure.frame.cover[chosen].rejected[f.rejected.is_some()] {
-                                img src=(rel(&f.key)) alt=(format!("frame at {:.1} s", f.time_s)) loading="lazy";
-                                figcaption {
-                                    (format!("{:.1} s · score {:.3}", f.time_s, f.score))
-                                    @if chosen { " · cover" }
-                                    @if let Some(why) = &f.rejected { br; span.bad { (why) } }
-                                }
-                            }
-                        }
-                    }
-                }
-
-                h2 { "Outputs" }
-                table {
-                    tr { th { "file" } th { "kind" } th { "codec" } th { "size" } th { "bitrate" } th { "duration" } th { "bytes" } }
-                    @for o in &record.outputs {
-                        @if o.kind != OutputKind::FrameCapture {
-                            tr {
-                                td { a href=(rel(&o.key)) { (rel(&o.key)) } }
-                                td { (format!("{:?}", o.kind)) }
-                                td { (o.codec) }
-                                td { @if let (Some(w), Some(h)) = (o.width_px, o.height_px) { (w) "×" (h) } }
-                                td { (kbps(o.bitrate_bps)) }
-                                td { @if let Some(d) = o.duration_s { (format!("{d:.3} s")) } }
-                                td { (o.bytes) }
-                            }
-                        }
-                    }
-                }
-                p.muted { "Everything above is listed with its plan in " a href="manifest.json" { "manifest.json" } "." }
-                script { (PreEscaped(SEEK_JS)) }
+    html! {
+        @if let Some(m) = main {
+            h2 { "Watch" }
+            video #player controls preload="metadata" poster=[cover] {
+                source src=(rel(&m.key)) type="video/mp4";
+                @if let Some(t) = &track { track kind="captions" src=(t) srclang="en" label="English" default; }
             }
         }
-    };
-    page.into_string()
+    }
+}
+
+/// The transcript (each sentence seeks the player) and the promo plan.
+fn speech_section(
+    record: &VideoRecord,
+    rel: &dyn Fn(&str) -> String,
+    sp: &SpeechView<'_>,
+) -> Markup {
+    html! {
+        h2 { "Transcript" }
+        @if sp.transcript.low_confidence { p.bad { "Low confidence: the speech may not be English, or is hard to hear. No tags were taken from it." } }
+        @let sentences = sp.transcript.sentences();
+        @if sentences.is_empty() { p.muted { "No speech was found." } }
+        div.transcript {
+            @for s in &sentences {
+                p { button.seek data-t=(format!("{:.2}", s.start_s)) { (hhmmss_mmm(s.start_s)) } (s.text) }
+            }
+        }
+        @if let Some(promo) = record.speech.as_ref().and_then(|s| s.promo.as_ref()) {
+            h2 { "Promo plan" }
+            p.muted { (promo.segments.len()) (if promo.segments.len() == 1 { " segment, " } else { " segments, " }) (format!("{:.1}", promo.duration_s())) " s in all, whole sentences chosen by keyword density." }
+            @for clip in record.outputs_of(OutputKind::Promo) {
+                video controls preload="metadata" width="480" { source src=(rel(&clip.key)) type="video/mp4"; }
+                p.muted { (rel(&clip.key)) " · " (format!("{:.1} s", clip.duration_s.unwrap_or(0.0))) " · " (mib(clip.bytes)) }
+            }
+            @if let Some(state) = record.promo_render.as_ref().filter(|p| p.status == vidpipe_domain::record::StageStatus::Failed) {
+                p.bad { "The promo clip could not be made: " (state.detail.clone().unwrap_or_default()) }
+            }
+            ol { @for seg in &promo.segments {
+                li { button.seek data-t=(format!("{:.2}", seg.start_s)) { (hhmmss_mmm(seg.start_s)) "–" (hhmmss_mmm(seg.end_s)) } (seg.text) }
+            } }
+        }
+    }
+}
+
+/// Every rendition, playable, with its size and bitrate.
+fn renditions(record: &VideoRecord, rel: &dyn Fn(&str) -> String, cover: Option<&str>) -> Markup {
+    html! {
+        @let renditions: Vec<_> = record.outputs_of(OutputKind::Rendition).collect();
+        @if !renditions.is_empty() {
+            h2 { "Renditions" }
+            div.grid {
+                @for r in &renditions {
+                    figure {
+                        video controls preload="metadata" poster=[cover] { source src=(rel(&r.key)) type="video/mp4"; }
+                        figcaption {
+                            b { (r.name.clone().unwrap_or_default()) } " "
+                            (r.width_px.unwrap_or(0)) "×" (r.height_px.unwrap_or(0)) " · " (kbps(r.bitrate_bps)) " · " (mib(r.bytes))
+                            " · " a href=(rel(&r.key)) download { "download" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The HLS ladder, the animated preview and the audio.
+fn media(record: &VideoRecord, rel: &dyn Fn(&str) -> String) -> Markup {
+    html! {
+        @for m in record.outputs_of(OutputKind::HlsMaster) {
+            p { "HLS ladder: " a href=(rel(&m.key)) { (rel(&m.key)) } " (master playlist; one variant per rendition)" }
+        }
+        @for g in record.outputs_of(OutputKind::Gif) {
+            h2 { "Animated preview" }
+            img src=(rel(&g.key)) alt="animated preview";
+            p.muted { (g.width_px.unwrap_or(0)) "×" (g.height_px.unwrap_or(0)) " · " (mib(g.bytes)) }
+        }
+        @for a in record.outputs_of(OutputKind::Mp3) {
+            h2 { "Audio" }
+            audio controls preload="none" src=(rel(&a.key)) {}
+            p.muted { (kbps(a.bitrate_bps)) " · " (mib(a.bytes)) }
+        }
+    }
+}
+
+/// Every frame capture with its score, the cover marked.
+fn frames(record: &VideoRecord, rel: &dyn Fn(&str) -> String) -> Markup {
+    html! {
+        @if !record.frames.is_empty() {
+            h2 { "Frame captures" }
+            p.muted { "Score = 0.5·sharpness + 0.25·exposure + 0.25·contrast; near-black, near-uniform and fade frames are rejected." }
+            div.grid {
+                @for f in &record.frames {
+                    @let chosen = record.cover_key.is_some() && is_cover(record, &f.key);
+                    figure.frame.cover[chosen].rejected[f.rejected.is_some()] {
+                        img src=(rel(&f.key)) alt=(format!("frame at {:.1} s", f.time_s)) loading="lazy";
+                        figcaption {
+                            (format!("{:.1} s · score {:.3}", f.time_s, f.score))
+                            @if chosen { " · cover" }
+                            @if let Some(why) = &f.rejected { br; span.bad { (why) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The table of outputs (frame captures aside).
+fn outputs(record: &VideoRecord, rel: &dyn Fn(&str) -> String) -> Markup {
+    html! {
+        h2 { "Outputs" }
+        table {
+            tr { th { "file" } th { "kind" } th { "codec" } th { "size" } th { "bitrate" } th { "duration" } th { "bytes" } }
+            @for o in &record.outputs {
+                @if o.kind != OutputKind::FrameCapture {
+                    tr {
+                        td { a href=(rel(&o.key)) { (rel(&o.key)) } }
+                        td { (format!("{:?}", o.kind)) }
+                        td { (o.codec) }
+                        td { @if let (Some(w), Some(h)) = (o.width_px, o.height_px) { (w) "×" (h) } }
+                        td { (kbps(o.bitrate_bps)) }
+                        td { @if let Some(d) = o.duration_s { (format!("{d:.3} s")) } }
+                        td { (o.bytes) }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Whether `frame_key` is the capture the cover was copied from: the best-scoring one
-/// that was not rejected (else the best of all), as the rekognition stage chose it.
+/// that was not rejected (else the best of all), as the cover stage chose it.
 fn is_cover(record: &VideoRecord, frame_key: &str) -> bool {
     vidpipe_domain::cover::choose_cover(&record.frames)
         .is_some_and(|i| record.frames[i].key == frame_key)

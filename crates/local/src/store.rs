@@ -253,9 +253,9 @@ impl ObjectWriter for LocalStore {
         match (from, self.path_of(key)) {
             (Some(from), Ok(to)) => match to.strip_prefix(&from) {
                 Ok(rest) => rest.to_string_lossy().into_owned(),
-                Err(_) => vidpipe_domain::manifest::relative_key_path(from_dir, key),
+                Err(_) => vidpipe_domain::keys::relative_key_path(from_dir, key),
             },
-            _ => vidpipe_domain::manifest::relative_key_path(from_dir, key),
+            _ => vidpipe_domain::keys::relative_key_path(from_dir, key),
         }
     }
 

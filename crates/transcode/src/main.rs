@@ -1,42 +1,24 @@
 //! The transcode function: transcode and promo requests (SQS), and MediaConvert job
 //! state changes (EventBridge → SQS). Submits MediaConvert jobs built from the plan
-//! and records how they end. See `vidpipe_aws::handlers::transcode`.
+//! and records how they end (the domain's transcode stage).
 
-use aws_lambda_events::event::sqs::SqsEvent;
-use lambda_runtime::{service_fn, Error, LambdaEvent};
-use vidpipe_aws::mediaconvert::MediaConvertTranscoder;
-use vidpipe_aws::{handlers, Function, FunctionConfig};
+use lambda_runtime::Error;
+use vidpipe_aws::mediaconvert::{Client, MediaConvertTranscoder};
+use vidpipe_aws::{CloudAdapters, FunctionConfig, Stage};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let f = Function::from_env().await?;
-    let bus = f.bus();
+    let f = CloudAdapters::from_env().await?;
+    let role_arn = FunctionConfig::require(
+        &f.config.mediaconvert_role_arn,
+        "VIDPIPE_MEDIACONVERT_ROLE_ARN",
+    )?;
     let transcoder = MediaConvertTranscoder {
-        client: aws_sdk_mediaconvert_client(&f),
-        role_arn: FunctionConfig::require(
-            &f.config.mediaconvert_role_arn,
-            "VIDPIPE_MEDIACONVERT_ROLE_ARN",
-        )?
-        .to_string(),
+        client: Client::new(&f.clients.sdk),
+        role_arn: role_arn.to_string(),
         store: &f.store,
     };
-    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async {
-        Ok::<_, Error>(
-            handlers::transcode(
-                &f.store,
-                &f.records,
-                &transcoder,
-                &bus,
-                &f.notifier,
-                event.payload,
-            )
-            .await,
-        )
-    }))
-    .await
-}
-
-fn aws_sdk_mediaconvert_client(f: &Function) -> vidpipe_aws::mediaconvert::Client {
-    vidpipe_aws::mediaconvert::Client::new(&f.clients.sdk)
+    f.serve(Stage::Transcode, f.adapters().with_transcoder(&transcoder))
+        .await
 }

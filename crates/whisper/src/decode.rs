@@ -296,40 +296,9 @@ impl WhisperModel {
             } else {
                 prompt_tokens(&[], self.multilingual)
             };
-            // As faster-whisper does when every temperature fails: the best average
-            // log-probability among attempts that do not loop, else among all.
-            let mut attempts: Vec<Attempt> = Vec::new();
-            let mut passed = false;
-            for &temperature in &opts.temperatures {
-                let mut f = features.clone();
-                let attempt = self.decode_once(&mut f, &prompt, temperature, opts)?;
-                let looping = attempt.compression_ratio > opts.compression_ratio_threshold;
-                let unsure = attempt.avg_logprob < opts.log_prob_threshold;
-                let silent = attempt.no_speech_prob > opts.no_speech_threshold && unsure;
-                attempts.push(attempt);
-                if silent || (!looping && !unsure) {
-                    passed = true;
-                    break;
-                }
-            }
-            let best = if passed {
-                attempts.pop()
-            } else {
-                let pool: Vec<Attempt> = if attempts
-                    .iter()
-                    .any(|a| a.compression_ratio <= opts.compression_ratio_threshold)
-                {
-                    attempts
-                        .into_iter()
-                        .filter(|a| a.compression_ratio <= opts.compression_ratio_threshold)
-                        .collect()
-                } else {
-                    attempts
-                };
-                pool.into_iter()
-                    .max_by(|a, b| a.avg_logprob.total_cmp(&b.avg_logprob))
+            let Some((best, passed)) = self.decode_with_fallback(&features, &prompt, opts)? else {
+                continue;
             };
-            let Some(best) = best else { continue };
             if best.no_speech_prob > opts.no_speech_threshold
                 && best.avg_logprob < opts.log_prob_threshold
             {
@@ -337,28 +306,9 @@ impl WhisperModel {
                 continue;
             }
             let mut segments = segments_from_tokens(&best.tokens, window_s);
-            let closed = best
-                .tokens
-                .iter()
-                .rev()
-                .find(|t| !is_special(t) || timestamp_of(t).is_some())
-                .is_some_and(|t| timestamp_of(t).is_some());
-            let resume_s = match (closed, segments.last()) {
-                (true, Some(last)) => last.1,
-                (false, Some(last)) => last.0,
-                (_, None) => 0.0,
-            };
-            let rest = crate::vad::Span {
-                start: window.start + (resume_s * rate) as usize,
-                end: window.end,
-            };
-            let speech_left = speech
-                .iter()
-                .any(|r| r.start.max(rest.start) + (0.5 * rate) as usize <= r.end.min(rest.end));
-            if resume_s > 0.5 && window_s - resume_s > RESEEK_MIN_S && speech_left {
-                if !closed {
-                    segments.pop();
-                }
+            if let Some(rest) =
+                rest_to_decode_again(&best.tokens, &mut segments, window, speech, rate)
+            {
                 queue.push_front(rest);
             }
             for (start, end, tokens) in segments {
@@ -388,6 +338,78 @@ impl WhisperModel {
         }
         Ok(out)
     }
+
+    /// Decodes one window at each temperature in turn until an attempt neither loops
+    /// nor is unsure (or is silence): that attempt and `true`. When every temperature
+    /// fails, as faster-whisper does: the best average log-probability among attempts
+    /// that do not loop, else among all, and `false`.
+    fn decode_with_fallback(
+        &self,
+        features: &[f32],
+        prompt: &[String],
+        opts: &DecodeOptions,
+    ) -> Result<Option<(Attempt, bool)>, WhisperError> {
+        let mut attempts: Vec<Attempt> = Vec::new();
+        for &temperature in &opts.temperatures {
+            let mut f = features.to_vec();
+            let attempt = self.decode_once(&mut f, prompt, temperature, opts)?;
+            let looping = attempt.compression_ratio > opts.compression_ratio_threshold;
+            let unsure = attempt.avg_logprob < opts.log_prob_threshold;
+            let silent = attempt.no_speech_prob > opts.no_speech_threshold && unsure;
+            if silent || (!looping && !unsure) {
+                return Ok(Some((attempt, true)));
+            }
+            attempts.push(attempt);
+        }
+        let not_looping = |a: &Attempt| a.compression_ratio <= opts.compression_ratio_threshold;
+        let pool: Vec<Attempt> = if attempts.iter().any(not_looping) {
+            attempts.into_iter().filter(not_looping).collect()
+        } else {
+            attempts
+        };
+        Ok(pool
+            .into_iter()
+            .max_by(|a, b| a.avg_logprob.total_cmp(&b.avg_logprob))
+            .map(|best| (best, false)))
+    }
+}
+
+/// Where the model stopped early in `window` (its last segment ends well before the
+/// window does, and speech is left after it): the rest of the window, to decode again
+/// from there as the reference decoder's "seek" does. A trailing segment without a
+/// closing timestamp is dropped from `segments` and left to that second pass.
+fn rest_to_decode_again(
+    tokens: &[String],
+    segments: &mut Vec<(f64, f64, Vec<String>)>,
+    window: crate::vad::Span,
+    speech: &[crate::vad::Span],
+    rate: f64,
+) -> Option<crate::vad::Span> {
+    let window_s = window.len() as f64 / rate;
+    let closed = tokens
+        .iter()
+        .rev()
+        .find(|t| !is_special(t) || timestamp_of(t).is_some())
+        .is_some_and(|t| timestamp_of(t).is_some());
+    let resume_s = match (closed, segments.last()) {
+        (true, Some(last)) => last.1,
+        (false, Some(last)) => last.0,
+        (_, None) => 0.0,
+    };
+    let rest = crate::vad::Span {
+        start: window.start + (resume_s * rate) as usize,
+        end: window.end,
+    };
+    let speech_left = speech
+        .iter()
+        .any(|r| r.start.max(rest.start) + (0.5 * rate) as usize <= r.end.min(rest.end));
+    if !(resume_s > 0.5 && window_s - resume_s > RESEEK_MIN_S && speech_left) {
+        return None;
+    }
+    if !closed {
+        segments.pop();
+    }
+    Some(rest)
 }
 
 #[cfg(test)]

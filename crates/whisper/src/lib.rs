@@ -16,7 +16,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 
 use tokio::process::Command;
-use vidpipe_domain::ports::{Transcriber, Transcription};
+use vidpipe_domain::ports::{Submission, Transcriber};
 use vidpipe_domain::transcript::{ItemKind, Transcript, TranscriptItem};
 use vidpipe_domain::PortError;
 use vidpipe_local::LocalStore;
@@ -267,7 +267,7 @@ impl Transcriber for WhisperTranscriber<'_> {
         &self,
         audio_key: &str,
         job_name: &str,
-    ) -> Result<Transcription, PortError> {
+    ) -> Result<Submission<Transcript>, PortError> {
         let path = self.store.path_of(audio_key)?;
         let samples = decode_audio(&path).await?;
         let model = Arc::clone(&self.model);
@@ -277,9 +277,10 @@ impl Transcriber for WhisperTranscriber<'_> {
                 .await
                 .map_err(|e| PortError::Failed(format!("transcription task: {e}")))?
                 .map_err(|e| PortError::Failed(e.to_string()))?;
-        Ok(Transcription::Finished(transcript_from_segments(
-            job_name, &segments,
-        )))
+        Ok(Submission::Finished {
+            job_id: job_name.to_string(),
+            outcome: transcript_from_segments(job_name, &segments),
+        })
     }
 }
 

@@ -21,7 +21,7 @@ use aws_sdk_s3::types::{
     QueueConfiguration, S3KeyFilter,
 };
 use vidpipe_aws::config::{Clients, FunctionConfig};
-use vidpipe_aws::Function;
+use vidpipe_aws::CloudAdapters;
 
 pub const BUCKET: &str = "vidpipe-media";
 pub const TABLE: &str = "vidpipe-videos";
@@ -281,7 +281,7 @@ pub const QUEUES: [&str; 6] = [
 pub struct World {
     pub moto: Moto,
     pub sdk: SdkConfig,
-    pub function: Function,
+    pub function: CloudAdapters,
     pub sqs: aws_sdk_sqs::Client,
     pub queue_urls: HashMap<&'static str, String>,
     /// The environment the template gives the functions, pointed at this world.
@@ -423,7 +423,7 @@ impl World {
             env.insert(k.to_string(), v.to_string());
         }
         let config = FunctionConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
-        let function = Function::new(config, clients).unwrap();
+        let function = CloudAdapters::new(config, clients).unwrap();
         World {
             moto,
             sdk,

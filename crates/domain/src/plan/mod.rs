@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::InputError;
 use crate::media::MediaInfo;
+use crate::understanding::PromoSegment;
 
 /// One rung of the rendition ladder, named by its short side (`720p` is 1280×720
 /// landscape or 720×1280 portrait).
@@ -50,6 +51,20 @@ pub struct PlanConfig {
     pub hls_segment_s: u32,
 }
 
+/// Fade from/to black at each end by default, seconds.
+pub const DEFAULT_FADE_S: f64 = 3.0;
+/// Frame rate assumed where the source has no video stream or its rate is unknown:
+/// audio-only sources still need timecodes (MediaConvert's `InputClipping` takes
+/// `HH:MM:SS:FF`), and 25 fps is the PAL/EBU rate.
+pub const FALLBACK_FPS: f64 = 25.0;
+/// GOP length, seconds: a 6 s HLS segment holds three whole GOPs (Apple's HLS
+/// authoring spec asks for keyframes at segment starts).
+pub const GOP_S: f64 = 2.0;
+/// Fade at every join of the promo clip and at its ends, seconds.
+pub const PROMO_FADE_S: f64 = 0.3;
+/// Shortest promo segment cut from the source, seconds (one frame at 25 fps).
+pub const MIN_PROMO_SEGMENT_S: f64 = 0.04;
+
 impl Default for PlanConfig {
     fn default() -> Self {
         PlanConfig {
@@ -59,7 +74,7 @@ impl Default for PlanConfig {
                 LadderRung::new(480, 1200, 96),
                 LadderRung::new(360, 700, 96),
             ],
-            fade_s: 3.0,
+            fade_s: DEFAULT_FADE_S,
             gif_duration_s: 5.0,
             gif_max_width_px: 480,
             gif_fps: 10,
@@ -135,6 +150,27 @@ impl FrameCaptureSpec {
     pub fn time_of_s(&self, index: u32) -> f64 {
         index as f64 * self.interval_s
     }
+
+    /// Captures as every n-th decoded frame at `fps`, so that capture k is the frame at
+    /// exactly k × `interval_s` (at least every frame).
+    pub fn every_nth_frame(&self, fps: f64) -> u64 {
+        (self.interval_s * fps).round().max(1.0) as u64
+    }
+}
+
+/// A window of the source to cut, in seconds from the source's start, with a fade
+/// of `fade_s` seconds at each end.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SourceWindow {
+    pub start_s: f64,
+    pub end_s: f64,
+    pub fade_s: f64,
+}
+
+impl SourceWindow {
+    pub fn duration_s(&self) -> f64 {
+        self.end_s - self.start_s
+    }
 }
 
 /// Everything one transcode makes for one video.
@@ -154,6 +190,62 @@ pub struct Plan {
     pub source_fps: f64,
     /// Things a person should know about how the plan departs from what was asked.
     pub notes: Vec<String>,
+}
+
+impl Plan {
+    /// The frame rate of timecodes and GOPs: the source's, or [`FALLBACK_FPS`] where
+    /// it has none (audio only) or the prober found none.
+    pub fn timecode_fps(&self) -> f64 {
+        if self.source_fps > 0.0 {
+            self.source_fps
+        } else {
+            FALLBACK_FPS
+        }
+    }
+
+    /// GOP length in frames at [`Plan::timecode_fps`] ([`GOP_S`] seconds, at least 1).
+    pub fn gop_frames(&self) -> u32 {
+        (self.timecode_fps() * GOP_S).round().max(1.0) as u32
+    }
+
+    /// Seconds from the source's start of `clip_time_s` seconds into the clip.
+    pub fn source_time_s(&self, clip_time_s: f64) -> f64 {
+        self.clip.start_s + clip_time_s
+    }
+
+    /// The GIF preview's window in source seconds, ending inside the clip; `None`
+    /// without a GIF (audio-only sources). The GIF itself is not faded.
+    pub fn gif_source_window(&self) -> Option<SourceWindow> {
+        let gif = self.gif.as_ref()?;
+        let start_s = self.source_time_s(gif.start_s);
+        Some(SourceWindow {
+            start_s,
+            end_s: (start_s + gif.duration_s).min(self.clip.end_s),
+            fade_s: 0.0,
+        })
+    }
+
+    /// The promo clip's `segments` (seconds from the clip's start) as windows of the
+    /// source: each ends inside the clip, lasts at least [`MIN_PROMO_SEGMENT_S`], and
+    /// fades over `fade_s` at both ends, shortened to half the window where it is
+    /// shorter than two fades.
+    pub fn promo_windows(&self, segments: &[PromoSegment], fade_s: f64) -> Vec<SourceWindow> {
+        segments
+            .iter()
+            .map(|seg| {
+                let start_s = self.source_time_s(seg.start_s);
+                let end_s = self
+                    .source_time_s(seg.end_s)
+                    .min(self.clip.end_s)
+                    .max(start_s + MIN_PROMO_SEGMENT_S);
+                SourceWindow {
+                    start_s,
+                    end_s,
+                    fade_s: fade_s.max(0.0).min((end_s - start_s) / 2.0),
+                }
+            })
+            .collect()
+    }
 }
 
 /// The in and out points asked for, by sidecar or command line (seconds).
@@ -377,241 +469,4 @@ fn frames_for(size: (u32, u32), clip_s: f64, config: &PlanConfig) -> FrameCaptur
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn media(w: u32, h: u32, duration_s: f64, audio: bool) -> MediaInfo {
-        crate::fakes::media_info(Some((w, h)), 25.0, duration_s, audio)
-    }
-
-    fn sizes(plan: &Plan) -> Vec<(u32, u32)> {
-        plan.renditions
-            .iter()
-            .map(|r| (r.width_px, r.height_px))
-            .collect()
-    }
-
-    fn plan(m: &MediaInfo) -> Plan {
-        make_plan(m, ClipRequest::default(), &PlanConfig::default()).unwrap()
-    }
-
-    #[test]
-    fn full_hd_source_gets_the_whole_ladder() {
-        let p = plan(&media(1920, 1080, 60.0, true));
-        assert_eq!(
-            sizes(&p),
-            vec![(1920, 1080), (1280, 720), (854, 480), (640, 360)]
-        );
-        assert!(p.renditions.iter().all(|r| r.audio_bitrate_bps.is_some()));
-        assert_eq!(p.hls_segment_s, Some(6));
-        assert_eq!(p.mp3_bitrate_bps, Some(128_000));
-    }
-
-    #[test]
-    fn never_upscales_a_720p_source() {
-        let p = plan(&media(1280, 720, 60.0, true));
-        assert_eq!(sizes(&p), vec![(1280, 720), (854, 480), (640, 360)]);
-        assert_eq!(p.frames.as_ref().unwrap().width_px, 1280);
-    }
-
-    #[test]
-    fn portrait_stays_portrait_sized_by_short_side() {
-        let p = plan(&media(1080, 1920, 30.0, true));
-        assert_eq!(
-            sizes(&p),
-            vec![(1080, 1920), (720, 1280), (480, 854), (360, 640)]
-        );
-        let gif = p.gif.unwrap();
-        assert!(gif.height_px > gif.width_px && gif.width_px <= 480);
-    }
-
-    #[test]
-    fn rotated_phone_video_is_planned_as_displayed() {
-        let mut m = media(1920, 1080, 30.0, true);
-        m.video.as_mut().unwrap().rotation_deg = 90;
-        assert_eq!(sizes(&plan(&m))[0], (1080, 1920));
-    }
-
-    #[test]
-    fn odd_source_dimensions_give_even_sizes_without_upscaling() {
-        let p = plan(&media(1279, 719, 20.0, true));
-        assert_eq!(sizes(&p), vec![(1278, 718), (854, 480), (640, 360)]);
-        for r in &p.renditions {
-            assert!(r.width_px.is_multiple_of(2) && r.height_px.is_multiple_of(2));
-            assert!(r.width_px <= 1279 && r.height_px <= 719);
-        }
-        let g = p.gif.unwrap();
-        assert!(g.width_px.is_multiple_of(2) && g.height_px.is_multiple_of(2));
-    }
-
-    #[test]
-    fn tiny_source_gets_one_rendition_at_its_own_size() {
-        let p = plan(&media(321, 241, 10.0, false));
-        assert_eq!(sizes(&p), vec![(320, 240)]);
-        assert_eq!(p.renditions[0].name, "240p");
-        assert_eq!(p.renditions[0].audio_bitrate_bps, None);
-    }
-
-    #[test]
-    fn clip_past_the_end_is_clamped_and_noted() {
-        let m = media(1280, 720, 42.5, true);
-        let p = make_plan(
-            &m,
-            ClipRequest {
-                start_s: Some(10.0),
-                end_s: Some(100.0),
-            },
-            &PlanConfig::default(),
-        )
-        .unwrap();
-        assert_eq!((p.clip.start_s, p.clip.end_s), (10.0, 42.5));
-        assert_eq!(p.clip.requested_end_s, Some(100.0));
-        assert!(
-            p.notes.iter().any(|n| n.contains("clamped")),
-            "{:?}",
-            p.notes
-        );
-    }
-
-    #[test]
-    fn start_not_before_end_or_past_the_source_is_rejected() {
-        let m = media(1280, 720, 42.5, true);
-        let cfg = PlanConfig::default();
-        for (s, e) in [
-            (Some(20.0), Some(20.0)),
-            (Some(30.0), Some(10.0)),
-            (Some(50.0), None),
-        ] {
-            let err = make_plan(
-                &m,
-                ClipRequest {
-                    start_s: s,
-                    end_s: e,
-                },
-                &cfg,
-            )
-            .unwrap_err();
-            assert!(matches!(err, InputError::BadClip(_)), "{err}");
-        }
-    }
-
-    #[test]
-    fn fades_are_shortened_for_short_clips_only() {
-        let m = media(1280, 720, 60.0, true);
-        let cfg = PlanConfig::default();
-        let long = make_plan(
-            &m,
-            ClipRequest {
-                start_s: Some(0.0),
-                end_s: Some(6.0),
-            },
-            &cfg,
-        )
-        .unwrap();
-        assert_eq!((long.fades.fade_in_s, long.fades.shortened), (3.0, false));
-        let short = make_plan(
-            &m,
-            ClipRequest {
-                start_s: Some(1.0),
-                end_s: Some(5.0),
-            },
-            &cfg,
-        )
-        .unwrap();
-        assert_eq!(short.fades.fade_in_s, 2.0);
-        assert_eq!(short.fades.fade_out_start_s, 2.0);
-        assert!(short.fades.shortened && short.notes.iter().any(|n| n.contains("fades shortened")));
-        let custom = PlanConfig {
-            fade_s: 1.0,
-            ..PlanConfig::default()
-        };
-        assert_eq!(
-            make_plan(&m, ClipRequest::default(), &custom)
-                .unwrap()
-                .fades
-                .fade_out_start_s,
-            59.0
-        );
-    }
-
-    #[test]
-    fn no_audio_stream_means_no_mp3_and_silent_renditions() {
-        let p = plan(&media(1920, 1080, 60.0, false));
-        assert_eq!(p.mp3_bitrate_bps, None);
-        assert!(p.renditions.iter().all(|r| r.audio_bitrate_bps.is_none()));
-        assert!(p.gif.is_some() && p.frames.is_some());
-    }
-
-    #[test]
-    fn audio_only_source_gets_only_audio_outputs() {
-        let mut m = media(1, 1, 300.0, true);
-        m.video = None;
-        let p = plan(&m);
-        assert!(p.renditions.is_empty() && p.gif.is_none() && p.frames.is_none());
-        assert_eq!(p.hls_segment_s, None);
-        assert_eq!(p.mp3_bitrate_bps, Some(128_000));
-    }
-
-    #[test]
-    fn gif_keeps_its_length_in_a_clip_barely_longer_than_the_fades() {
-        let m = media(1920, 1080, 60.0, true);
-        let p = make_plan(
-            &m,
-            ClipRequest {
-                start_s: Some(0.0),
-                end_s: Some(10.0),
-            },
-            &PlanConfig::default(),
-        )
-        .unwrap();
-        let g = p.gif.unwrap();
-        assert_eq!((g.start_s, g.duration_s), (2.5, 5.0));
-        let tiny = make_plan(
-            &m,
-            ClipRequest {
-                start_s: Some(0.0),
-                end_s: Some(2.0),
-            },
-            &PlanConfig::default(),
-        )
-        .unwrap();
-        assert_eq!(
-            (
-                tiny.gif.as_ref().unwrap().start_s,
-                tiny.gif.unwrap().duration_s
-            ),
-            (0.0, 2.0)
-        );
-    }
-
-    #[test]
-    fn gif_sits_between_the_fades() {
-        let p = plan(&media(1920, 1080, 60.0, true));
-        let g = p.gif.unwrap();
-        assert_eq!((g.width_px, g.height_px, g.duration_s), (480, 270, 5.0));
-        assert!(
-            g.start_s >= p.fades.fade_in_s && g.start_s + g.duration_s <= p.fades.fade_out_start_s
-        );
-    }
-
-    #[test]
-    fn frame_captures_cover_the_clip_within_the_cap() {
-        let p = plan(&media(1920, 1080, 3600.0, true));
-        let f = p.frames.unwrap();
-        assert_eq!((f.interval_s, f.count), (120.0, 30));
-        let short = plan(&media(1920, 1080, 10.0, true)).frames.unwrap();
-        assert_eq!((short.interval_s, short.count), (1.0, 10));
-        assert!(short.time_of_s(short.count - 1) < 10.0);
-    }
-
-    #[test]
-    fn no_streams_or_no_duration_is_an_error() {
-        let mut m = media(1920, 1080, 60.0, true);
-        m.duration_s = 0.0;
-        assert!(make_plan(&m, ClipRequest::default(), &PlanConfig::default()).is_err());
-        let mut m = media(1920, 1080, 60.0, true);
-        m.video = None;
-        m.audio = None;
-        assert!(make_plan(&m, ClipRequest::default(), &PlanConfig::default()).is_err());
-    }
-}
+mod tests;

@@ -1,0 +1,144 @@
+//! The cloud transcoder: the plan as AWS Elemental MediaConvert jobs, and the jobs'
+//! state changes (EventBridge "MediaConvert Job State Change") as the domain's
+//! [`JobStateChange`].
+//!
+//! One job a video makes every rendition from the same plan the local mode uses:
+//! - the cut: one `InputClipping`, timecodes `HH:MM:SS:FF` at the plan's timecode
+//!   frame rate on a zero-based input timecode (`TimecodeSource: ZEROBASED`), so
+//!   00:00:00:00 is the source's first frame;
+//! - the fades: MediaConvert has no video fade, so a full-frame black PNG is laid over
+//!   the input by the image inserter twice: opaque at the in point, fading out over
+//!   the fade (`FadeOut`), and fading in over the last seconds (`FadeIn`) to opaque at
+//!   the out point. Overlay times are input timecodes, like the clipping. MediaConvert
+//!   has no audio fade either: in the cloud the sound starts and ends at full level,
+//!   where the local mode fades it (a documented difference);
+//! - a File group of MP4 renditions (H.264 QVBR capped at the rung's maxrate, AAC),
+//!   an HLS group of the same ladder, an MP3 (File group, raw container), and frame
+//!   captures (File group, JPEG every `interval_s`, at most `count`);
+//! - `UserMetadata` carries the video id and which job this is, so the state change
+//!   finds its video; a `ClientRequestToken` from the video id and the plan makes a
+//!   retried submit return the first job instead of starting a second.
+//!
+//! The animated GIF preview is a job of its own, submitted with the renditions job: it
+//! is a window of the clip (5 s by default), and MediaConvert clips per input, not per
+//! output. One `InputClipping` for the window, one output (GIF container and codec,
+//! the plan's size and frame rate) to `media/<id>/preview.gif`.
+//!
+//! The promo job is another: one input with an `InputClipping` per promo window, the
+//! black overlay fading at every join and both ends, one MP4 at the largest
+//! rendition's size.
+
+//!
+//! The settings are pure functions of the plan and the bucket ([`settings`], one per
+//! output group); [`event`] reads the state changes.
+
+pub mod event;
+mod overlay;
+pub mod settings;
+
+use aws_sdk_mediaconvert::types::{JobSettings, StatusUpdateInterval};
+use sha2::{Digest, Sha256};
+use vidpipe_domain::events::JobKind;
+use vidpipe_domain::keys::{self, VideoId};
+use vidpipe_domain::plan::Plan;
+use vidpipe_domain::ports::{
+    ObjectReader, ObjectWriter, PromoJob, Submission, TranscodeJob, Transcoder,
+};
+use vidpipe_domain::PortError;
+
+pub use event::{job_state_change, JobEventError, JobStateEvent};
+pub use overlay::black_png;
+pub use settings::{gif_job_settings, job_settings, overlay_size, promo_job_settings};
+
+use crate::error::port_error;
+use crate::s3::S3Store;
+
+/// The SDK client the adapter takes, re-exported for the function binaries.
+pub use aws_sdk_mediaconvert::Client;
+
+/// The client request token: up to 64 ASCII characters (MediaConvert API Reference,
+/// CreateJob, `clientRequestToken`), the same for the same video, job and plan.
+pub fn request_token(id: &VideoId, job: JobKind, plan: &impl serde::Serialize) -> String {
+    let digest = Sha256::digest(serde_json::to_vec(plan).unwrap_or_default());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("vidpipe-{id}-{}-{hex}", job.as_str())
+}
+
+/// MediaConvert behind the [`Transcoder`] port.
+pub struct MediaConvertTranscoder<'a> {
+    pub client: aws_sdk_mediaconvert::Client,
+    /// The role MediaConvert assumes to read the source and write outputs.
+    pub role_arn: String,
+    pub store: &'a S3Store,
+}
+
+impl MediaConvertTranscoder<'_> {
+    async fn create(
+        &self,
+        id: &VideoId,
+        job: JobKind,
+        token: String,
+        settings: JobSettings,
+    ) -> Result<Submission, PortError> {
+        let out = self
+            .client
+            .create_job()
+            .role(&self.role_arn)
+            .settings(settings)
+            .user_metadata("video_id", id.as_str())
+            .user_metadata("job", job.as_str())
+            .client_request_token(token)
+            .status_update_interval(StatusUpdateInterval::Seconds60)
+            .send()
+            .await
+            .map_err(|e| port_error(&format!("mediaconvert CreateJob {id} {}", job.as_str()), e))?;
+        let job_id = out.job.and_then(|j| j.id).ok_or_else(|| {
+            PortError::Failed("mediaconvert CreateJob answered without a job id".into())
+        })?;
+        Ok(Submission::Submitted { job_id })
+    }
+
+    async fn put_overlay(&self, id: &VideoId, plan: &Plan) -> Result<(), PortError> {
+        if plan.renditions.is_empty() {
+            return Ok(());
+        }
+        let key = keys::fade_overlay(id);
+        if self.store.head(&key).await?.is_none() {
+            let (w, h) = overlay_size(plan);
+            self.store.put(&key, black_png(w, h)?, "image/png").await?;
+        }
+        Ok(())
+    }
+}
+
+impl Transcoder for MediaConvertTranscoder<'_> {
+    async fn submit(&self, job: &TranscodeJob) -> Result<Submission, PortError> {
+        self.put_overlay(&job.video_id, &job.plan).await?;
+        let bucket = &self.store.bucket;
+        let token = request_token(&job.video_id, JobKind::Renditions, &job.plan);
+        let submitted = self
+            .create(
+                &job.video_id,
+                JobKind::Renditions,
+                token,
+                job_settings(bucket, job),
+            )
+            .await?;
+        // Second, so that a retry after a failed GIF submit finds the renditions job
+        // by its token rather than making another.
+        if let Some(settings) = gif_job_settings(bucket, job) {
+            let token = request_token(&job.video_id, JobKind::Gif, &job.plan);
+            self.create(&job.video_id, JobKind::Gif, token, settings)
+                .await?;
+        }
+        Ok(submitted)
+    }
+
+    async fn submit_promo(&self, job: &PromoJob) -> Result<Submission, PortError> {
+        self.put_overlay(&job.video_id, &job.plan).await?;
+        let settings = promo_job_settings(&self.store.bucket, job)?;
+        let token = request_token(&job.video_id, JobKind::Promo, &(&job.plan, &job.segments));
+        self.create(&job.video_id, JobKind::Promo, token, settings)
+            .await
+    }
+}

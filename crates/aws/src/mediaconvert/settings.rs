@@ -1,0 +1,431 @@
+//! The jobs' settings, one function per output group, as pure functions of the plan
+//! and the bucket. Destinations are the names in [`vidpipe_domain::layout`].
+
+use aws_sdk_mediaconvert::types::{
+    AacCodingMode, AacRateControlMode, AacSettings, AudioCodec, AudioCodecSettings,
+    AudioDefaultSelection, AudioDescription, AudioSelector, ContainerSettings, ContainerType,
+    FileGroupSettings, FrameCaptureSettings, GifFramerateControl, GifSettings, H264GopSizeUnits,
+    H264QvbrSettings, H264RateControlMode, H264SceneChangeDetect, H264Settings, HlsGroupSettings,
+    HlsSegmentControl, ImageInserter, Input, InputClipping, InputRotate, InputTimecodeSource,
+    InsertableImage, JobSettings, Mp3RateControlMode, Mp3Settings, Output, OutputGroup,
+    OutputGroupSettings, OutputGroupType, ScalingBehavior, VideoCodec, VideoCodecSettings,
+    VideoDescription, VideoSelector,
+};
+use vidpipe_domain::keys::{self, VideoId};
+use vidpipe_domain::layout;
+use vidpipe_domain::plan::{FrameCaptureSpec, GifSpec, Plan, RenditionSpec, SourceWindow, GOP_S};
+use vidpipe_domain::ports::{PromoJob, TranscodeJob};
+use vidpipe_domain::time::timecode_hhmmssff;
+use vidpipe_domain::PortError;
+
+use super::overlay::{ms, BlackOverlay};
+
+/// The audio selector every output reads (the input's first audio track).
+const AUDIO_SELECTOR: &str = "Audio Selector 1";
+/// QVBR quality level (1–10). AWS recommends 7 for most content at 1080p and below
+/// (MediaConvert User Guide, "Guidelines for using QVBR").
+pub const QVBR_QUALITY: i32 = 7;
+/// JPEG quality of frame captures (1–100).
+pub const FRAME_CAPTURE_QUALITY: i32 = 85;
+
+/// `s3://<bucket>/<key>`, as MediaConvert names objects.
+pub fn s3_uri(bucket: &str, key: &str) -> String {
+    format!("s3://{bucket}/{key}")
+}
+
+/// A destination base below the video's folder: `s3://<bucket>/media/<id>/<stem>`.
+fn destination(bucket: &str, id: &VideoId, stem: &str) -> String {
+    s3_uri(bucket, &keys::media_stem(id, stem))
+}
+
+fn clipping(window: SourceWindow, fps: f64) -> InputClipping {
+    InputClipping::builder()
+        .start_timecode(timecode_hhmmssff(window.start_s, fps))
+        .end_timecode(timecode_hhmmssff(window.end_s, fps))
+        .build()
+}
+
+/// The renditions job: one clipping for the clip, the fades as overlays, and the
+/// groups the plan has: MP4 renditions, the HLS ladder, the MP3, frame captures.
+pub fn job_settings(bucket: &str, job: &TranscodeJob) -> JobSettings {
+    let plan = &job.plan;
+    let id = &job.video_id;
+    let fps = plan.timecode_fps();
+    let window = SourceWindow {
+        start_s: plan.clip.start_s,
+        end_s: plan.clip.end_s,
+        fade_s: plan.fades.fade_in_s,
+    };
+    let overlays = if plan.renditions.is_empty() {
+        Vec::new()
+    } else {
+        let image_uri = s3_uri(bucket, &keys::fade_overlay(id));
+        BlackOverlay {
+            image_uri: &image_uri,
+            fps,
+            size: overlay_size(plan),
+        }
+        .fades(1, window, plan.fades.fade_in_s, plan.fades.fade_out_s)
+    };
+    let mut groups = Vec::new();
+    if !plan.renditions.is_empty() {
+        groups.push(renditions_group(bucket, id, &plan.renditions));
+        groups.push(hls_group(bucket, id, plan));
+    }
+    if let Some(bps) = plan.mp3_bitrate_bps {
+        groups.push(mp3_group(bucket, id, bps));
+    }
+    if let Some(frames) = &plan.frames {
+        groups.push(frame_capture_group(bucket, id, frames));
+    }
+    let source = s3_uri(bucket, &job.source_key);
+    JobSettings::builder()
+        .inputs(input(
+            &source,
+            Reads::of(plan),
+            vec![clipping(window, fps)],
+            overlays,
+        ))
+        .set_output_groups(Some(groups))
+        .build()
+}
+
+/// A File group of MP4 renditions (H.264 QVBR capped at the rung's maxrate, AAC).
+pub fn renditions_group(bucket: &str, id: &VideoId, renditions: &[RenditionSpec]) -> OutputGroup {
+    file_group(
+        "renditions",
+        destination(bucket, id, layout::RENDITION_STEM),
+        renditions
+            .iter()
+            .map(|r| av_output(r, ContainerType::Mp4, Some("mp4")))
+            .collect(),
+    )
+}
+
+/// An HLS group of the same ladder, segments of the plan's length.
+pub fn hls_group(bucket: &str, id: &VideoId, plan: &Plan) -> OutputGroup {
+    let segment_s = plan.hls_segment_s.unwrap_or(6) as i32;
+    OutputGroup::builder()
+        .name("hls")
+        .output_group_settings(
+            OutputGroupSettings::builder()
+                .r#type(OutputGroupType::HlsGroupSettings)
+                .hls_group_settings(
+                    HlsGroupSettings::builder()
+                        .destination(destination(bucket, id, layout::HLS_STEM))
+                        .segment_length(segment_s)
+                        .min_segment_length(0)
+                        .segment_control(HlsSegmentControl::SegmentedFiles)
+                        .build(),
+                )
+                .build(),
+        )
+        .set_outputs(Some(
+            plan.renditions
+                .iter()
+                .map(|r| av_output(r, ContainerType::M3U8, None))
+                .collect(),
+        ))
+        .build()
+}
+
+/// The MP3 (File group, raw container), CBR at `bitrate_bps`, 44.1 kHz stereo.
+pub fn mp3_group(bucket: &str, id: &VideoId, bitrate_bps: u64) -> OutputGroup {
+    let mp3 = Mp3Settings::builder()
+        .bitrate(bitrate_bps as i32)
+        .channels(2)
+        .rate_control_mode(Mp3RateControlMode::Cbr)
+        .sample_rate(44_100)
+        .build();
+    let output = Output::builder()
+        .container_settings(raw_container())
+        .extension("mp3")
+        .audio_descriptions(
+            AudioDescription::builder()
+                .audio_source_name(AUDIO_SELECTOR)
+                .codec_settings(
+                    AudioCodecSettings::builder()
+                        .codec(AudioCodec::Mp3)
+                        .mp3_settings(mp3)
+                        .build(),
+                )
+                .build(),
+        )
+        .build();
+    file_group(
+        "audio",
+        destination(bucket, id, layout::MP3_STEM),
+        vec![output],
+    )
+}
+
+/// Frame captures (File group): a JPEG every `interval_s`, at most `count`.
+pub fn frame_capture_group(bucket: &str, id: &VideoId, frames: &FrameCaptureSpec) -> OutputGroup {
+    // One capture every interval_s: 1000 / (interval_s × 1000) fps.
+    let capture = FrameCaptureSettings::builder()
+        .framerate_numerator(1000)
+        .framerate_denominator(ms(frames.interval_s).max(1))
+        .max_captures(frames.count as i32)
+        .quality(FRAME_CAPTURE_QUALITY)
+        .build();
+    let output = Output::builder()
+        .container_settings(raw_container())
+        .extension("jpg")
+        .video_description(
+            VideoDescription::builder()
+                .width(frames.width_px as i32)
+                .height(frames.height_px as i32)
+                .codec_settings(
+                    VideoCodecSettings::builder()
+                        .codec(VideoCodec::FrameCapture)
+                        .frame_capture_settings(capture)
+                        .build(),
+                )
+                .build(),
+        )
+        .build();
+    file_group(
+        "frame-captures",
+        destination(bucket, id, layout::FRAME_STEM),
+        vec![output],
+    )
+}
+
+/// The promo job's settings: one clipping per promo window of the source, the black
+/// overlay fading at each window's ends, one MP4 at the largest rendition's size.
+///
+/// # Errors
+/// [`PortError::Invalid`] when the plan has no video rendition to size it by.
+pub fn promo_job_settings(bucket: &str, job: &PromoJob) -> Result<JobSettings, PortError> {
+    let plan = &job.plan;
+    let Some(largest) = plan.renditions.first() else {
+        return Err(PortError::Invalid(
+            "no video rendition to size the promo clip by".into(),
+        ));
+    };
+    let fps = plan.timecode_fps();
+    let image_uri = s3_uri(bucket, &keys::fade_overlay(&job.video_id));
+    let black = BlackOverlay {
+        image_uri: &image_uri,
+        fps,
+        size: overlay_size(plan),
+    };
+    let windows = plan.promo_windows(&job.segments, job.fade_s);
+    let clippings = windows.iter().map(|w| clipping(*w, fps)).collect();
+    let overlays = windows
+        .iter()
+        .enumerate()
+        .flat_map(|(i, w)| black.fades(1 + 2 * i as i32, *w, w.fade_s, w.fade_s))
+        .collect();
+    let mut output = av_output(largest, ContainerType::Mp4, Some("mp4"));
+    output.name_modifier = None;
+    let source = s3_uri(bucket, &job.source_key);
+    Ok(JobSettings::builder()
+        .inputs(input(&source, Reads::of(plan), clippings, overlays))
+        .output_groups(file_group(
+            "promo",
+            destination(bucket, &job.video_id, layout::PROMO_STEM),
+            vec![output],
+        ))
+        .build())
+}
+
+/// The GIF job's settings: the plan's GIF window as the one clipping, the GIF output
+/// at the plan's size and frame rate. `None` when the plan has no GIF (audio only).
+pub fn gif_job_settings(bucket: &str, job: &TranscodeJob) -> Option<JobSettings> {
+    let plan = &job.plan;
+    let gif = plan.gif.as_ref()?;
+    let window = plan.gif_source_window()?;
+    let source = s3_uri(bucket, &job.source_key);
+    let video_only = Reads {
+        audio: false,
+        video: true,
+    };
+    Some(
+        JobSettings::builder()
+            .inputs(input(
+                &source,
+                video_only,
+                vec![clipping(window, plan.timecode_fps())],
+                Vec::new(),
+            ))
+            .output_groups(file_group(
+                "gif",
+                destination(bucket, &job.video_id, layout::GIF_STEM),
+                vec![gif_output(gif)],
+            ))
+            .build(),
+    )
+}
+
+fn gif_output(gif: &GifSpec) -> Output {
+    let settings = GifSettings::builder()
+        .framerate_control(GifFramerateControl::Specified)
+        .framerate_numerator(gif.fps.max(1) as i32)
+        .framerate_denominator(1)
+        .build();
+    Output::builder()
+        .container_settings(
+            ContainerSettings::builder()
+                .container(ContainerType::Gif)
+                .build(),
+        )
+        .extension("gif")
+        .video_description(
+            VideoDescription::builder()
+                .width(gif.width_px as i32)
+                .height(gif.height_px as i32)
+                .scaling_behavior(ScalingBehavior::Default)
+                .codec_settings(
+                    VideoCodecSettings::builder()
+                        .codec(VideoCodec::Gif)
+                        .gif_settings(settings)
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}
+
+fn raw_container() -> ContainerSettings {
+    ContainerSettings::builder()
+        .container(ContainerType::Raw)
+        .build()
+}
+
+fn h264(r: &RenditionSpec) -> VideoDescription {
+    let h264 = H264Settings::builder()
+        .rate_control_mode(H264RateControlMode::Qvbr)
+        .qvbr_settings(
+            H264QvbrSettings::builder()
+                .qvbr_quality_level(QVBR_QUALITY)
+                .build(),
+        )
+        .max_bitrate(r.video_max_bitrate_bps.min(i32::MAX as u64) as i32)
+        .gop_size(GOP_S)
+        .gop_size_units(H264GopSizeUnits::Seconds)
+        .scene_change_detect(H264SceneChangeDetect::TransitionDetection)
+        .build();
+    VideoDescription::builder()
+        .width(r.width_px as i32)
+        .height(r.height_px as i32)
+        .scaling_behavior(ScalingBehavior::Default)
+        .codec_settings(
+            VideoCodecSettings::builder()
+                .codec(VideoCodec::H264)
+                .h264_settings(h264)
+                .build(),
+        )
+        .build()
+}
+
+fn aac(bitrate_bps: u64) -> AudioDescription {
+    let aac = AacSettings::builder()
+        .bitrate(bitrate_bps as i32)
+        .coding_mode(AacCodingMode::CodingMode20)
+        .rate_control_mode(AacRateControlMode::Cbr)
+        .sample_rate(48_000)
+        .build();
+    AudioDescription::builder()
+        .audio_source_name(AUDIO_SELECTOR)
+        .codec_settings(
+            AudioCodecSettings::builder()
+                .codec(AudioCodec::Aac)
+                .aac_settings(aac)
+                .build(),
+        )
+        .build()
+}
+
+fn file_group(name: &str, destination: String, outputs: Vec<Output>) -> OutputGroup {
+    let settings = FileGroupSettings::builder()
+        .destination(destination)
+        .build();
+    OutputGroup::builder()
+        .name(name)
+        .output_group_settings(
+            OutputGroupSettings::builder()
+                .r#type(OutputGroupType::FileGroupSettings)
+                .file_group_settings(settings)
+                .build(),
+        )
+        .set_outputs(Some(outputs))
+        .build()
+}
+
+fn av_output(r: &RenditionSpec, container: ContainerType, extension: Option<&str>) -> Output {
+    let mut o = Output::builder()
+        .name_modifier(layout::rung_modifier(&r.name))
+        .container_settings(ContainerSettings::builder().container(container).build())
+        .video_description(h264(r));
+    if let Some(ext) = extension {
+        o = o.extension(ext);
+    }
+    if let Some(bps) = r.audio_bitrate_bps {
+        o = o.audio_descriptions(aac(bps));
+    }
+    o.build()
+}
+
+/// What a job's outputs read of the input.
+#[derive(Debug, Clone, Copy)]
+struct Reads {
+    audio: bool,
+    video: bool,
+}
+
+impl Reads {
+    /// Everything the plan's outputs use: audio for the MP3 or a rendition's AAC,
+    /// video for the renditions.
+    fn of(plan: &Plan) -> Reads {
+        Reads {
+            audio: plan.mp3_bitrate_bps.is_some()
+                || plan
+                    .renditions
+                    .iter()
+                    .any(|r| r.audio_bitrate_bps.is_some()),
+            video: !plan.renditions.is_empty(),
+        }
+    }
+}
+
+fn input(
+    source_uri: &str,
+    reads: Reads,
+    clippings: Vec<InputClipping>,
+    overlays: Vec<InsertableImage>,
+) -> Input {
+    let mut i = Input::builder()
+        .file_input(source_uri)
+        .timecode_source(InputTimecodeSource::Zerobased)
+        .set_input_clippings(Some(clippings));
+    if reads.audio {
+        let selector = AudioSelector::builder()
+            .default_selection(AudioDefaultSelection::Default)
+            .build();
+        i = i.audio_selectors(AUDIO_SELECTOR, selector);
+    }
+    if reads.video {
+        i = i.video_selector(VideoSelector::builder().rotate(InputRotate::Auto).build());
+    }
+    if !overlays.is_empty() {
+        i = i.image_inserter(
+            ImageInserter::builder()
+                .set_insertable_images(Some(overlays))
+                .build(),
+        );
+    }
+    i.build()
+}
+
+/// The overlay's size: the largest rendition's (16×16 where there is none).
+pub fn overlay_size(plan: &Plan) -> (u32, u32) {
+    plan.renditions
+        .iter()
+        .map(|r| (r.width_px, r.height_px))
+        .max_by_key(|(w, h)| w * h)
+        .unwrap_or((16, 16))
+}
+
+#[cfg(test)]
+mod tests;

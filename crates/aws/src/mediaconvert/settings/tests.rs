@@ -1,0 +1,160 @@
+//! The job settings as pure functions: what each output group and input says.
+
+use vidpipe_domain::plan::{make_plan, ClipRequest, PlanConfig, PROMO_FADE_S};
+use vidpipe_domain::understanding::PromoSegment;
+
+use super::*;
+
+fn job(start_s: f64, end_s: f64) -> TranscodeJob {
+    let media = vidpipe_domain::fakes::media_info(Some((1920, 1080)), 25.0, 60.0, true);
+    let request = ClipRequest {
+        start_s: Some(start_s),
+        end_s: Some(end_s),
+    };
+    TranscodeJob {
+        video_id: VideoId::parse("0123456789abcdef").unwrap(),
+        source_key: "uploads/talk one.mp4".into(),
+        plan: make_plan(&media, request, &PlanConfig::default()).unwrap(),
+    }
+}
+
+fn destination_of(group: &OutputGroup) -> String {
+    let s = group.output_group_settings.as_ref().unwrap();
+    match (&s.file_group_settings, &s.hls_group_settings) {
+        (Some(f), _) => f.destination.clone().unwrap(),
+        (_, Some(h)) => h.destination.clone().unwrap(),
+        _ => panic!("no destination"),
+    }
+}
+
+#[test]
+fn the_renditions_job_cuts_fades_and_names_outputs_from_the_layout() {
+    let j = job(10.0, 40.0);
+    let settings = job_settings("b", &j);
+    let input = &settings.inputs.as_ref().unwrap()[0];
+    assert_eq!(
+        input.file_input.as_deref(),
+        Some("s3://b/uploads/talk one.mp4")
+    );
+    let clip = &input.input_clippings.as_ref().unwrap()[0];
+    assert_eq!(clip.start_timecode.as_deref(), Some("00:00:10:00"));
+    assert_eq!(clip.end_timecode.as_deref(), Some("00:00:40:00"));
+    let images = input
+        .image_inserter
+        .as_ref()
+        .unwrap()
+        .insertable_images
+        .as_ref()
+        .unwrap();
+    assert_eq!(images.len(), 2, "a fade in and a fade out");
+    assert_eq!(images[0].start_time.as_deref(), Some("00:00:10:00"));
+    assert_eq!(images[1].start_time.as_deref(), Some("00:00:37:00"));
+    assert_eq!(
+        (images[0].width, images[0].height),
+        (Some(1920), Some(1080))
+    );
+    let groups = settings.output_groups.as_ref().unwrap();
+    let base = "s3://b/media/0123456789abcdef/";
+    let names: Vec<String> = groups.iter().map(destination_of).collect();
+    assert_eq!(
+        names,
+        [
+            format!("{base}{}", layout::RENDITION_STEM),
+            format!("{base}{}", layout::HLS_STEM),
+            format!("{base}{}", layout::MP3_STEM),
+            format!("{base}{}", layout::FRAME_STEM),
+        ]
+    );
+    let modifiers: Vec<_> = groups[0]
+        .outputs
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|o| o.name_modifier.clone().unwrap())
+        .collect();
+    assert_eq!(modifiers, ["_1080p", "_720p", "_480p", "_360p"]);
+}
+
+#[test]
+fn the_gif_and_promo_jobs_clip_their_windows_of_the_source() {
+    let j = job(10.0, 40.0);
+    let gif = gif_job_settings("b", &j).unwrap();
+    let clip = &gif.inputs.as_ref().unwrap()[0]
+        .input_clippings
+        .as_ref()
+        .unwrap()[0];
+    // The GIF sits mid-clip: 12.5 s into the clip, 22.5 s into the source.
+    assert_eq!(
+        clip.start_timecode.as_deref(),
+        Some(timecode_hhmmssff(22.5, 25.0).as_str())
+    );
+    assert_eq!(
+        clip.end_timecode.as_deref(),
+        Some(timecode_hhmmssff(27.5, 25.0).as_str())
+    );
+    let seg = |start_s, end_s| PromoSegment {
+        start_s,
+        end_s,
+        text: String::new(),
+    };
+    let promo = PromoJob {
+        video_id: j.video_id.clone(),
+        source_key: j.source_key.clone(),
+        plan: j.plan.clone(),
+        segments: vec![seg(4.0, 9.0), seg(25.0, 35.0)],
+        fade_s: PROMO_FADE_S,
+    };
+    let settings = promo_job_settings("b", &promo).unwrap();
+    let input = &settings.inputs.as_ref().unwrap()[0];
+    let clips: Vec<_> = input
+        .input_clippings
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c.start_timecode.clone().unwrap(),
+                c.end_timecode.clone().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        clips,
+        [
+            ("00:00:14:00".to_string(), "00:00:19:00".to_string()),
+            ("00:00:35:00".to_string(), "00:00:40:00".to_string()),
+        ],
+        "the second window ends at the clip's out point"
+    );
+    let images = input
+        .image_inserter
+        .as_ref()
+        .unwrap()
+        .insertable_images
+        .as_ref()
+        .unwrap();
+    assert_eq!(images.len(), 4, "two fades per window");
+    assert_eq!(
+        destination_of(&settings.output_groups.as_ref().unwrap()[0]),
+        format!("s3://b/media/0123456789abcdef/{}", layout::PROMO_STEM)
+    );
+}
+
+#[test]
+fn an_audio_only_plan_makes_only_the_mp3_at_fallback_timecodes() {
+    let mut media = vidpipe_domain::fakes::media_info(None, 0.0, 60.0, true);
+    media.video = None;
+    let plan = make_plan(&media, ClipRequest::default(), &PlanConfig::default()).unwrap();
+    let j = TranscodeJob {
+        video_id: VideoId::parse("0123456789abcdef").unwrap(),
+        source_key: "uploads/a.wav".into(),
+        plan,
+    };
+    let settings = job_settings("b", &j);
+    let groups = settings.output_groups.as_ref().unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].name.as_deref(), Some("audio"));
+    let input = &settings.inputs.as_ref().unwrap()[0];
+    assert!(input.image_inserter.is_none() && input.video_selector.is_none());
+    assert!(gif_job_settings("b", &j).is_none());
+}

@@ -1,0 +1,20 @@
+//! One module per command, each with one public `run`.
+
+pub mod list;
+pub mod process;
+pub mod show;
+mod summary;
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use vidpipe_local::{LocalStore, SqliteRecords};
+
+/// The output folder's store and database.
+fn open(out: &Path) -> Result<(LocalStore, SqliteRecords)> {
+    let store = LocalStore::open(out)
+        .with_context(|| format!("cannot use output folder {}", out.display()))?;
+    let records =
+        SqliteRecords::open(&out.join("vidpipe.db")).context("cannot open the database")?;
+    Ok((store, records))
+}

