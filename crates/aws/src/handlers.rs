@@ -18,7 +18,7 @@
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use tracing::{error, info, info_span, warn, Instrument};
 use vidpipe_domain::dispatch::{deliver, Delivery, Dispatch, Disposition};
-use vidpipe_domain::events::{route, PipelineEvent, PipelineMessage};
+use vidpipe_domain::events::{route, route_key, ObjectCreated, PipelineEvent, PipelineMessage};
 use vidpipe_domain::keys;
 use vidpipe_domain::ports::MessageBus;
 use vidpipe_domain::record::Stage;
@@ -144,8 +144,6 @@ where
 }
 
 /// The events of a body that `stage` takes, or how the record ends without any.
-/// Ingest also takes keys no stage should read (`/uploads/…`): it refuses them with
-/// the reason recorded, where ignoring them would leave no trace.
 async fn events_for(
     stage: Stage,
     store: &S3Store,
@@ -157,18 +155,8 @@ async fn events_for(
         ),
         Body::Objects(objects) => Ok(objects
             .into_iter()
+            .filter(|o| takes_object(stage, o))
             .map(PipelineEvent::ObjectCreated)
-            .filter(|event| {
-                let PipelineEvent::ObjectCreated(o) = event else {
-                    return false;
-                };
-                let ours = route(event) == Some(stage)
-                    || (stage == Stage::Ingest && keys::unsafe_key_reason(&o.key).is_some());
-                if !ours {
-                    info!(key = %o.key, "not an object this function takes; ignored");
-                }
-                ours
-            })
             .collect()),
         Body::Message(m) if route(&PipelineEvent::Message(m.clone())) == Some(stage) => {
             Ok(vec![PipelineEvent::Message(m)])
@@ -191,6 +179,18 @@ async fn events_for(
             "{stage} does not take {other:?}"
         ))),
     }
+}
+
+/// Whether `stage`'s function takes the object: the routing rule's, and for ingest
+/// also keys no stage should read (`/uploads/…`), which it refuses with the reason
+/// recorded, where ignoring them would leave no trace.
+fn takes_object(stage: Stage, o: &ObjectCreated) -> bool {
+    let ours = route_key(&o.key) == Some(stage)
+        || (stage == Stage::Ingest && keys::unsafe_key_reason(&o.key).is_some());
+    if !ours {
+        info!(key = %o.key, "not an object this function takes; ignored");
+    }
+    ours
 }
 
 /// Several events in one record: deliver the record again if any needs it.

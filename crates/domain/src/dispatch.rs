@@ -231,11 +231,11 @@ where
         bus: &B,
         to: Routed<'_>,
     ) -> Result<Handled, StageError> {
-        let (a, stage, config, options) = (self, to.stage, to.config, to.options);
         use PipelineEvent::{Message, ObjectCreated as Created};
         use PipelineMessage as M;
-        let not_here = || Ok(Handled::Noted(format!("{stage} is not run here")));
+        let (a, stage, config, options) = (self, to.stage, to.config, to.options);
         let (store, records, notifier) = (a.store, a.records, a.notifier);
+        let not_here = || Ok(Handled::Noted(format!("{stage} is not run here")));
         match (stage, to.event) {
             (Stage::Ingest, Created(o)) => match a.prober {
                 Some(p) => {
@@ -369,4 +369,85 @@ fn upload_video_of(config: &PipelineConfig, o: &ObjectCreated) -> Option<VideoId
     }
     (keys::extension_of(&o.key).as_deref() != Some("json"))
         .then(|| stages::video_id_for(config.id_scheme, o))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{MemRecords, MemStore, Recorder};
+    use crate::record::{VideoRecord, VideoStatus};
+
+    #[tokio::test]
+    async fn an_unwired_port_is_noted_and_the_last_retry_is_recorded() {
+        let (store, records, recorder) = (
+            MemStore::default(),
+            MemRecords::default(),
+            Recorder::default(),
+        );
+        let adapters = Adapters::new(&store, &records, &recorder);
+        let config = PipelineConfig::default();
+        let options = IngestOptions::default();
+        let id = VideoId::parse("0123456789abcdef").unwrap();
+        records
+            .create(&VideoRecord::new(id.clone(), "uploads/a.mp4", "a"))
+            .await
+            .unwrap();
+        let request = PipelineEvent::Message(PipelineMessage::TranscodeRequested {
+            video_id: id.clone(),
+        });
+        let d = deliver(
+            &adapters,
+            &recorder,
+            &config,
+            Stage::Transcode,
+            request,
+            &options,
+            1,
+        )
+        .await;
+        assert_eq!(
+            d.result,
+            Ok(Handled::Noted("transcode is not run here".into()))
+        );
+        assert_eq!(
+            (d.disposition, d.video_id.as_ref()),
+            (Disposition::Settled, Some(&id))
+        );
+        // The cover before the transcode is recorded: not ready, delivered again, and
+        // recorded as given up on the last delivery.
+        let frame = PipelineEvent::ObjectCreated(store.insert(&keys::frame_capture(&id, 0), b"j"));
+        let analyzer = crate::fakes::FakeAnalyzer { store: &store };
+        let adapters = Adapters::new(&store, &records, &recorder).with_analyzer(&analyzer);
+        for (receive, want) in [
+            (1, Disposition::Redeliver),
+            (MAX_RECEIVE_COUNT, Disposition::GaveUp),
+        ] {
+            let d = deliver(
+                &adapters,
+                &recorder,
+                &config,
+                Stage::Cover,
+                frame.clone(),
+                &options,
+                receive,
+            )
+            .await;
+            assert!(
+                matches!(d.result, Err(StageError::NotReady(_))),
+                "{:?}",
+                d.result
+            );
+            assert_eq!(d.disposition, want);
+        }
+        let rec = records.get(&id).await.unwrap().unwrap();
+        assert_eq!(rec.status, VideoStatus::Failed);
+        let failure = rec.failure.unwrap();
+        assert_eq!(failure.stage, Stage::Cover);
+        assert!(
+            failure.reason.starts_with("gave up after 5 deliveries"),
+            "{}",
+            failure.reason
+        );
+        assert_eq!(recorder.failures().len(), 1);
+    }
 }

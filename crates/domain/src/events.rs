@@ -138,7 +138,8 @@ pub fn route(event: &PipelineEvent) -> Option<Stage> {
     }
 }
 
-fn route_key(key: &str) -> Option<Stage> {
+/// Which stage takes an object created at `key` ([`route`]'s rule for objects).
+pub fn route_key(key: &str) -> Option<Stage> {
     if key.starts_with(keys::UPLOADS_PREFIX) {
         return Some(Stage::Ingest);
     }

@@ -10,6 +10,8 @@
 
 /// Stem of the MP4 renditions: `video_<rung>.mp4`.
 pub const RENDITION_STEM: &str = "video";
+/// Folder of the HLS playlists and segments.
+pub const HLS_DIR: &str = "hls/";
 /// Stem of the HLS playlists: `hls/video.m3u8` (master), `hls/video_<rung>.m3u8`.
 pub const HLS_STEM: &str = "hls/video";
 /// Stem of the MP3: `audio.mp3`.
@@ -91,6 +93,7 @@ mod tests {
     fn names_are_what_mediaconvert_writes_for_stem_and_modifier() {
         assert_eq!(rendition("720p"), "video_720p.mp4");
         assert_eq!(hls_master(), "hls/video.m3u8");
+        assert!(HLS_STEM.starts_with(HLS_DIR) && FRAME_STEM.starts_with(FRAMES_DIR));
         assert_eq!(hls_variant("360p"), "hls/video_360p.m3u8");
         assert_eq!(hls_segment_pattern("360p"), "hls/video_360p_%05d.ts");
         assert_eq!(mp3(), "audio.mp3");

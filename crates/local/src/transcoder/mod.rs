@@ -135,7 +135,7 @@ impl Transcoder for FfmpegTranscoder<'_> {
         let plan = &job.plan;
         let mut subdirs = Vec::new();
         if !plan.renditions.is_empty() {
-            subdirs.push(layout::HLS_STEM.rsplit_once('/').map_or("", |(d, _)| d));
+            subdirs.push(layout::HLS_DIR);
         }
         if plan.frames.is_some() {
             subdirs.push(layout::FRAMES_DIR);
