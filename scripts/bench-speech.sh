@@ -12,7 +12,10 @@ cd "$(dirname "$0")/.."
 bin=${1:-target/release/examples/transcribe}
 work=${BENCH_DIR:-target/bench}/speech
 mkdir -p "$work"
-python3 -c "import faster_whisper" 2>/dev/null || python3 -m pip install -q faster-whisper
+# faster-whisper goes in a folder of its own: its dependencies (huggingface-hub wants a
+# newer click) would otherwise replace versions the SAM CLI pins, and break `sam`.
+pylib=$work/pylib
+[ -d "$pylib/faster_whisper" ] || python3 -m pip install -q --target "$pylib" faster-whisper
 sentences=(
   "Welcome everyone, and thank you for joining this session on measuring what matters."
   "Over the next few minutes we will talk about metrics, teams, and the stories numbers tell."
@@ -94,11 +97,11 @@ row() { # name, json file, time file
 
 /usr/bin/time -f "%M" -o "$work/vidpipe-int8.time" "$bin" "$work/talk.wav" int8 > "$work/vidpipe-int8.json"
 /usr/bin/time -f "%M" -o "$work/vidpipe-f32.time" "$bin" "$work/talk.wav" float32 > "$work/vidpipe-f32.json"
-/usr/bin/time -f "%M" -o "$work/fw-int8.time" python3 "$work/fw.py" "$work/talk.wav" int8 > "$work/fw-int8.json"
-/usr/bin/time -f "%M" -o "$work/fw-f32.time" python3 "$work/fw.py" "$work/talk.wav" float32 > "$work/fw-f32.json"
+/usr/bin/time -f "%M" -o "$work/fw-int8.time" env PYTHONPATH="$pylib" python3 "$work/fw.py" "$work/talk.wav" int8 > "$work/fw-int8.json"
+/usr/bin/time -f "%M" -o "$work/fw-f32.time" env PYTHONPATH="$pylib" python3 "$work/fw.py" "$work/talk.wav" float32 > "$work/fw-f32.json"
 
 printf '\nspeech benchmark: %s (%.1f s, %d sentences of known text, 2 voices), Whisper tiny.en, beam 5, 2 threads\n' "$work/talk.wav" "$audio_s" "$((2 * ${#sentences[@]}))"
 row "vidpipe (ct2rs), int8" "$work/vidpipe-int8.json" "$work/vidpipe-int8.time"
 row "vidpipe (ct2rs), float32" "$work/vidpipe-f32.json" "$work/vidpipe-f32.time"
-row "faster-whisper $(python3 -c 'import faster_whisper as f; print(f.__version__)'), int8" "$work/fw-int8.json" "$work/fw-int8.time"
+row "faster-whisper $(PYTHONPATH="$pylib" python3 -c 'import faster_whisper as f; print(f.__version__)'), int8" "$work/fw-int8.json" "$work/fw-int8.time"
 row "faster-whisper, float32" "$work/fw-f32.json" "$work/fw-f32.time"

@@ -81,9 +81,7 @@ impl CloudAdapters {
     pub fn adapters(&self) -> BaseAdapters<'_> {
         Adapters::new(&self.store, &self.records, &self.notifier)
     }
-}
 
-impl CloudAdapters {
     /// Serves the Lambda runtime API until the runtime stops: each invocation's SQS
     /// batch goes through [`crate::handlers::handle`] for `stage`, with `adapters`
     /// (this function's [`CloudAdapters::adapters`] and its own port).

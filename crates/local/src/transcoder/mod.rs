@@ -218,3 +218,15 @@ fn move_into_place(work: &Path, video_dir: &Path) -> Result<(), PortError> {
     }
     Ok(())
 }
+
+/// A 1280×720 source of 60 s at 30 fps, clipped from `start_s` (or 0) to 40 s.
+#[cfg(test)]
+fn test_plan(audio: bool, start_s: Option<f64>) -> vidpipe_domain::plan::Plan {
+    use vidpipe_domain::plan::{make_plan, ClipRequest, PlanConfig};
+    let media = vidpipe_domain::fakes::media_info(Some((1280, 720)), 30.0, 60.0, audio);
+    let clip = ClipRequest {
+        start_s,
+        end_s: Some(40.0),
+    };
+    make_plan(&media, clip, &PlanConfig::default()).unwrap()
+}

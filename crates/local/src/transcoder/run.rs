@@ -127,22 +127,9 @@ mod tests {
     use std::fs;
 
     use vidpipe_domain::layout;
-    use vidpipe_domain::plan::{make_plan, ClipRequest, PlanConfig};
 
     use super::*;
-
-    fn plan(audio: bool, start_s: Option<f64>) -> Plan {
-        let media = vidpipe_domain::fakes::media_info(Some((1280, 720)), 30.0, 60.0, audio);
-        make_plan(
-            &media,
-            ClipRequest {
-                start_s,
-                end_s: Some(40.0),
-            },
-            &PlanConfig::default(),
-        )
-        .unwrap()
-    }
+    use crate::transcoder::test_plan as plan;
 
     #[test]
     fn progress_is_estimated_from_captures_and_mp3_bytes_written() {

@@ -18,6 +18,11 @@ fn job(start_s: f64, end_s: f64) -> TranscodeJob {
     }
 }
 
+fn overlays(input: &aws_sdk_mediaconvert::types::Input) -> &[InsertableImage] {
+    let inserter = input.image_inserter.as_ref().expect("an image inserter");
+    inserter.insertable_images.as_deref().unwrap_or_default()
+}
+
 fn destination_of(group: &OutputGroup) -> String {
     let s = group.output_group_settings.as_ref().unwrap();
     match (&s.file_group_settings, &s.hls_group_settings) {
@@ -39,13 +44,7 @@ fn the_renditions_job_cuts_fades_and_names_outputs_from_the_layout() {
     let clip = &input.input_clippings.as_ref().unwrap()[0];
     assert_eq!(clip.start_timecode.as_deref(), Some("00:00:10:00"));
     assert_eq!(clip.end_timecode.as_deref(), Some("00:00:40:00"));
-    let images = input
-        .image_inserter
-        .as_ref()
-        .unwrap()
-        .insertable_images
-        .as_ref()
-        .unwrap();
+    let images = overlays(input);
     assert_eq!(images.len(), 2, "a fade in and a fade out");
     assert_eq!(images[0].start_time.as_deref(), Some("00:00:10:00"));
     assert_eq!(images[1].start_time.as_deref(), Some("00:00:37:00"));
@@ -126,13 +125,7 @@ fn the_gif_and_promo_jobs_clip_their_windows_of_the_source() {
         ],
         "the second window ends at the clip's out point"
     );
-    let images = input
-        .image_inserter
-        .as_ref()
-        .unwrap()
-        .insertable_images
-        .as_ref()
-        .unwrap();
+    let images = overlays(input);
     assert_eq!(images.len(), 4, "two fades per window");
     assert_eq!(
         destination_of(&settings.output_groups.as_ref().unwrap()[0]),

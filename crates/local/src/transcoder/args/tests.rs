@@ -2,24 +2,11 @@
 
 use std::path::Path;
 
-use vidpipe_domain::plan::{make_plan, ClipRequest, PlanConfig, PROMO_FADE_S};
+use vidpipe_domain::plan::PROMO_FADE_S;
 use vidpipe_domain::ports::PromoJob;
 
 use super::*;
-use crate::transcoder::EncoderSettings;
-
-fn plan(audio: bool, start_s: Option<f64>) -> Plan {
-    let media = vidpipe_domain::fakes::media_info(Some((1280, 720)), 30.0, 60.0, audio);
-    make_plan(
-        &media,
-        ClipRequest {
-            start_s,
-            end_s: Some(40.0),
-        },
-        &PlanConfig::default(),
-    )
-    .unwrap()
-}
+use crate::transcoder::{test_plan as plan, EncoderSettings};
 
 fn joined(args: &[OsString]) -> String {
     args.iter()
