@@ -77,7 +77,7 @@ where
             .instrument(span.clone())
             .await;
         let _entered = span.enter();
-        let failure = match end {
+        let item = match end {
             RecordEnd::Settled(what) => {
                 info!(result = %what, "done");
                 continue;
@@ -91,7 +91,7 @@ where
                 failure(&message_id)
             }
         };
-        response.batch_item_failures.push(failure);
+        response.batch_item_failures.push(item);
     }
     response
 }

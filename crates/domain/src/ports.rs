@@ -195,7 +195,9 @@ pub trait MessageBus: Send + Sync {
 /// Speech to text (Amazon Transcribe; Whisper locally).
 pub trait Transcriber: Send + Sync {
     /// Transcribes the audio at `audio_key` as job `job_name`. Idempotent per job name:
-    /// a second call with the same name starts no second job.
+    /// a second call with the same name starts no second job. `Submitted`: the job runs
+    /// elsewhere (Amazon Transcribe) and writes `transcript.json` itself; `Finished`:
+    /// the transcript was made during the call (Whisper).
     ///
     /// # Errors
     /// [`PortError::Invalid`] when the audio cannot be read; [`PortError::Failed`]

@@ -1,6 +1,6 @@
 //! The cloud transcoder: the plan as AWS Elemental MediaConvert jobs, and the jobs'
 //! state changes (EventBridge "MediaConvert Job State Change") as the domain's
-//! [`JobStateChange`].
+//! [`JobStateChange`](vidpipe_domain::events::JobStateChange).
 //!
 //! One job a video makes every rendition from the same plan the local mode uses:
 //! - the cut: one `InputClipping`, timecodes `HH:MM:SS:FF` at the plan's timecode
@@ -27,7 +27,6 @@
 //! The promo job is another: one input with an `InputClipping` per promo window, the
 //! black overlay fading at every join and both ends, one MP4 at the largest
 //! rendition's size.
-
 //!
 //! The settings are pure functions of the plan and the bucket ([`settings`], one per
 //! output group); [`event`] reads the state changes.
