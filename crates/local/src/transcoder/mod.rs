@@ -4,7 +4,7 @@
 //! the palette-optimised GIF and the frame captures.
 //!
 //! By concern: [`args`] builds the command lines (pure functions of the plan),
-//! [`run`] runs ffmpeg with progress, [`outputs`] reads the outputs back. Outputs are
+//! `run.rs` runs ffmpeg with progress, `outputs.rs` reads the outputs back. Outputs are
 //! written into a work folder inside the video's folder and moved into place only
 //! when ffmpeg succeeds, so a failed redo loses nothing made before.
 
