@@ -27,6 +27,11 @@ pub struct S3Store {
     pub bucket: String,
 }
 
+/// `s3://<bucket>/<key>`, as MediaConvert and Transcribe name objects.
+pub fn s3_uri(bucket: &str, key: &str) -> String {
+    format!("s3://{bucket}/{key}")
+}
+
 impl S3Store {
     pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
         S3Store {
@@ -37,7 +42,7 @@ impl S3Store {
 
     /// `s3://bucket/key`, as MediaConvert and Transcribe name objects.
     pub fn uri(&self, key: &str) -> String {
-        format!("s3://{}/{key}", self.bucket)
+        s3_uri(&self.bucket, key)
     }
 
     /// Bytes `start..end` (end exclusive) of the object; fewer at its end.

@@ -49,7 +49,7 @@ impl Transcriber for TranscribeTranscriber {
             .media_format(MediaFormat::Mp3)
             .media(
                 Media::builder()
-                    .media_file_uri(format!("s3://{}/{audio_key}", self.bucket))
+                    .media_file_uri(crate::s3::s3_uri(&self.bucket, audio_key))
                     .build(),
             )
             .output_bucket_name(&self.bucket)

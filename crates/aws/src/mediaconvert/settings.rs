@@ -19,6 +19,7 @@ use vidpipe_domain::time::timecode_hhmmssff;
 use vidpipe_domain::PortError;
 
 use super::overlay::{ms, BlackOverlay};
+use crate::s3::s3_uri;
 
 /// The audio selector every output reads (the input's first audio track).
 const AUDIO_SELECTOR: &str = "Audio Selector 1";
@@ -27,11 +28,6 @@ const AUDIO_SELECTOR: &str = "Audio Selector 1";
 pub const QVBR_QUALITY: i32 = 7;
 /// JPEG quality of frame captures (1–100).
 pub const FRAME_CAPTURE_QUALITY: i32 = 85;
-
-/// `s3://<bucket>/<key>`, as MediaConvert names objects.
-pub fn s3_uri(bucket: &str, key: &str) -> String {
-    format!("s3://{bucket}/{key}")
-}
 
 /// A destination base below the video's folder: `s3://<bucket>/media/<id>/<stem>`.
 fn destination(bucket: &str, id: &VideoId, stem: &str) -> String {
