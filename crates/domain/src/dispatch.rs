@@ -233,40 +233,42 @@ where
     ) -> Result<Handled, StageError> {
         use PipelineEvent::{Message, ObjectCreated as Created};
         use PipelineMessage as M;
-        let (a, stage, config, options) = (self, to.stage, to.config, to.options);
-        let (store, records, notifier) = (a.store, a.records, a.notifier);
+        let (stage, config, options) = (to.stage, to.config, to.options);
+        let (store, records, notifier) = (self.store, self.records, self.notifier);
         let not_here = || Ok(Handled::Noted(format!("{stage} is not run here")));
         match (stage, to.event) {
-            (Stage::Ingest, Created(o)) => match a.prober {
+            (Stage::Ingest, Created(o)) => match self.prober {
                 Some(p) => {
                     stages::ingest(store, p, records, bus, notifier, config, o, options).await
                 }
                 None => not_here(),
             },
-            (Stage::Transcode, Message(M::TranscodeRequested { video_id })) => match a.transcoder {
-                Some(t) => stages::transcode(records, t, bus, notifier, video_id).await,
-                None => not_here(),
-            },
-            (Stage::Transcode, Message(M::PromoRequested { video_id })) => match a.transcoder {
+            (Stage::Transcode, Message(M::TranscodeRequested { video_id })) => {
+                match self.transcoder {
+                    Some(t) => stages::transcode(records, t, bus, notifier, video_id).await,
+                    None => not_here(),
+                }
+            }
+            (Stage::Transcode, Message(M::PromoRequested { video_id })) => match self.transcoder {
                 Some(t) => stages::render_promo(records, t, bus, video_id).await,
                 None => not_here(),
             },
             (Stage::Transcode, Message(M::JobStateChanged(change))) => {
                 stages::job_state_changed(records, bus, notifier, change).await
             }
-            (Stage::TranscribeStart, Created(o)) => match a.transcriber {
+            (Stage::TranscribeStart, Created(o)) => match self.transcriber {
                 Some(t) => stages::transcribe_start(store, records, t, notifier, &o.key).await,
-                None => Ok(Handled::Noted("no transcriber here".into())),
+                None => not_here(),
             },
             (Stage::TranscribeStore, Created(o)) => {
                 let understanding = &config.understanding;
                 stages::transcribe_store(store, records, bus, notifier, understanding, &o.key).await
             }
-            (Stage::Cover, Created(o)) => match a.analyzer {
+            (Stage::Cover, Created(o)) => match self.analyzer {
                 Some(an) => stages::cover(store, records, an, bus, notifier, &o.key).await,
                 None => not_here(),
             },
-            (Stage::Publish, Message(M::PartRecorded { video_id, .. })) => match a.publisher {
+            (Stage::Publish, Message(M::PartRecorded { video_id, .. })) => match self.publisher {
                 Some(p) => {
                     let understanding = &config.understanding;
                     stages::publish(store, records, p, notifier, understanding, video_id).await

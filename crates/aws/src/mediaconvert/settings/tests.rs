@@ -82,15 +82,10 @@ fn the_gif_and_promo_jobs_clip_their_windows_of_the_source() {
         .input_clippings
         .as_ref()
         .unwrap()[0];
-    // The GIF sits mid-clip: 12.5 s into the clip, 22.5 s into the source.
-    assert_eq!(
-        clip.start_timecode.as_deref(),
-        Some(timecode_hhmmssff(22.5, 25.0).as_str())
-    );
-    assert_eq!(
-        clip.end_timecode.as_deref(),
-        Some(timecode_hhmmssff(27.5, 25.0).as_str())
-    );
+    // The GIF sits mid-clip: 12.5 s into the clip, 22.5 s into the source (frame 12 of
+    // second 22 at 25 fps), for 5 s.
+    assert_eq!(clip.start_timecode.as_deref(), Some("00:00:22:12"));
+    assert_eq!(clip.end_timecode.as_deref(), Some("00:00:27:12"));
     let seg = |start_s, end_s| PromoSegment {
         start_s,
         end_s,
