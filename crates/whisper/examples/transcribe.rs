@@ -1,5 +1,8 @@
 //! Transcribes an audio file and prints the text and timings; for measuring.
 //! Usage: cargo run --release -p vidpipe-whisper --example transcribe -- AUDIO [int8|float32|int8_float32] [beam]
+//! Environment: THREADS (CTranslate2 threads, default 2), WINDOW_S, NO_VAD, SEGMENTS.
+//! Prints one JSON object: compute type, load and transcription seconds, audio
+//! seconds, the text, and the words as `[text, start_s, end_s]`.
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let compute = match args.get(2).map(String::as_str) {
@@ -9,7 +12,11 @@ fn main() {
     };
     let dir = vidpipe_whisper::find_model(None).unwrap();
     let t0 = std::time::Instant::now();
-    let model = vidpipe_whisper::WhisperModel::load(&dir, 2, compute).unwrap();
+    let threads = std::env::var("THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(2);
+    let model = vidpipe_whisper::WhisperModel::load(&dir, threads, compute).unwrap();
     let load_s = t0.elapsed().as_secs_f64();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -57,7 +64,19 @@ fn main() {
             );
         }
     }
-    let text = vidpipe_whisper::transcript_from_segments("x", &segments).text();
+    let transcript = vidpipe_whisper::transcript_from_segments("x", &segments);
+    let text = transcript.text();
+    let words: Vec<String> = transcript
+        .words()
+        .map(|w| {
+            format!(
+                "[{:?},{:.3},{:.3}]",
+                w.content,
+                w.start_s.unwrap_or(0.0),
+                w.end_s.unwrap_or(0.0)
+            )
+        })
+        .collect();
     let audio_s = samples.len() as f64 / vidpipe_whisper::SAMPLE_RATE as f64;
-    println!("{{\"compute\":\"{}\",\"load_s\":{load_s:.3},\"transcribe_s\":{run_s:.3},\"audio_s\":{audio_s:.3},\"text\":{:?}}}", model.compute_type, text);
+    println!("{{\"compute\":\"{}\",\"load_s\":{load_s:.3},\"transcribe_s\":{run_s:.3},\"audio_s\":{audio_s:.3},\"text\":{:?},\"words\":[{}]}}", model.compute_type, text, words.join(","));
 }

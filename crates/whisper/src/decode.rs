@@ -21,6 +21,7 @@ use ct2rs::Tokenizer;
 use flate2::write::ZlibEncoder;
 use flate2::Compression;
 
+use crate::align::{align_words, AlignedWord, MEDIAN_FILTER_WIDTH};
 use crate::features::{FeatureExtractor, PreprocessorConfig};
 
 /// A window the model ended this many seconds early, with speech left, is decoded
@@ -60,12 +61,26 @@ impl Default for DecodeOptions {
     }
 }
 
+/// A word of a segment with its time from the cross-attention alignment
+/// ([`crate::align`]), seconds from the start of the audio, and the mean probability
+/// of its tokens (0–1). Its text carries the punctuation that goes with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Word {
+    pub text: String,
+    pub start_s: f64,
+    pub end_s: f64,
+    pub probability: f64,
+}
+
 /// A decoded segment, seconds from the start of the audio.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecodedSegment {
     pub start_s: f64,
     pub end_s: f64,
     pub text: String,
+    /// Its words in order, timed by alignment; empty when the window could not be
+    /// aligned (the words' times are then shared out by length).
+    pub words: Vec<Word>,
     /// Of the window it came from.
     pub avg_logprob: f64,
     pub temperature: f32,
@@ -215,17 +230,26 @@ impl WhisperModel {
         })
     }
 
-    fn decode_once(
-        &self,
-        features: &mut [f32],
-        prompt: &[String],
-        temperature: f32,
-        opts: &DecodeOptions,
-    ) -> Result<Attempt, WhisperError> {
+    /// The encoder's output for one window of features (`feature_size ×
+    /// nb_max_frames`): computed once, then read by every temperature's decoding and
+    /// by the alignment.
+    fn encode(&self, features: &mut [f32]) -> Result<StorageView<'static>, WhisperError> {
         let c = &self.features.config;
         let shape = [1, c.feature_size, c.nb_max_frames];
         let view = StorageView::new(&shape, features, Device::CPU)
             .map_err(|e| WhisperError::Decode(e.to_string()))?;
+        self.whisper
+            .encode(&view, false)
+            .map_err(|e| WhisperError::Decode(e.to_string()))
+    }
+
+    fn decode_once(
+        &self,
+        encoded: &StorageView,
+        prompt: &[String],
+        temperature: f32,
+        opts: &DecodeOptions,
+    ) -> Result<Attempt, WhisperError> {
         let options = WhisperOptions {
             beam_size: if temperature > 0.0 { 1 } else { opts.beam_size },
             sampling_topk: if temperature > 0.0 { 0 } else { 1 },
@@ -236,7 +260,7 @@ impl WhisperModel {
         };
         let result = self
             .whisper
-            .generate(&view, &[prompt.to_vec()], &options)
+            .generate(encoded, &[prompt.to_vec()], &options)
             .map_err(|e| WhisperError::Decode(e.to_string()))?
             .into_iter()
             .next()
@@ -288,15 +312,16 @@ impl WhisperModel {
         while let Some(window) = queue.pop_front() {
             let offset_s = window.start as f64 / rate;
             let window_s = window.len() as f64 / rate;
-            let features = self
+            let mut features = self
                 .features
                 .log_mel_clamped(&samples[window.start..window.end], Some(max_log));
+            let encoded = self.encode(&mut features)?;
             let prompt = if opts.condition_on_previous_text {
                 prompt_tokens(&previous, self.multilingual)
             } else {
                 prompt_tokens(&[], self.multilingual)
             };
-            let Some((best, passed)) = self.decode_with_fallback(&features, &prompt, opts)? else {
+            let Some((best, passed)) = self.decode_with_fallback(&encoded, &prompt, opts)? else {
                 continue;
             };
             if best.no_speech_prob > opts.no_speech_threshold
@@ -311,7 +336,8 @@ impl WhisperModel {
             {
                 queue.push_front(rest);
             }
-            for (start, end, tokens) in segments {
+            let words = self.align_segments(&encoded, &segments, window.len());
+            for ((start, end, tokens), words) in segments.into_iter().zip(words) {
                 let text = self
                     .tokenizer
                     .decode(tokens)
@@ -325,6 +351,14 @@ impl WhisperModel {
                     start_s: offset_s + start,
                     end_s: offset_s + end,
                     text,
+                    words: words
+                        .into_iter()
+                        .map(|w| Word {
+                            start_s: offset_s + w.start_s,
+                            end_s: offset_s + w.end_s,
+                            ..w
+                        })
+                        .collect(),
                     avg_logprob: best.avg_logprob,
                     temperature: best.temperature,
                     unreliable: !passed,
@@ -339,20 +373,106 @@ impl WhisperModel {
         Ok(out)
     }
 
+    /// The words of each of a window's segments, timed by aligning all their text
+    /// tokens at once against the window's encoder output (`samples` long); times in
+    /// seconds from the window's start. A window that cannot be aligned (a model
+    /// without `alignment_heads` in its `config.json`, say) gives no words, with a
+    /// warning: its segments' words are then timed by length.
+    fn align_segments(
+        &self,
+        encoded: &StorageView,
+        segments: &[(f64, f64, Vec<String>)],
+        samples: usize,
+    ) -> Vec<Vec<Word>> {
+        let mut per_segment: Vec<Vec<Word>> = vec![Vec::new(); segments.len()];
+        let tokens: Vec<String> = segments.iter().flat_map(|s| s.2.iter().cloned()).collect();
+        if tokens.is_empty() {
+            return per_segment;
+        }
+        let aligned = match self.align_tokens(encoded, &tokens, samples) {
+            Ok(words) => words,
+            Err(e) => {
+                tracing::warn!("word times by length: {e}");
+                return per_segment;
+            }
+        };
+        let mut first_token = Vec::with_capacity(segments.len());
+        let mut next = 0;
+        for s in segments {
+            first_token.push(next);
+            next += s.2.len();
+        }
+        for w in aligned {
+            let segment = first_token.partition_point(|&t| t <= w.tokens.start) - 1;
+            let text = self
+                .tokenizer
+                .decode(tokens[w.tokens.clone()].to_vec())
+                .map(|t| t.trim().to_string())
+                .unwrap_or_default();
+            if !text.is_empty() {
+                per_segment[segment].push(Word {
+                    text,
+                    start_s: w.start_s,
+                    end_s: w.end_s,
+                    probability: w.probability,
+                });
+            }
+        }
+        per_segment
+    }
+
+    fn align_tokens(
+        &self,
+        encoded: &StorageView,
+        tokens: &[String],
+        samples: usize,
+    ) -> Result<Vec<AlignedWord>, WhisperError> {
+        let id = |t: &str| {
+            self.tokenizer
+                .token_to_id(t)
+                .map(|i| i as usize)
+                .ok_or_else(|| {
+                    WhisperError::Decode(format!("token {t:?} is not in tokenizer.json"))
+                })
+        };
+        let ids = tokens
+            .iter()
+            .map(|t| id(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let start = prompt_tokens(&[], self.multilingual)
+            .iter()
+            .map(|t| id(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let frames =
+            (samples / self.features.config.hop_length).min(self.features.config.nb_max_frames);
+        let result = self
+            .whisper
+            .align(encoded, &start, &[ids], &[frames], MEDIAN_FILTER_WIDTH)
+            .map_err(|e| WhisperError::Decode(format!("alignment: {e}")))?
+            .into_iter()
+            .next()
+            .ok_or_else(|| WhisperError::Decode("alignment: no result".into()))?;
+        let path: Vec<(i64, i64)> = result
+            .alignments
+            .iter()
+            .map(|a| (a.token_x, a.frame_x))
+            .collect();
+        Ok(align_words(tokens, &path, &result.text_token_probs))
+    }
+
     /// Decodes one window at each temperature in turn until an attempt neither loops
     /// nor is unsure (or is silence): that attempt and `true`. When every temperature
     /// fails, as faster-whisper does: the best average log-probability among attempts
     /// that do not loop, else among all, and `false`.
     fn decode_with_fallback(
         &self,
-        features: &[f32],
+        encoded: &StorageView,
         prompt: &[String],
         opts: &DecodeOptions,
     ) -> Result<Option<(Attempt, bool)>, WhisperError> {
         let mut attempts: Vec<Attempt> = Vec::new();
         for &temperature in &opts.temperatures {
-            let mut f = features.to_vec();
-            let attempt = self.decode_once(&mut f, prompt, temperature, opts)?;
+            let attempt = self.decode_once(encoded, prompt, temperature, opts)?;
             let looping = attempt.compression_ratio > opts.compression_ratio_threshold;
             let unsure = attempt.avg_logprob < opts.log_prob_threshold;
             let silent = attempt.no_speech_prob > opts.no_speech_threshold && unsure;

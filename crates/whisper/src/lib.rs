@@ -7,6 +7,7 @@
 //! [`Transcript`] in Amazon Transcribe's shape, so transcribe-store reads both
 //! backends alike.
 
+pub mod align;
 pub mod decode;
 pub mod features;
 pub mod vad;
@@ -22,7 +23,7 @@ use vidpipe_domain::PortError;
 use vidpipe_local::LocalStore;
 
 pub use ct2rs::sys::ComputeType;
-pub use decode::{DecodeOptions, DecodedSegment, WhisperError, WhisperModel};
+pub use decode::{DecodeOptions, DecodedSegment, WhisperError, WhisperModel, Word};
 
 /// Sample rate Whisper reads, Hz.
 pub const SAMPLE_RATE: usize = 16_000;
@@ -109,44 +110,32 @@ pub async fn decode_audio(path: &Path) -> Result<Vec<f32>, PortError> {
 const TRAILING_PUNCTUATION: &[char] = &['.', ',', '?', '!', ';', ':'];
 
 /// Splits decoded segments into Transcribe items: words, with trailing punctuation as
-/// separate items. A segment's time is shared among its words by their length in
-/// characters. Each word's confidence is `exp(average log-probability)` of its window.
+/// separate items. A word aligned by the model ([`DecodedSegment::words`]) keeps its
+/// time and has its tokens' mean probability as confidence; the words of a segment
+/// that could not be aligned share its time by their length in characters, with
+/// `exp(average log-probability)` of its window as confidence.
 pub fn transcript_from_segments(job_name: &str, segments: &[DecodedSegment]) -> Transcript {
     let mut items = Vec::new();
     let mut weighted_logprob = 0.0;
     let mut words_total = 0usize;
     let mut words_unreliable = 0usize;
     for seg in segments {
-        let pieces: Vec<(&str, &str)> = seg
-            .text
-            .split_whitespace()
-            .map(|w| {
-                let core = w.trim_end_matches(TRAILING_PUNCTUATION);
-                (core, &w[core.len()..])
-            })
-            .filter(|(core, punct)| !core.is_empty() || !punct.is_empty())
-            .collect();
-        let chars: usize = pieces.iter().map(|(c, _)| c.chars().count().max(1)).sum();
-        let span = (seg.end_s - seg.start_s).max(0.0);
-        let confidence = seg.avg_logprob.exp().clamp(0.0, 1.0);
-        let mut t = seg.start_s;
-        for (core, punct) in pieces {
+        for (word, start_s, end_s, confidence) in timed_words(seg) {
+            let core = word.trim_end_matches(TRAILING_PUNCTUATION);
             if !core.is_empty() {
-                let len = span * core.chars().count().max(1) as f64 / chars.max(1) as f64;
                 items.push(TranscriptItem {
                     kind: ItemKind::Pronunciation,
                     content: core.to_string(),
-                    start_s: Some(t),
-                    end_s: Some(t + len),
+                    start_s: Some(start_s),
+                    end_s: Some(end_s),
                     confidence,
                     speaker: None,
                 });
-                t += len;
                 weighted_logprob += seg.avg_logprob;
                 words_total += 1;
                 words_unreliable += usize::from(seg.unreliable);
             }
-            for p in punct.chars() {
+            for p in word[core.len()..].chars() {
                 items.push(TranscriptItem {
                     kind: ItemKind::Punctuation,
                     content: p.to_string(),
@@ -168,6 +157,44 @@ pub fn transcript_from_segments(job_name: &str, segments: &[DecodedSegment]) -> 
         low_confidence,
         untimed_text: None,
     }
+}
+
+/// A segment's words with their times and confidence: the aligned words, or else its
+/// text split at spaces with its time shared by length.
+fn timed_words(seg: &DecodedSegment) -> Vec<(&str, f64, f64, f64)> {
+    if !seg.words.is_empty() {
+        return seg
+            .words
+            .iter()
+            .map(|w| {
+                (
+                    w.text.as_str(),
+                    w.start_s,
+                    w.end_s,
+                    w.probability.clamp(0.0, 1.0),
+                )
+            })
+            .collect();
+    }
+    let pieces: Vec<&str> = seg.text.split_whitespace().collect();
+    let length = |w: &str| {
+        w.trim_end_matches(TRAILING_PUNCTUATION)
+            .chars()
+            .count()
+            .max(1)
+    };
+    let chars: usize = pieces.iter().map(|w| length(w)).sum();
+    let span = (seg.end_s - seg.start_s).max(0.0);
+    let confidence = seg.avg_logprob.exp().clamp(0.0, 1.0);
+    let mut t = seg.start_s;
+    pieces
+        .into_iter()
+        .map(|w| {
+            let start = t;
+            t += span * length(w) as f64 / chars.max(1) as f64;
+            (w, start, t, confidence)
+        })
+        .collect()
 }
 
 /// Word error rate of `hypothesis` against `reference`: (substitutions + deletions +
@@ -217,40 +244,57 @@ pub fn transcribe_samples(
     let max_len = (options.max_window_s.min(WINDOW_S as f64) * SAMPLE_RATE as f64) as usize;
     let windows = vad::chunks(samples, &regions, SAMPLE_RATE, max_len);
     let mut segments = model.transcribe(samples, &windows, &regions, options)?;
+    // Regions are padded by vad::PAD_S; speech itself starts and ends that far inside.
+    let pad = vad::PAD_S;
+    let audio_s = samples.len() as f64 / SAMPLE_RATE as f64;
     let speech: Vec<(f64, f64)> = regions
         .iter()
         .map(|r| {
-            (
+            let (a, b) = (
                 r.start as f64 / SAMPLE_RATE as f64,
                 r.end as f64 / SAMPLE_RATE as f64,
-            )
+            );
+            let a = if a > 0.0 { a + pad } else { a };
+            let b = if b < audio_s { b - pad } else { b };
+            (a, b.max(a))
         })
         .collect();
+    let mut previous_end = 0.0f64;
     for seg in &mut segments {
-        snap_to_speech(seg, &speech);
+        if seg.words.is_empty() {
+            snap_to_speech(&mut seg.start_s, &mut seg.end_s, &speech);
+            continue;
+        }
+        for w in &mut seg.words {
+            snap_to_speech(&mut w.start_s, &mut w.end_s, &speech);
+            w.start_s = w.start_s.max(previous_end).min(audio_s);
+            w.end_s = w.end_s.max(w.start_s).min(audio_s);
+            previous_end = w.end_s;
+        }
+        seg.start_s = seg.words[0].start_s;
+        seg.end_s = seg.words[seg.words.len() - 1].end_s;
     }
     Ok(segments)
 }
 
-/// Moves a segment's start forward out of a pause to where speech begins, and its end
-/// back out of a pause to where speech ends, when that speech lies inside the segment.
-fn snap_to_speech(seg: &mut DecodedSegment, speech: &[(f64, f64)]) {
+/// Moves a start forward out of a pause to where speech begins, and an end back out of
+/// a pause to where speech ends, when that speech lies between them: for segments
+/// (Whisper's timestamps are coarse, a segment often "starts" at 0.00 before a pause)
+/// and for aligned words (the alignment path lingers on a word through a pause).
+fn snap_to_speech(start_s: &mut f64, end_s: &mut f64, speech: &[(f64, f64)]) {
     let inside = |t: f64| speech.iter().any(|(a, b)| *a <= t && t <= *b);
-    if !inside(seg.start_s) {
-        if let Some((a, _)) = speech
-            .iter()
-            .find(|(a, _)| *a > seg.start_s && *a < seg.end_s)
-        {
-            seg.start_s = *a;
+    if !inside(*start_s) {
+        if let Some((a, _)) = speech.iter().find(|(a, _)| *a > *start_s && *a < *end_s) {
+            *start_s = *a;
         }
     }
-    if !inside(seg.end_s) {
+    if !inside(*end_s) {
         if let Some((_, b)) = speech
             .iter()
             .rev()
-            .find(|(_, b)| *b < seg.end_s && *b > seg.start_s)
+            .find(|(_, b)| *b < *end_s && *b > *start_s)
         {
-            seg.end_s = *b;
+            *end_s = *b;
         }
     }
 }
@@ -295,6 +339,7 @@ mod tests {
                 start_s: 1.0,
                 end_s: 3.0,
                 text: "Hello there, world.".into(),
+                words: vec![],
                 avg_logprob: -0.2,
                 temperature: 0.0,
                 unreliable: false,
@@ -303,6 +348,7 @@ mod tests {
                 start_s: 4.0,
                 end_s: 5.0,
                 text: "Bye!".into(),
+                words: vec![],
                 avg_logprob: -0.3,
                 temperature: 0.0,
                 unreliable: false,
@@ -332,24 +378,51 @@ mod tests {
     }
 
     #[test]
-    fn segment_edges_move_off_pauses_onto_speech() {
-        let mut seg = DecodedSegment {
-            start_s: 0.0,
-            end_s: 5.0,
-            text: "x".into(),
-            avg_logprob: 0.0,
+    fn aligned_words_keep_their_times_and_probabilities() {
+        let word = |text: &str, start_s: f64, end_s: f64| Word {
+            text: text.into(),
+            start_s,
+            end_s,
+            probability: 0.8,
+        };
+        let seg = DecodedSegment {
+            start_s: 1.0,
+            end_s: 3.0,
+            text: "Hello there, world.".into(),
+            words: vec![
+                word("Hello", 1.1, 1.5),
+                word("there,", 1.6, 1.9),
+                word("world.", 2.4, 2.9),
+            ],
+            avg_logprob: -0.2,
             temperature: 0.0,
             unreliable: false,
         };
-        snap_to_speech(&mut seg, &[(1.8, 4.2), (6.0, 7.0)]);
-        assert_eq!((seg.start_s, seg.end_s), (1.8, 4.2));
-        let mut inside = DecodedSegment {
-            start_s: 2.0,
-            end_s: 3.0,
-            ..seg.clone()
-        };
-        snap_to_speech(&mut inside, &[(1.8, 4.2)]);
-        assert_eq!((inside.start_s, inside.end_s), (2.0, 3.0));
+        let t = transcript_from_segments("j", &[seg]);
+        assert_eq!(t.text(), "Hello there, world.");
+        let words: Vec<_> = t
+            .words()
+            .map(|w| (w.content.as_str(), w.start_s, w.end_s))
+            .collect();
+        assert_eq!(
+            words,
+            vec![
+                ("Hello", Some(1.1), Some(1.5)),
+                ("there", Some(1.6), Some(1.9)),
+                ("world", Some(2.4), Some(2.9))
+            ]
+        );
+        assert!(t.words().all(|w| (w.confidence - 0.8).abs() < 1e-9));
+    }
+
+    #[test]
+    fn edges_move_off_pauses_onto_speech() {
+        let (mut start, mut end) = (0.0, 5.0);
+        snap_to_speech(&mut start, &mut end, &[(1.8, 4.2), (6.0, 7.0)]);
+        assert_eq!((start, end), (1.8, 4.2));
+        let (mut start, mut end) = (2.0, 3.0);
+        snap_to_speech(&mut start, &mut end, &[(1.8, 4.2)]);
+        assert_eq!((start, end), (2.0, 3.0));
     }
 
     #[test]

@@ -128,3 +128,110 @@ fn speech_in_another_language_is_marked_low_confidence() {
     assert!(transcript.words().count() > 0, "output is still produced");
     assert!(transcript.low_confidence, "{segments:?}");
 }
+
+/// Each sentence spoken on its own, so that its onset is known: the first sample above
+/// −40 dBFS of its own recording, plus where it was placed.
+const SENTENCES: &[&str] = &[
+    "Welcome everyone, and thank you for joining this session.",
+    "A good metric tells a team where it stands today.",
+    "Closing tickets quickly looked great on the dashboard.",
+    "So what makes a metric right or wrong?",
+    "Thank you for listening, and now I would be happy to take your questions.",
+];
+
+#[test]
+fn word_times_from_alignment_meet_each_sentence_onset_and_bound_the_caption_cues() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = model();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut samples: Vec<f32> = Vec::new();
+    let mut onsets = Vec::new();
+    for (i, sentence) in SENTENCES.iter().enumerate() {
+        let wav = narrate(tmp.path(), &format!("s{i}"), "en-us", sentence, 0.0);
+        let spoken = rt.block_on(decode_audio(&wav)).unwrap();
+        let lead = spoken.iter().position(|x| x.abs() > 0.01).unwrap();
+        // Gaps of 0.7 to 2.3 s, as between a speaker's sentences.
+        let gap = (0.7 + 0.4 * i as f64) * SAMPLE_RATE as f64;
+        samples.extend(std::iter::repeat_n(0.0, gap as usize));
+        onsets.push((samples.len() + lead) as f64 / SAMPLE_RATE as f64);
+        samples.extend(spoken);
+    }
+    samples.extend(std::iter::repeat_n(0.0, SAMPLE_RATE));
+    let duration_s = samples.len() as f64 / SAMPLE_RATE as f64;
+    let segments = transcribe_samples(&model, &samples, &DecodeOptions::default()).unwrap();
+
+    // Every segment was aligned; its words are in order, inside it and inside the audio.
+    let mut previous = 0.0;
+    for seg in &segments {
+        assert!(!seg.words.is_empty(), "{seg:?}");
+        for w in &seg.words {
+            assert!(
+                w.start_s >= previous - 1e-9 && w.end_s >= w.start_s,
+                "{w:?}"
+            );
+            assert!(
+                w.start_s >= seg.start_s - 1e-9 && w.end_s <= seg.end_s + 1e-9,
+                "{w:?} outside {seg:?}"
+            );
+            assert!(w.end_s <= duration_s + 1e-9 && (0.0..=1.0).contains(&w.probability));
+            previous = w.end_s;
+        }
+    }
+
+    // Each sentence's first word starts within 0.3 s of its onset.
+    let transcript = transcript_from_segments("vidpipe-test", &segments);
+    let words: Vec<_> = transcript.words().collect();
+    for (sentence, onset) in SENTENCES.iter().zip(&onsets) {
+        let first = sentence
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .trim_end_matches(',');
+        let heard = words
+            .iter()
+            .filter(|w| w.content.eq_ignore_ascii_case(first))
+            .map(|w| w.start_s.unwrap())
+            .min_by(|a, b| (a - onset).abs().total_cmp(&(b - onset).abs()))
+            .unwrap_or_else(|| panic!("{first:?} not heard: {}", transcript.text()));
+        assert!(
+            (heard - onset).abs() <= 0.3,
+            "{first:?} starts at {heard:.2} s, spoken at {onset:.2} s"
+        );
+    }
+
+    // Caption cues start on a word's start and end on a word's end.
+    let cues = vidpipe_domain::captions::cues(&transcript, duration_s);
+    assert!(cues.len() >= SENTENCES.len());
+    let near = |t: f64, edge: fn(&&vidpipe_domain::transcript::TranscriptItem) -> f64| {
+        words.iter().any(|w| (edge(w) - t).abs() < 1e-6)
+    };
+    for cue in &cues {
+        assert!(
+            near(cue.start_s, |w| w.start_s.unwrap()),
+            "{cue:?} starts between words"
+        );
+        assert!(
+            near(cue.end_s, |w| w.end_s.unwrap()),
+            "{cue:?} ends between words"
+        );
+    }
+
+    // The Transcribe-shaped JSON keeps every word's times.
+    let json = transcript.to_transcribe_json();
+    let back =
+        vidpipe_domain::transcript::Transcript::from_transcribe_json("t.json", &json).unwrap();
+    let times = |t: &vidpipe_domain::transcript::Transcript| -> Vec<(Option<f64>, Option<f64>)> {
+        t.words().map(|w| (w.start_s, w.end_s)).collect()
+    };
+    let (a, b) = (times(&transcript), times(&back));
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert!(
+            (x.0.unwrap() - y.0.unwrap()).abs() < 1e-3
+                && (x.1.unwrap() - y.1.unwrap()).abs() < 1e-3
+        );
+    }
+}
