@@ -11,6 +11,10 @@
 //!   temperature of 0.2, 0.4 … 1.0 (sampling instead of beam search);
 //! - a window whose no-speech probability is above 0.6 with an average log-probability
 //!   below −1.0 is silence, and gives no text.
+//!
+//! Each window is encoded once (`Whisper::encode`); every temperature's decoding reads
+//! that output, and so does the alignment that times the words of the segments kept
+//! (`Whisper::align`, then [`crate::align`]).
 
 use std::io::Write;
 use std::path::Path;

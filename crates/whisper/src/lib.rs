@@ -3,7 +3,8 @@
 //!
 //! The audio is decoded by ffmpeg to 16 kHz mono, cut at silences into windows of at
 //! most 30 s ([`vad`]), turned into log-mel features ([`features`]) and decoded with
-//! the reference decoder's safeguards ([`decode`]). The result is a
+//! the reference decoder's safeguards ([`decode`]); its words are timed by the model's
+//! cross-attention ([`align`]). The result is a
 //! [`Transcript`] in Amazon Transcribe's shape, so transcribe-store reads both
 //! backends alike.
 
