@@ -260,14 +260,32 @@ pub fn transcribe_samples(
             (a, b.max(a))
         })
         .collect();
+    place_on_speech(&mut segments, &speech, audio_s);
+    Ok(segments)
+}
+
+/// Puts segments and their words onto the speech `speech` found (seconds, in order)
+/// in audio `audio_s` long: an edge in a pause moves onto the speech there; the first
+/// word after a pause starts where that speech starts (the alignment path tends to
+/// reach a word late when it lingered on the one before); words are made monotonic
+/// and kept inside the audio; an aligned segment spans its words.
+fn place_on_speech(segments: &mut [DecodedSegment], speech: &[(f64, f64)], audio_s: f64) {
     let mut previous_end = 0.0f64;
-    for seg in &mut segments {
+    for seg in segments.iter_mut() {
         if seg.words.is_empty() {
-            snap_to_speech(&mut seg.start_s, &mut seg.end_s, &speech);
+            snap_to_speech(&mut seg.start_s, &mut seg.end_s, speech);
             continue;
         }
         for w in &mut seg.words {
-            snap_to_speech(&mut w.start_s, &mut w.end_s, &speech);
+            snap_to_speech(&mut w.start_s, &mut w.end_s, speech);
+            if let Some((a, _)) = speech
+                .iter()
+                .find(|(a, b)| *a <= w.start_s && w.start_s <= *b)
+            {
+                if *a >= previous_end && *a < w.start_s {
+                    w.start_s = *a;
+                }
+            }
             w.start_s = w.start_s.max(previous_end).min(audio_s);
             w.end_s = w.end_s.max(w.start_s).min(audio_s);
             previous_end = w.end_s;
@@ -275,7 +293,6 @@ pub fn transcribe_samples(
         seg.start_s = seg.words[0].start_s;
         seg.end_s = seg.words[seg.words.len() - 1].end_s;
     }
-    Ok(segments)
 }
 
 /// Moves a start forward out of a pause to where speech begins, and an end back out of
@@ -414,6 +431,35 @@ mod tests {
             ]
         );
         assert!(t.words().all(|w| (w.confidence - 0.8).abs() < 1e-9));
+    }
+
+    #[test]
+    fn the_first_word_after_a_pause_starts_with_the_speech() {
+        let word = |text: &str, start_s: f64, end_s: f64| Word {
+            text: text.into(),
+            start_s,
+            end_s,
+            probability: 0.9,
+        };
+        let mut segs = vec![DecodedSegment {
+            start_s: 0.0,
+            end_s: 6.0,
+            text: "One two. Three".into(),
+            words: vec![
+                word("One", 0.5, 1.0),
+                word("two.", 1.3, 1.8),
+                word("Three", 3.3, 3.9),
+            ],
+            avg_logprob: -0.1,
+            temperature: 0.0,
+            unreliable: false,
+        }];
+        place_on_speech(&mut segs, &[(0.4, 2.0), (3.0, 4.0)], 5.0);
+        let times: Vec<(f64, f64)> = segs[0].words.iter().map(|w| (w.start_s, w.end_s)).collect();
+        // "One" starts a region: moved back to it; "two." follows a word in the same
+        // region: kept; "Three" comes after a pause: moved back to its region's start.
+        assert_eq!(times, vec![(0.4, 1.0), (1.3, 1.8), (3.0, 3.9)]);
+        assert_eq!((segs[0].start_s, segs[0].end_s), (0.4, 3.9));
     }
 
     #[test]
