@@ -32,6 +32,15 @@ use crate::features::{FeatureExtractor, PreprocessorConfig};
 /// again from where it stopped.
 pub const RESEEK_MIN_S: f64 = 1.0;
 
+/// Audio shorter than twice this, seconds, is decoded as one run (see
+/// [`WhisperModel::transcribe`]): a run starts without the previous text as prompt,
+/// so short clips keep it throughout.
+pub const MIN_RUN_S: f64 = 60.0;
+/// At most this many replicas (see [`WhisperModel::load`]): beyond it, the runs get
+/// short and each replica's working memory adds up (the second one raised peak memory
+/// from 271 MB to 437 MB on `scripts/bench-speech.sh`).
+pub const MAX_REPLICAS: usize = 4;
+
 /// Thresholds and search settings; defaults are the reference decoder's.
 #[derive(Debug, Clone)]
 pub struct DecodeOptions {
@@ -107,6 +116,8 @@ pub const MODEL_FILES: &[&str] = &["model.bin", "config.json", "tokenizer.json"]
 
 pub struct WhisperModel {
     whisper: Whisper,
+    /// Model replicas of one thread each: parts of the audio decoded at once.
+    replicas: usize,
     tokenizer: HfTokenizer,
     pub features: FeatureExtractor,
     multilingual: bool,
@@ -189,8 +200,17 @@ pub fn prompt_tokens(previous: &[String], multilingual: bool) -> Vec<String> {
 }
 
 impl WhisperModel {
-    /// Loads a CTranslate2 Whisper model folder on the CPU, with `threads` threads and
-    /// int8 weights (`int8` here; `float32` where the CPU lacks int8 kernels).
+    /// Loads a CTranslate2 Whisper model folder on the CPU as `threads` replicas of one
+    /// thread each (at most [`MAX_REPLICAS`]), with int8 weights (`int8` here; `float32` where the CPU lacks int8
+    /// kernels).
+    ///
+    /// Replicas of one thread rather than one replica of `threads`: CTranslate2's int8
+    /// GEMMs run on ruy here, whose worker threads spin-wait 2 ms for the next task
+    /// after each one (ruy `thread_pool.h`, `spin_duration_`). On
+    /// `scripts/bench-speech.sh` that spinning was a fifth of all cycles (`perf`), so
+    /// two threads cost 1.4× the CPU of one for 0.8× the wall time. Two replicas
+    /// decoding two halves of the audio at once cost the CPU of one thread and
+    /// finish in about half its time.
     ///
     /// # Errors
     /// [`WhisperError::Model`] naming the folder when a file is missing or CTranslate2
@@ -211,7 +231,8 @@ impl WhisperModel {
             let config = Config {
                 device: Device::CPU,
                 compute_type,
-                num_threads_per_replica: threads,
+                num_threads_per_replica: 1,
+                device_indices: vec![0; threads.clamp(1, MAX_REPLICAS)],
                 ..Config::default()
             };
             Whisper::new(dir, config)
@@ -227,6 +248,7 @@ impl WhisperModel {
         let multilingual = whisper.is_multilingual();
         Ok(WhisperModel {
             whisper,
+            replicas: threads.clamp(1, MAX_REPLICAS),
             tokenizer,
             features: FeatureExtractor::new(PreprocessorConfig::standard()),
             multilingual,
@@ -295,6 +317,10 @@ impl WhisperModel {
     /// Decodes consecutive windows of `samples` (mono, 16 kHz), each given as its span
     /// of samples; returns segments in seconds from the start of `samples`.
     ///
+    /// The windows are cut into as many runs as the model has replicas, with about the
+    /// same audio in each (windows end at pauses, so runs do too); the runs are decoded
+    /// at once, each window conditioned on the one before it in its run.
+    ///
     /// When the model ends a window early (its last complete segment ends more than
     /// [`RESEEK_MIN_S`] before the window does) and `speech` has speech after that
     /// point, the rest of the window is decoded again from there, as the reference
@@ -307,12 +333,46 @@ impl WhisperModel {
         speech: &[crate::vad::Span],
         opts: &DecodeOptions,
     ) -> Result<Vec<DecodedSegment>, WhisperError> {
+        let max_log = self.features.max_log_mel(samples);
+        let min_len = (MIN_RUN_S * self.features.config.sampling_rate as f64) as usize;
+        let parts = split_parts(windows, self.replicas, min_len);
+        let results: Vec<Result<Vec<DecodedSegment>, WhisperError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = parts
+                .iter()
+                .map(|part| {
+                    scope.spawn(move || self.transcribe_part(samples, part, speech, opts, max_log))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(WhisperError::Decode("a decoding thread panicked".into()))
+                    })
+                })
+                .collect()
+        });
+        let mut out = Vec::new();
+        for r in results {
+            out.extend(r?);
+        }
+        Ok(out)
+    }
+
+    /// Decodes consecutive windows in order, each conditioned on the one before.
+    fn transcribe_part(
+        &self,
+        samples: &[f32],
+        windows: &[crate::vad::Span],
+        speech: &[crate::vad::Span],
+        opts: &DecodeOptions,
+        max_log: f32,
+    ) -> Result<Vec<DecodedSegment>, WhisperError> {
         let rate = self.features.config.sampling_rate as f64;
         let mut previous: Vec<String> = Vec::new();
         let mut out = Vec::new();
         let mut queue: std::collections::VecDeque<crate::vad::Span> =
             windows.iter().copied().collect();
-        let max_log = self.features.max_log_mel(samples);
         while let Some(window) = queue.pop_front() {
             let offset_s = window.start as f64 / rate;
             let window_s = window.len() as f64 / rate;
@@ -498,6 +558,32 @@ impl WhisperModel {
     }
 }
 
+/// `windows` cut into at most `parts` runs of consecutive windows with about the same
+/// audio in each, and at least `min_len` samples of windows a run (but for the last),
+/// to decode at once on the model's replicas.
+fn split_parts(
+    windows: &[crate::vad::Span],
+    parts: usize,
+    min_len: usize,
+) -> Vec<Vec<crate::vad::Span>> {
+    let total: usize = windows.iter().map(|w| w.len()).sum();
+    let parts = parts.min(total / min_len.max(1)).max(1);
+    let share = total.div_ceil(parts.max(1)).max(1);
+    let mut out: Vec<Vec<crate::vad::Span>> = vec![Vec::new()];
+    let mut filled = 0;
+    for w in windows {
+        if filled >= share * out.len() && out.len() < parts {
+            out.push(Vec::new());
+        }
+        filled += w.len();
+        if let Some(p) = out.last_mut() {
+            p.push(*w);
+        }
+    }
+    out.retain(|p| !p.is_empty());
+    out
+}
+
 /// Where the model stopped early in `window` (its last segment ends well before the
 /// window does, and speech is left after it): the rest of the window, to decode again
 /// from there as the reference decoder's "seek" does. A trailing segment without a
@@ -556,6 +642,30 @@ mod tests {
         assert_eq!((segs[1].0, segs[1].1), (1.6, 2.0));
         assert_eq!((segs[2].0, segs[2].1), (2.0, 3.0));
         assert!(segments_from_tokens(&toks(&["<|0.00|>", "<|endoftext|>"]), 3.0).is_empty());
+    }
+
+    #[test]
+    fn windows_split_into_runs_of_about_equal_audio() {
+        let span = |start: usize, end: usize| crate::vad::Span { start, end };
+        let windows = [
+            span(0, 10),
+            span(10, 30),
+            span(30, 40),
+            span(40, 45),
+            span(45, 60),
+        ];
+        let parts = split_parts(&windows, 2, 20);
+        assert_eq!(parts, vec![windows[..2].to_vec(), windows[2..].to_vec()]);
+        assert_eq!(split_parts(&windows, 1, 20), vec![windows.to_vec()]);
+        // No run shorter than the minimum: 60 samples make two runs of 30, not three.
+        assert_eq!(split_parts(&windows, 3, 30).len(), 2);
+        assert_eq!(split_parts(&windows, 2, 61), vec![windows.to_vec()]);
+        // Never more runs than windows, none empty.
+        assert_eq!(
+            split_parts(&windows[..1], 4, 1),
+            vec![windows[..1].to_vec()]
+        );
+        assert!(split_parts(&[], 2, 1).is_empty());
     }
 
     #[test]
