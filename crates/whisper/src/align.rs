@@ -22,6 +22,12 @@
 
 use std::ops::Range;
 
+use ct2rs::sys::StorageView;
+use ct2rs::Tokenizer;
+
+use crate::decode::{WhisperError, WhisperModel, Word};
+use crate::windows::prompt_tokens;
+
 /// Encoder frames a second: Whisper's mel frames are 10 ms apart (hop 160 at 16 kHz)
 /// and its second convolution has stride 2 (OpenAI `whisper/audio.py`,
 /// `TOKENS_PER_SECOND`).
@@ -172,13 +178,99 @@ pub fn align_words(
         .collect()
 }
 
+impl WhisperModel {
+    /// The words of each of a window's segments, timed by aligning all their text
+    /// tokens at once against the window's encoder output (`samples` long); times in
+    /// seconds from the window's start. A window that cannot be aligned (a model
+    /// without `alignment_heads` in its `config.json`, say) gives no words, with a
+    /// warning: its segments' words are then timed by length.
+    pub(crate) fn align_segments(
+        &self,
+        encoded: &StorageView,
+        segments: &[(f64, f64, Vec<String>)],
+        samples: usize,
+    ) -> Vec<Vec<Word>> {
+        let mut per_segment: Vec<Vec<Word>> = vec![Vec::new(); segments.len()];
+        let tokens: Vec<String> = segments.iter().flat_map(|s| s.2.iter().cloned()).collect();
+        if tokens.is_empty() {
+            return per_segment;
+        }
+        let aligned = match self.align_tokens(encoded, &tokens, samples) {
+            Ok(words) => words,
+            Err(e) => {
+                tracing::warn!("word times by length: {e}");
+                return per_segment;
+            }
+        };
+        let mut first_token = Vec::with_capacity(segments.len());
+        let mut next = 0;
+        for s in segments {
+            first_token.push(next);
+            next += s.2.len();
+        }
+        for w in aligned {
+            let segment = first_token.partition_point(|&t| t <= w.tokens.start) - 1;
+            let text = self
+                .tokenizer
+                .decode(tokens[w.tokens.clone()].to_vec())
+                .map(|t| t.trim().to_string())
+                .unwrap_or_default();
+            if !text.is_empty() {
+                per_segment[segment].push(Word {
+                    text,
+                    start_s: w.start_s,
+                    end_s: w.end_s,
+                    probability: w.probability,
+                });
+            }
+        }
+        per_segment
+    }
+
+    fn align_tokens(
+        &self,
+        encoded: &StorageView,
+        tokens: &[String],
+        samples: usize,
+    ) -> Result<Vec<AlignedWord>, WhisperError> {
+        let id = |t: &str| {
+            self.tokenizer
+                .token_to_id(t)
+                .map(|i| i as usize)
+                .ok_or_else(|| {
+                    WhisperError::Decode(format!("token {t:?} is not in tokenizer.json"))
+                })
+        };
+        let ids = tokens
+            .iter()
+            .map(|t| id(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let start = prompt_tokens(&[], self.multilingual)
+            .iter()
+            .map(|t| id(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let frames =
+            (samples / self.features.config.hop_length).min(self.features.config.nb_max_frames);
+        let result = self
+            .whisper
+            .align(encoded, &start, &[ids], &[frames], MEDIAN_FILTER_WIDTH)
+            .map_err(|e| WhisperError::Decode(format!("alignment: {e}")))?
+            .into_iter()
+            .next()
+            .ok_or_else(|| WhisperError::Decode("alignment: no result".into()))?;
+        let path: Vec<(i64, i64)> = result
+            .alignments
+            .iter()
+            .map(|a| (a.token_x, a.frame_x))
+            .collect();
+        Ok(align_words(tokens, &path, &result.text_token_probs))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn toks(s: &[&str]) -> Vec<String> {
-        s.iter().map(|t| t.to_string()).collect()
-    }
+    use crate::test_tokens as toks;
 
     #[test]
     fn tokens_group_into_words_with_punctuation_on_the_right_side() {

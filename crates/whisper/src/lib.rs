@@ -12,6 +12,7 @@ pub mod align;
 pub mod decode;
 pub mod features;
 pub mod vad;
+pub mod windows;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -346,30 +347,45 @@ impl Transcriber for WhisperTranscriber<'_> {
     }
 }
 
+/// Tokens from their texts, for tests.
+#[cfg(test)]
+pub(crate) fn test_tokens(s: &[&str]) -> Vec<String> {
+    s.iter().map(|t| t.to_string()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A segment of `text`, from a sure window (average log-probability −0.2).
+    fn segment(start_s: f64, end_s: f64, text: &str, words: Vec<Word>) -> DecodedSegment {
+        DecodedSegment {
+            start_s,
+            end_s,
+            text: text.into(),
+            words,
+            avg_logprob: -0.2,
+            temperature: 0.0,
+            unreliable: false,
+        }
+    }
+
+    fn word(text: &str, start_s: f64, end_s: f64, probability: f64) -> Word {
+        Word {
+            text: text.into(),
+            start_s,
+            end_s,
+            probability,
+        }
+    }
+
     #[test]
     fn segments_become_words_and_punctuation_with_shared_times() {
         let segs = vec![
+            segment(1.0, 3.0, "Hello there, world.", vec![]),
             DecodedSegment {
-                start_s: 1.0,
-                end_s: 3.0,
-                text: "Hello there, world.".into(),
-                words: vec![],
-                avg_logprob: -0.2,
-                temperature: 0.0,
-                unreliable: false,
-            },
-            DecodedSegment {
-                start_s: 4.0,
-                end_s: 5.0,
-                text: "Bye!".into(),
-                words: vec![],
                 avg_logprob: -0.3,
-                temperature: 0.0,
-                unreliable: false,
+                ..segment(4.0, 5.0, "Bye!", vec![])
             },
         ];
         let t = transcript_from_segments("vidpipe-x", &segs);
@@ -397,25 +413,16 @@ mod tests {
 
     #[test]
     fn aligned_words_keep_their_times_and_probabilities() {
-        let word = |text: &str, start_s: f64, end_s: f64| Word {
-            text: text.into(),
-            start_s,
-            end_s,
-            probability: 0.8,
-        };
-        let seg = DecodedSegment {
-            start_s: 1.0,
-            end_s: 3.0,
-            text: "Hello there, world.".into(),
-            words: vec![
-                word("Hello", 1.1, 1.5),
-                word("there,", 1.6, 1.9),
-                word("world.", 2.4, 2.9),
+        let seg = segment(
+            1.0,
+            3.0,
+            "Hello there, world.",
+            vec![
+                word("Hello", 1.1, 1.5, 0.8),
+                word("there,", 1.6, 1.9, 0.8),
+                word("world.", 2.4, 2.9, 0.8),
             ],
-            avg_logprob: -0.2,
-            temperature: 0.0,
-            unreliable: false,
-        };
+        );
         let t = transcript_from_segments("j", &[seg]);
         assert_eq!(t.text(), "Hello there, world.");
         let words: Vec<_> = t
@@ -435,25 +442,16 @@ mod tests {
 
     #[test]
     fn the_first_word_after_a_pause_starts_with_the_speech() {
-        let word = |text: &str, start_s: f64, end_s: f64| Word {
-            text: text.into(),
-            start_s,
-            end_s,
-            probability: 0.9,
-        };
-        let mut segs = vec![DecodedSegment {
-            start_s: 0.0,
-            end_s: 6.0,
-            text: "One two. Three".into(),
-            words: vec![
-                word("One", 0.5, 1.0),
-                word("two.", 1.3, 1.8),
-                word("Three", 3.3, 3.9),
+        let mut segs = vec![segment(
+            0.0,
+            6.0,
+            "One two. Three",
+            vec![
+                word("One", 0.5, 1.0, 0.9),
+                word("two.", 1.3, 1.8, 0.9),
+                word("Three", 3.3, 3.9, 0.9),
             ],
-            avg_logprob: -0.1,
-            temperature: 0.0,
-            unreliable: false,
-        }];
+        )];
         place_on_speech(&mut segs, &[(0.4, 2.0), (3.0, 4.0)], 5.0);
         let times: Vec<(f64, f64)> = segs[0].words.iter().map(|w| (w.start_s, w.end_s)).collect();
         // "One" starts a region: moved back to it; "two." follows a word in the same
