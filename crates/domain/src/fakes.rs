@@ -478,3 +478,59 @@ impl Transcriber for FakeTranscriber {
         })
     }
 }
+
+/// A mail server: the emails it accepted, and what it answers next (`Ok`, or an error
+/// for addresses in `refuse`, or for every email while `down`).
+#[derive(Default)]
+pub struct FakeMailer {
+    pub sent: Mutex<Vec<crate::outbox::Email>>,
+    /// Addresses it refuses for good (a 550 to RCPT TO).
+    pub refuse: Vec<String>,
+    /// Unreachable: every send is [`PortError::Unavailable`].
+    pub down: Mutex<bool>,
+}
+
+impl FakeMailer {
+    pub fn addresses(&self) -> Vec<String> {
+        lock(&self.sent)
+            .iter()
+            .map(|e| e.to_address.clone())
+            .collect()
+    }
+}
+
+impl Mailer for FakeMailer {
+    async fn send(&self, email: &crate::outbox::Email) -> Result<(), PortError> {
+        if *lock(&self.down) {
+            return Err(PortError::Unavailable("connection refused".into()));
+        }
+        if self.refuse.contains(&email.to_address) {
+            return Err(PortError::Invalid(format!(
+                "550 no such user: {}",
+                email.to_address
+            )));
+        }
+        lock(&self.sent).push(email.clone());
+        Ok(())
+    }
+}
+
+/// A talk sheet: the links written, by row title; `locked` defers every write.
+#[derive(Default)]
+pub struct FakeSheet {
+    pub written: Mutex<Vec<(String, String)>>,
+    pub locked: Mutex<bool>,
+}
+
+impl LinkWriter for FakeSheet {
+    async fn write_link(&self, talk: &crate::talks::TalkRef, link: &str) -> Result<(), PortError> {
+        if *lock(&self.locked) {
+            return Err(PortError::Unavailable(format!(
+                "{} is open elsewhere",
+                talk.sheet
+            )));
+        }
+        lock(&self.written).push((talk.title.clone(), link.to_string()));
+        Ok(())
+    }
+}

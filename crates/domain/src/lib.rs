@@ -2,6 +2,7 @@
 //! types and no subprocesses here; adapters live in `vidpipe-local` and `vidpipe-aws`.
 
 pub mod captions;
+pub mod catalog;
 pub mod cover;
 pub mod dispatch;
 pub mod error;
@@ -10,12 +11,14 @@ pub mod keys;
 pub mod layout;
 pub mod manifest;
 pub mod media;
+pub mod outbox;
 pub mod plan;
 pub mod ports;
 pub mod record;
 pub mod router;
 pub mod sidecar;
 pub mod stages;
+pub mod talks;
 pub mod time;
 pub mod transcript;
 pub mod understanding;

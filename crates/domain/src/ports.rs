@@ -208,3 +208,36 @@ pub trait Transcriber: Send + Sync {
         job_name: &str,
     ) -> impl Future<Output = Result<Submission<Transcript>, PortError>> + Send;
 }
+
+/// Sends one email (SMTP locally with lettre; SES in the cloud), from the sender the
+/// adapter was configured with.
+pub trait Mailer: Send + Sync {
+    /// # Errors
+    /// [`PortError::Invalid`] when the address or a recipient is refused for good (a
+    /// malformed address, a 5xx reply to RCPT TO): recorded on the delivery, never
+    /// retried. [`PortError::Unavailable`] when the server cannot be reached or
+    /// answers 4xx: the delivery stays pending for the next run.
+    fn send(
+        &self,
+        email: &crate::outbox::Email,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// Writes a published video's link into its talk-sheet row (a local xlsx, ods or CSV
+/// file; a Google Sheet).
+pub trait LinkWriter: Send + Sync {
+    /// Writes `link` into the link column of `talk`'s row (found again by its title),
+    /// creating the column if the sheet has none, and leaves every other cell as it
+    /// was.
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when the sheet is open elsewhere (an office lock
+    /// file) or kept changing while written: deferred to the next run.
+    /// [`PortError::NotFound`] when the row is gone; [`PortError::Invalid`] when the
+    /// file is no longer a readable sheet.
+    fn write_link(
+        &self,
+        talk: &crate::talks::TalkRef,
+        link: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}

@@ -215,6 +215,12 @@ pub struct VideoRecord {
     pub promo_render: Option<StageState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<RecordedFailure>,
+    /// The talk-sheet row the video was matched to at ingest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub talk: Option<crate::talks::TalkRef>,
+    /// Emails and sheet writes for the published video, recorded before they are made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outbox: Vec<crate::outbox::Delivery>,
     pub created_at_unix_s: u64,
     pub updated_at_unix_s: u64,
 }
@@ -258,6 +264,8 @@ impl VideoRecord {
             cover_key: None,
             labels: Vec::new(),
             links: Vec::new(),
+            talk: None,
+            outbox: Vec::new(),
             speech: None,
             hashtags: Vec::new(),
             description: None,

@@ -3,6 +3,7 @@
 //! measures, Rekognition's part), SQLite (DynamoDB's part) and a report page.
 
 pub mod analyze;
+pub mod mail;
 pub mod probe;
 pub mod publish;
 pub mod records;
@@ -11,6 +12,7 @@ pub mod store;
 pub mod transcoder;
 
 pub use analyze::ImageAnalyzer;
+pub use mail::{MailNotifier, SmtpMailer};
 pub use probe::FfProber;
 pub use publish::{LogNotifier, ReportPublisher};
 pub use records::SqliteRecords;

@@ -1,7 +1,9 @@
 //! One module per command, each with one public `run`.
 
+pub mod catalog;
 pub mod list;
 pub mod process;
+pub mod publish;
 pub mod show;
 mod summary;
 

@@ -13,14 +13,18 @@ use vidpipe_domain::plan::{ClipRequest, PlanConfig, DEFAULT_FADE_S};
 use vidpipe_domain::ports::VideoRecords;
 use vidpipe_domain::record::{Stage, VideoRecord, VideoStatus};
 use vidpipe_domain::router::{self, CreatedObjects, RunReport};
-use vidpipe_domain::stages::{video_id_for, Handled, IdScheme, IngestOptions, PipelineConfig};
+use vidpipe_domain::sidecar::Sidecar;
+use vidpipe_domain::stages::{
+    video_id_for, Handled, IdScheme, IngestOptions, PipelineConfig, TalkMatch,
+};
 use vidpipe_domain::time::parse_clip_time_s;
 use vidpipe_local::{
-    EncoderSettings, FfProber, FfmpegTranscoder, ImageAnalyzer, LocalStore, LogNotifier,
-    ReportPublisher, SqliteRecords,
+    EncoderSettings, FfProber, FfmpegTranscoder, ImageAnalyzer, LocalStore, ReportPublisher,
+    SqliteRecords,
 };
 use vidpipe_whisper::WhisperModel;
 
+use crate::delivery::{print_report, Delivery, DeliveryArgs};
 use crate::progress::progress_sink;
 
 #[derive(clap::Args)]
@@ -56,6 +60,16 @@ pub struct ProcessArgs {
     /// Skip speech: no transcript, captions, speech tags or promo plan.
     #[arg(long)]
     no_transcribe: bool,
+    /// The talk sheet (.xlsx, .ods, .csv, or gsheet:<spreadsheet id>): the video's row,
+    /// found by title or file name, fills what the sidecar leaves out (title,
+    /// speakers, in/out, description, tags); the link is written back into it.
+    #[arg(long)]
+    sheet: Option<String>,
+    /// The speaker sheet (name → email), when it is not a second sheet of --sheet.
+    #[arg(long, requires = "sheet")]
+    speakers: Option<String>,
+    #[command(flatten)]
+    delivery: DeliveryArgs,
 }
 
 fn clip_time(text: &str) -> Result<f64, String> {
@@ -71,7 +85,10 @@ pub async fn run(out: &Path, args: &ProcessArgs, interactive: bool) -> Result<Ex
             args.fade_s
         );
     }
-    // The model first: a missing one is an error before anything is processed.
+    // The settings, the talk sheet's row and the model first: a bad one is an error
+    // before anything is processed.
+    let delivery = args.delivery.open()?;
+    let talk = find_talk(args, &delivery).await?;
     let model = load_model(args)?;
     let (store, records) = super::open(out)?;
     let event = put_upload(&store, args)?;
@@ -85,7 +102,8 @@ pub async fn run(out: &Path, args: &ProcessArgs, interactive: bool) -> Result<Ex
         ..PipelineConfig::default()
     };
     let id = video_id_for(config.id_scheme, &event);
-    let options = ingest_options(args, &records, &id).await?;
+    let mut options = ingest_options(args, &records, &id).await?;
+    options.talk = talk;
     let transcriber = model.map(|model| vidpipe_whisper::WhisperTranscriber {
         store: &store,
         model,
@@ -102,7 +120,8 @@ pub async fn run(out: &Path, args: &ProcessArgs, interactive: bool) -> Result<Ex
     };
     let (prober, analyzer) = (FfProber { store: &store }, ImageAnalyzer { store: &store });
     let publisher = ReportPublisher { store: &store };
-    let adapters = Adapters::new(&store, &records, &LogNotifier)
+    let notifier = delivery.notifier();
+    let adapters = Adapters::new(&store, &records, &notifier)
         .with_prober(&prober)
         .with_transcoder(&transcoder)
         .with_analyzer(&analyzer)
@@ -114,7 +133,54 @@ pub async fn run(out: &Path, args: &ProcessArgs, interactive: bool) -> Result<Ex
         bar.finish_and_clear();
     }
     let record = records.get(&id).await?.context("no record was written")?;
-    outcome(&store, &args.video, &record, &report)
+    let code = outcome(&store, &args.video, &record, &report)?;
+    if record.status == VideoStatus::Published {
+        print_report(&delivery.notify(&records, &id).await?);
+    }
+    Ok(code)
+}
+
+/// The sidecar `process` reads: `--meta`, else the `.json` beside the video.
+fn sidecar_path(args: &ProcessArgs) -> Option<PathBuf> {
+    let beside = args.video.with_extension("json");
+    args.meta
+        .clone()
+        .or_else(|| beside.is_file().then_some(beside))
+}
+
+/// The talk sheet's row for the video (`--sheet`), found by the sidecar's title, then
+/// the file name.
+///
+/// # Errors
+/// The sheet is unreadable, or no row (or more than one) matches: the closest rows are
+/// named.
+async fn find_talk(args: &ProcessArgs, delivery: &Delivery) -> Result<Option<TalkMatch>> {
+    let Some(sheet) = &args.sheet else {
+        return Ok(None);
+    };
+    let title = match sidecar_path(args) {
+        Some(path) => {
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("{}: cannot read the sidecar", path.display()))?;
+            Sidecar::parse(&path.display().to_string(), &bytes)?.title
+        }
+        None => None,
+    };
+    let file = args
+        .video
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let wanted: Vec<&str> = title.as_deref().into_iter().chain([file]).collect();
+    let talk = vidpipe_sheets::find_talk(
+        sheet,
+        args.speakers.as_deref(),
+        delivery.links.google.as_ref(),
+        &wanted,
+    )
+    .await
+    .with_context(|| format!("{}: the talk sheet", args.video.display()))?;
+    Ok(Some(talk))
 }
 
 /// The Whisper model, unless `--no-transcribe`.
@@ -141,20 +207,15 @@ fn put_upload(store: &LocalStore, args: &ProcessArgs) -> Result<ObjectCreated> {
         .and_then(|n| n.to_str())
         .context("the video path has no file name")?;
     let upload_key = format!("{}{name}", keys::UPLOADS_PREFIX);
-    let sidecar_path = store.path_of(&keys::sidecar_key_for(&upload_key))?;
-    let beside = args.video.with_extension("json");
-    let source = args
-        .meta
-        .clone()
-        .or_else(|| beside.is_file().then_some(beside));
-    match &source {
+    let stored = store.path_of(&keys::sidecar_key_for(&upload_key))?;
+    match &sidecar_path(args) {
         Some(path) => {
             let bytes = std::fs::read(path)
                 .with_context(|| format!("{}: cannot read the sidecar", path.display()))?;
-            std::fs::write(&sidecar_path, bytes)
-                .with_context(|| format!("cannot write {}", sidecar_path.display()))?;
+            std::fs::write(&stored, bytes)
+                .with_context(|| format!("cannot write {}", stored.display()))?;
         }
-        None if sidecar_path.exists() => std::fs::remove_file(&sidecar_path)?,
+        None if stored.exists() => std::fs::remove_file(&stored)?,
         None => {}
     }
     let event = store.upload_file(&args.video)?;
@@ -185,6 +246,7 @@ async fn ingest_options(
         },
         force: args.force || failed_before,
         source_label: Some(label.display().to_string()),
+        talk: None,
     })
 }
 

@@ -201,3 +201,90 @@ pub fn error_lines(o: &Output) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// A free TCP port on the loopback interface (nothing listens on it once returned).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A real SMTP server (aiosmtpd, `tests/smtp_sink.py`) for one test: each message it
+/// accepts is a file in `dir`; it refuses recipients at `refused.example`. Killed on
+/// drop.
+pub struct SmtpSink {
+    child: std::process::Child,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+impl SmtpSink {
+    pub fn start(dir: &Path, port: u16) -> SmtpSink {
+        use std::io::BufRead;
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_sink.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg(dir)
+            .arg(port.to_string())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs (make python-packages installs aiosmtpd)");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the sink starts");
+        assert_eq!(
+            line.trim(),
+            "ready",
+            "the SMTP sink did not start (is aiosmtpd installed?)"
+        );
+        SmtpSink {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// The recipients of the messages received so far, one per message, in order.
+    pub fn recipients(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+            .iter()
+            .filter_map(|n| {
+                n.strip_suffix(".eml")?
+                    .split_once('-')
+                    .map(|(_, to)| to.to_string())
+            })
+            .collect()
+    }
+
+    /// The message received for `to` (the first, if several).
+    pub fn message_to(&self, to: &str) -> String {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .expect("sink folder")
+            .filter_map(|e| Some(e.ok()?.path()))
+            .filter(|p| p.to_string_lossy().ends_with(&format!("-{to}.eml")))
+            .collect();
+        names.sort();
+        std::fs::read_to_string(names.first().expect("a message")).expect("message text")
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

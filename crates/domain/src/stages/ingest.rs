@@ -167,6 +167,7 @@ pub fn video_id_for(scheme: IdScheme, event: &ObjectCreated) -> VideoId {
 }
 
 struct Prepared {
+    talk: Option<crate::talks::TalkRef>,
     media: MediaInfo,
     sidecar: Option<Sidecar>,
     plan: Plan,
@@ -178,6 +179,7 @@ impl Prepared {
         record.stage(Stage::Ingest) == StageStatus::Done
             && record.plan.as_ref() == Some(&self.plan)
             && record.sidecar == self.sidecar
+            && record.talk == self.talk
     }
 }
 
@@ -218,7 +220,12 @@ async fn prepare<S: ObjectReader, P: MediaProber>(
         }
         other => other.into(),
     })?;
-    let sidecar = read_sidecar(store, &keys::sidecar_key_for(key)).await?;
+    let mut sidecar = read_sidecar(store, &keys::sidecar_key_for(key)).await?;
+    let mut talk_notes = Vec::new();
+    if let Some(talk) = &options.talk {
+        let (filled, notes) = talk.row.fill(sidecar, &talk.directory);
+        (sidecar, talk_notes) = (Some(filled), notes);
+    }
     let (side_start, side_end) = sidecar
         .as_ref()
         .map(Sidecar::clip_s)
@@ -229,12 +236,14 @@ async fn prepare<S: ObjectReader, P: MediaProber>(
         end_s: options.clip.end_s.or(side_end),
     };
     let mut plan = make_plan(&media, request, &config.plan).map_err(|e| bad(e.to_string()))?;
+    plan.notes.extend(talk_notes);
     for field in sidecar.iter().flat_map(|s| s.unknown.keys()) {
         plan.notes.push(format!(
             "sidecar field '{field}' is not one vidpipe reads; ignored"
         ));
     }
     Ok(Prepared {
+        talk: options.talk.as_ref().map(|t| t.reference.clone()),
         media,
         sidecar,
         plan,
@@ -280,6 +289,7 @@ fn reset_for_plan(r: &mut VideoRecord, p: &Prepared, config: &PipelineConfig, la
     r.links.clear();
     r.media = Some(p.media.clone());
     r.sidecar = p.sidecar.clone();
+    r.talk = p.talk.clone();
     r.plan = Some(p.plan.clone());
     r.set_stage(Stage::Ingest, StageStatus::Done, None);
     let why_no_transcript = if p.plan.mp3_bitrate_bps.is_none() {

@@ -22,6 +22,7 @@ use crate::understanding::UnderstandingConfig;
 
 pub mod cover;
 pub mod ingest;
+pub mod notify;
 pub mod promo;
 pub mod publish;
 pub mod transcode;
@@ -32,6 +33,7 @@ mod test_world;
 
 pub use cover::cover;
 pub use ingest::{ingest, video_id_for};
+pub use notify::{notify, NotifyReport};
 pub use promo::render_promo;
 pub use publish::{compose_tags_and_description, publish};
 pub use transcode::{job_state_changed, transcode};
@@ -80,6 +82,17 @@ pub struct IngestOptions {
     pub force: bool,
     /// How to name the source for people; defaults to `bucket/key`.
     pub source_label: Option<String>,
+    /// The video's talk-sheet row, found before ingest: it fills what the sidecar
+    /// leaves out, and its link is written back after publishing.
+    pub talk: Option<TalkMatch>,
+}
+
+/// A talk-sheet row matched to the upload, with the speaker sheet to find addresses in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TalkMatch {
+    pub reference: crate::talks::TalkRef,
+    pub row: crate::talks::TalkRow,
+    pub directory: crate::talks::SpeakerDirectory,
 }
 
 /// What a stage did with its event.

@@ -1,0 +1,242 @@
+//! The documents organisers keep, read and written for them:
+//! - talk sheets: `.xlsx`, `.ods` and `.csv` files ([`local`]) and Google Sheets
+//!   ([`google`]), read into [`SheetTable`]s for the domain's matching
+//!   (`vidpipe_domain::talks`), with the published link written back into the row;
+//! - the dataset catalog: a JSON file locally or on S3 ([`catalog`]).
+//!
+//! Both modes use this crate; it depends on the domain only (no AWS SDK: S3 is
+//! reached through `object_store`).
+
+use std::path::PathBuf;
+
+use vidpipe_domain::talks::{SheetError, SheetTable};
+
+pub mod catalog;
+pub mod google;
+pub mod local;
+
+/// Where a talk sheet is, as the user names it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SheetSource {
+    /// A local file; its format from the extension.
+    File { path: PathBuf, format: FileFormat },
+    /// `gsheet:<spreadsheet id>`: a Google Sheet (Sheets API v4).
+    Google { spreadsheet_id: String },
+}
+
+/// The spreadsheet files vidpipe reads and writes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    Xlsx,
+    Ods,
+    Csv,
+}
+
+impl SheetSource {
+    /// `gsheet:<id>`, or a path ending in `.xlsx`, `.xlsm`, `.ods` or `.csv`.
+    ///
+    /// # Errors
+    /// [`SheetError::Unreadable`] for any other name.
+    pub fn parse(text: &str) -> Result<SheetSource, SheetError> {
+        if let Some(id) = text.strip_prefix("gsheet:") {
+            if id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+            {
+                return Err(SheetError::Unreadable {
+                    sheet: text.to_string(),
+                    reason: "a Google spreadsheet id is letters, digits, - and _".into(),
+                });
+            }
+            return Ok(SheetSource::Google {
+                spreadsheet_id: id.to_string(),
+            });
+        }
+        let path = PathBuf::from(text);
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_lowercase);
+        let format = match ext.as_deref() {
+            Some("xlsx" | "xlsm") => FileFormat::Xlsx,
+            Some("ods") => FileFormat::Ods,
+            Some("csv") => FileFormat::Csv,
+            _ => {
+                return Err(SheetError::Unreadable {
+                    sheet: text.to_string(),
+                    reason: "not a spreadsheet vidpipe reads (.xlsx, .ods, .csv, or gsheet:<id>)"
+                        .into(),
+                })
+            }
+        };
+        Ok(SheetSource::File { path, format })
+    }
+}
+
+/// A workbook's sheets, as text.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Workbook {
+    pub sheets: Vec<SheetTable>,
+}
+
+impl Workbook {
+    /// The talk sheet: the first sheet with a title column.
+    ///
+    /// # Errors
+    /// [`SheetError::NoTitleColumn`] for the first sheet when none has one.
+    pub fn talk_sheet(&self) -> Result<&SheetTable, SheetError> {
+        let mut first_error = None;
+        for sheet in &self.sheets {
+            match vidpipe_domain::talks::Columns::find(sheet) {
+                Ok(_) => return Ok(sheet),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        Err(first_error.unwrap_or(SheetError::Unreadable {
+            sheet: String::new(),
+            reason: "the workbook has no sheets".into(),
+        }))
+    }
+
+    /// A speaker sheet in the same workbook: another sheet with a name and an email
+    /// column.
+    pub fn speaker_sheet(&self, talk_sheet: &str) -> Option<&SheetTable> {
+        self.sheets.iter().find(|s| {
+            s.name != talk_sheet && vidpipe_domain::talks::SpeakerDirectory::from_table(s).is_ok()
+        })
+    }
+}
+
+/// Writes a link into whichever kind of sheet a talk's row is in: a local file, or a
+/// Google Sheet when a client is configured.
+#[derive(Debug, Default)]
+pub struct SheetLinks {
+    pub google: Option<google::GoogleSheets>,
+}
+
+impl vidpipe_domain::ports::LinkWriter for SheetLinks {
+    async fn write_link(
+        &self,
+        talk: &vidpipe_domain::talks::TalkRef,
+        link: &str,
+    ) -> Result<(), vidpipe_domain::PortError> {
+        if talk.sheet.starts_with("gsheet:") {
+            match &self.google {
+                Some(g) => g.write_link(talk, link).await,
+                None => Err(vidpipe_domain::PortError::Unavailable(format!(
+                    "{}: no Google service account key is configured (VIDPIPE_GOOGLE_KEY)",
+                    talk.sheet
+                ))),
+            }
+        } else {
+            local::LocalSheets.write_link(talk, link).await
+        }
+    }
+}
+
+/// Reads a talk sheet (and its speaker sheet: `speakers`, else a second sheet of the
+/// same workbook) and finds the row of the video named by `wanted` (its title, then its
+/// file name): what ingest needs to fill the sidecar and write the link back later.
+///
+/// # Errors
+/// [`SheetError`]: the sheet is unreadable or has no title column, or no row or more
+/// than one matches (naming the closest rows).
+pub async fn find_talk(
+    sheet: &str,
+    speakers: Option<&str>,
+    google: Option<&google::GoogleSheets>,
+    wanted: &[&str],
+) -> Result<vidpipe_domain::stages::TalkMatch, SheetError> {
+    let book = read_any(sheet, google)
+        .await
+        .map_err(|e| located(e, sheet))?;
+    let talks = book.talk_sheet().map_err(|e| located(e, sheet))?;
+    let row = vidpipe_domain::talks::find_row(talks, wanted).map_err(|e| located(e, sheet))?;
+    let directory = match speakers {
+        Some(other) => {
+            let book = read_any(other, google)
+                .await
+                .map_err(|e| located(e, other))?;
+            let table = book.sheets.first().ok_or_else(|| SheetError::Unreadable {
+                sheet: other.to_string(),
+                reason: "no sheets".into(),
+            })?;
+            vidpipe_domain::talks::SpeakerDirectory::from_table(table)
+                .map_err(|e| located(e, other))?
+        }
+        None => match book.speaker_sheet(&talks.name) {
+            Some(table) => vidpipe_domain::talks::SpeakerDirectory::from_table(table)
+                .map_err(|e| located(e, sheet))?,
+            None => vidpipe_domain::talks::SpeakerDirectory::default(),
+        },
+    };
+    Ok(vidpipe_domain::stages::TalkMatch {
+        reference: vidpipe_domain::talks::TalkRef {
+            sheet: sheet.to_string(),
+            tab: talks.name.clone(),
+            row_number: row.row_number,
+            title: row.title.clone(),
+        },
+        row,
+        directory,
+    })
+}
+
+/// `e` naming the file or spreadsheet, and the tab where there is one:
+/// `talks.xlsx (sheet Talks)`.
+fn located(e: SheetError, location: &str) -> SheetError {
+    let name = |tab: String| {
+        if tab.is_empty() || tab == location {
+            location.to_string()
+        } else {
+            format!("{location} (sheet {tab})")
+        }
+    };
+    match e {
+        SheetError::NoTitleColumn { sheet, headers } => SheetError::NoTitleColumn {
+            sheet: name(sheet),
+            headers,
+        },
+        SheetError::NoRow {
+            sheet,
+            wanted,
+            closest,
+        } => SheetError::NoRow {
+            sheet: name(sheet),
+            wanted,
+            closest,
+        },
+        SheetError::Ambiguous {
+            sheet,
+            wanted,
+            rows,
+        } => SheetError::Ambiguous {
+            sheet: name(sheet),
+            wanted,
+            rows,
+        },
+        SheetError::Unreadable { sheet, reason } => SheetError::Unreadable {
+            sheet: name(sheet),
+            reason,
+        },
+    }
+}
+
+async fn read_any(
+    sheet: &str,
+    google: Option<&google::GoogleSheets>,
+) -> Result<Workbook, SheetError> {
+    match SheetSource::parse(sheet)? {
+        SheetSource::File { path, format } => local::read(&path, format),
+        SheetSource::Google { spreadsheet_id } => match google {
+            Some(g) => g.read(&spreadsheet_id).await,
+            None => Err(SheetError::Unreadable {
+                sheet: sheet.to_string(),
+                reason: "a Google Sheet needs a service account key (VIDPIPE_GOOGLE_KEY)".into(),
+            }),
+        },
+    }
+}
