@@ -323,7 +323,8 @@ fn a_locked_ods_and_a_mail_server_that_is_down_wait_for_publish_due_and_a_refuse
         "{printed}"
     );
     assert!(
-        printed.contains("waiting the link to the talk sheet") && printed.contains("open in an office program"),
+        printed.contains("waiting the link to the talk sheet")
+            && printed.contains("open in an office program"),
         "{printed}"
     );
     let before = cells(&sheet);
