@@ -47,6 +47,17 @@ pub struct FunctionConfig {
     pub link_expiry: Duration,
     /// Path-style S3 addressing (`VIDPIPE_S3_PATH_STYLE=true`), for local endpoints.
     pub s3_path_style: bool,
+    /// The talk sheet (`VIDPIPE_TALK_SHEET`, `gsheet:<spreadsheet id>`): ingest fills
+    /// each video from its row, publish writes the link back.
+    pub talk_sheet: Option<String>,
+    /// The Secrets Manager secret holding the Google service account's JSON key
+    /// (`VIDPIPE_GOOGLE_KEY_SECRET`, a name or ARN). Needed with a talk sheet.
+    pub google_key_secret: Option<String>,
+    /// The Sheets API's root (`VIDPIPE_SHEETS_API`, default Google's).
+    pub sheets_api: String,
+    /// The organiser's address (`VIDPIPE_ORGANISER_EMAIL`): an email for every video
+    /// published, besides the SNS notice.
+    pub organiser_email: Option<String>,
     pub pipeline: PipelineConfig,
 }
 
@@ -99,6 +110,11 @@ impl FunctionConfig {
             language_code: get("VIDPIPE_LANGUAGE").unwrap_or_else(|| "en-US".into()),
             link_expiry: Duration::from_secs(link_expiry_s.min(7 * 24 * 3600)),
             s3_path_style: get("VIDPIPE_S3_PATH_STYLE").is_some_and(|v| v == "true"),
+            talk_sheet: get("VIDPIPE_TALK_SHEET"),
+            google_key_secret: get("VIDPIPE_GOOGLE_KEY_SECRET"),
+            sheets_api: get("VIDPIPE_SHEETS_API")
+                .unwrap_or_else(|| vidpipe_sheets::google::API_BASE.to_string()),
+            organiser_email: get("VIDPIPE_ORGANISER_EMAIL"),
             pipeline,
         })
     }

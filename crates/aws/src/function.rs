@@ -11,6 +11,8 @@ use vidpipe_domain::record::Stage;
 
 use crate::bus::SqsBus;
 use crate::config::{Clients, ConfigError, FunctionConfig};
+use crate::deliveries::{CloudTalkSheet, Deliveries, SesMailer};
+use crate::handlers::Around;
 use crate::notify::CloudNotifier;
 use crate::records::DynamoRecords;
 use crate::s3::S3Store;
@@ -23,6 +25,8 @@ pub struct CloudAdapters {
     pub notifier: CloudNotifier,
     /// The queues this function sends to.
     pub bus: SqsBus,
+    /// The talk sheet and the outbox's senders (ingest and publish use them).
+    pub deliveries: Deliveries,
 }
 
 /// The domain's adapters with what every function has and no stage's own port.
@@ -46,7 +50,20 @@ impl CloudAdapters {
     pub async fn from_env() -> Result<CloudAdapters, ConfigError> {
         let config = FunctionConfig::from_env()?;
         let clients = Clients::from_env(&config).await;
-        CloudAdapters::new(config, clients)
+        let mut f = CloudAdapters::new(config, clients)?;
+        f.read_talk_sheet().await?;
+        Ok(f)
+    }
+
+    /// Reads the talk sheet's service account key from Secrets Manager, when the
+    /// template names a sheet (ingest and publish).
+    ///
+    /// # Errors
+    /// [`ConfigError`] as [`CloudTalkSheet::from_config`].
+    pub async fn read_talk_sheet(&mut self) -> Result<(), ConfigError> {
+        let secrets = aws_sdk_secretsmanager::Client::new(&self.clients.sdk);
+        self.deliveries.sheet = CloudTalkSheet::from_config(&self.config, &secrets).await?;
+        Ok(())
     }
 
     /// # Errors
@@ -63,8 +80,22 @@ impl CloudAdapters {
             notifier: CloudNotifier {
                 sns: aws_sdk_sns::Client::new(sdk),
                 topic_arn: topic,
-                ses: aws_sdk_sesv2::Client::new(sdk),
-                sender_email: config.sender_email.clone(),
+                organiser_mail: config
+                    .sender_email
+                    .clone()
+                    .zip(config.organiser_email.clone())
+                    .map(|(sender, organiser)| {
+                        let ses = aws_sdk_sesv2::Client::new(sdk);
+                        (SesMailer { ses, sender }, organiser)
+                    }),
+            },
+            deliveries: Deliveries {
+                mailer: config.sender_email.clone().map(|sender| SesMailer {
+                    ses: aws_sdk_sesv2::Client::new(sdk),
+                    sender,
+                }),
+                organiser: config.organiser_email.clone(),
+                sheet: None,
             },
             bus: SqsBus {
                 client: aws_sdk_sqs::Client::new(sdk),
@@ -82,6 +113,14 @@ impl CloudAdapters {
         Adapters::new(&self.store, &self.records, &self.notifier)
     }
 
+    /// What the handler does around the stage: [`Around`].
+    pub fn around(&self) -> Around<'_> {
+        Around {
+            deliveries: &self.deliveries,
+            records: &self.records,
+        }
+    }
+
     /// Serves the Lambda runtime API until the runtime stops: each invocation's SQS
     /// batch goes through [`crate::handlers::handle`] for `stage`, with `adapters`
     /// (this function's [`CloudAdapters::adapters`] and its own port).
@@ -93,10 +132,11 @@ impl CloudAdapters {
         stage: Stage,
         adapters: D,
     ) -> Result<(), lambda_runtime::Error> {
-        let (adapters, bus, config) = (&adapters, &self.bus, &self.config.pipeline);
+        let (adapters, bus, config, around) =
+            (&adapters, &self.bus, &self.config.pipeline, self.around());
         lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
             Ok::<_, lambda_runtime::Error>(
-                crate::handlers::handle(stage, adapters, bus, config, event.payload).await,
+                crate::handlers::handle(stage, adapters, bus, config, around, event.payload).await,
             )
         }))
         .await

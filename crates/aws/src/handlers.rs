@@ -24,9 +24,20 @@ use vidpipe_domain::ports::MessageBus;
 use vidpipe_domain::record::Stage;
 use vidpipe_domain::stages::{IngestOptions, PipelineConfig};
 
+use crate::deliveries::Deliveries;
 use crate::events::{read_body, Body};
 use crate::mediaconvert::{job_state_change, JobEventError};
+use crate::records::DynamoRecords;
 use crate::s3::S3Store;
+
+/// What a function does around its stage: before ingest, the upload's talk-sheet
+/// row is looked up; after publish, the outbox's emails and sheet link are made
+/// ([`Deliveries`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Around<'a> {
+    pub deliveries: &'a Deliveries,
+    pub records: &'a DynamoRecords,
+}
 
 /// The record's delivery count so far (SQS attribute `ApproximateReceiveCount`).
 fn receive_count(message: &SqsMessage) -> u32 {
@@ -50,12 +61,14 @@ enum RecordEnd {
 
 /// Runs `stage`'s function on every record of `event`, each in its own span, and
 /// answers with the records to deliver again. `adapters` are the ports the function
-/// wires (the others `None`), as [`vidpipe_domain::dispatch::Adapters`].
+/// wires (the others `None`), as [`vidpipe_domain::dispatch::Adapters`]; `around`
+/// what it does before ingest and after publish.
 pub async fn handle<D, B>(
     stage: Stage,
     adapters: &D,
     bus: &B,
     config: &PipelineConfig,
+    around: Around<'_>,
     event: SqsEvent,
 ) -> SqsBatchResponse
 where
@@ -73,9 +86,11 @@ where
         );
         // Boxed: a stage's future nests deeply (ingest re-enters itself when a sidecar
         // arrives late), past rustc's layout depth limit in the binaries if inline.
-        let end = Box::pin(handle_record(stage, adapters, bus, config, &message))
-            .instrument(span.clone())
-            .await;
+        let end = Box::pin(handle_record(
+            stage, adapters, bus, config, around, &message,
+        ))
+        .instrument(span.clone())
+        .await;
         let _entered = span.enter();
         let item = match end {
             RecordEnd::Settled(what) => {
@@ -107,6 +122,7 @@ async fn handle_record<D, B>(
     adapters: &D,
     bus: &B,
     config: &PipelineConfig,
+    around: Around<'_>,
     message: &SqsMessage,
 ) -> RecordEnd
 where
@@ -122,9 +138,16 @@ where
         Ok(events) => events,
         Err(end) => return end,
     };
-    let options = IngestOptions::default();
     let mut deliveries = Vec::new();
     for event in events {
+        let mut options = IngestOptions::default();
+        if let (PipelineEvent::ObjectCreated(upload), Some(sheet)) =
+            (&event, &around.deliveries.sheet)
+        {
+            if stage == Stage::Ingest {
+                options.talk = sheet.lookup(adapters.store(), upload).await;
+            }
+        }
         let delivery = deliver(
             adapters,
             bus,
@@ -140,7 +163,32 @@ where
         }
         deliveries.push(delivery);
     }
-    combine(deliveries)
+    let end = combine(&deliveries);
+    if stage != Stage::Publish || !matches!(end, RecordEnd::Settled(_)) {
+        return end;
+    }
+    notify_published(around, &deliveries).await.unwrap_or(end)
+}
+
+/// After publish: each published video's due emails and sheet link. Anything deferred
+/// (SES throttling, the sheet's quota) delivers the record again, which finds the
+/// video published and makes only what is still due.
+async fn notify_published(around: Around<'_>, deliveries: &[Delivery]) -> Option<RecordEnd> {
+    for id in deliveries.iter().filter_map(|d| d.video_id.as_ref()) {
+        match around.deliveries.notify(around.records, id).await {
+            Ok(report) if !report.deferred.is_empty() => {
+                let (to, why) = &report.deferred[0];
+                return Some(RecordEnd::Again(format!("{to}: {why}")));
+            }
+            Ok(report) => {
+                for (to, why) in &report.failed {
+                    warn!(to = %to, reason = %why, "refused; recorded on the video");
+                }
+            }
+            Err(e) => return Some(RecordEnd::Again(format!("notify: {e}"))),
+        }
+    }
+    None
 }
 
 /// The events of a body that `stage` takes, or how the record ends without any.
@@ -194,7 +242,7 @@ fn takes_object(stage: Stage, o: &ObjectCreated) -> bool {
 }
 
 /// Several events in one record: deliver the record again if any needs it.
-fn combine(deliveries: Vec<Delivery>) -> RecordEnd {
+fn combine(deliveries: &[Delivery]) -> RecordEnd {
     let text = |d: &Delivery| match &d.result {
         Ok(handled) => handled.to_string(),
         Err(e) if d.disposition == Disposition::Failed => format!("failed for good: {e}"),

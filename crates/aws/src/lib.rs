@@ -11,6 +11,7 @@
 
 pub mod bus;
 pub mod config;
+pub mod deliveries;
 pub mod error;
 pub mod events;
 pub mod function;

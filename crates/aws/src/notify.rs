@@ -1,16 +1,17 @@
 //! Telling people: an SNS notice for every published or failed video (subscribe a
-//! team's email, chat or pager to the topic), and an SES email to each speaker with
-//! an address in the sidecar. Also the "none" publishing destination: platform
+//! team's email, chat or pager to the topic), and an SES email to the organiser when
+//! a video fails (the speakers' and organiser's emails for a published video go
+//! through the outbox: `crate::deliveries`). Also the "none" publishing destination: platform
 //! uploads (YouTube, Vimeo, …) are another port's job; the links published are
 //! presigned links to the video's own files.
 
 use std::time::Duration;
 
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use serde_json::json;
-use tracing::{info, warn};
+use tracing::warn;
 use vidpipe_domain::keys;
-use vidpipe_domain::ports::{Notifier, Publisher};
+use vidpipe_domain::outbox::organiser_notice;
+use vidpipe_domain::ports::{Mailer, Notifier, Publisher};
 use vidpipe_domain::record::{OutputKind, Stage, VideoRecord};
 use vidpipe_domain::PortError;
 
@@ -41,25 +42,9 @@ pub fn sns_subject(text: &str) -> String {
 pub struct CloudNotifier {
     pub sns: aws_sdk_sns::Client,
     pub topic_arn: String,
-    pub ses: aws_sdk_sesv2::Client,
-    /// `None`: no emails (SNS only).
-    pub sender_email: Option<String>,
-}
-
-/// The email a speaker gets: subject and plain-text body.
-pub fn speaker_email(record: &VideoRecord, speaker_name: &str) -> (String, String) {
-    let title = record.title();
-    let mut body = format!("Hello {speaker_name},\n\n\"{title}\" is published.\n\n");
-    if let Some(d) = &record.description {
-        body.push_str(d);
-        body.push_str("\n\n");
-    }
-    for link in &record.links {
-        body.push_str(link);
-        body.push('\n');
-    }
-    body.push_str("\nThank you for speaking.\n");
-    (format!("Your talk is published: {title}"), body)
+    /// SES and the organiser's address, for the email telling of a failure (the
+    /// published notice goes through the outbox, exactly once).
+    pub organiser_mail: Option<(crate::deliveries::SesMailer, String)>,
 }
 
 impl Notifier for CloudNotifier {
@@ -82,44 +67,6 @@ impl Notifier for CloudNotifier {
             .send()
             .await
             .map_err(|e| port_error("sns Publish", e))?;
-        let speakers = record.sidecar.iter().flat_map(|s| s.speakers.iter());
-        for speaker in speakers {
-            let Some(to) = speaker.email.as_deref() else {
-                continue;
-            };
-            let Some(from) = self.sender_email.as_deref() else {
-                warn!(video_id = %record.id, "no sender address configured; speakers not emailed");
-                break;
-            };
-            let (subject, text) = speaker_email(record, &speaker.name);
-            let content = |data: String| {
-                Content::builder()
-                    .data(data)
-                    .charset("UTF-8")
-                    .build()
-                    .map_err(|e| PortError::Failed(format!("email content: {e}")))
-            };
-            let message = Message::builder()
-                .subject(content(subject)?)
-                .body(Body::builder().text(content(text)?).build())
-                .build();
-            // One failed address does not stop the others: the publish is recorded
-            // either way, and the failure is in the log.
-            match self
-                .ses
-                .send_email()
-                .from_email_address(from)
-                .destination(Destination::builder().to_addresses(to).build())
-                .content(EmailContent::builder().simple(message).build())
-                .send()
-                .await
-            {
-                Ok(_) => info!(video_id = %record.id, to, "speaker emailed"),
-                Err(e) => {
-                    warn!(video_id = %record.id, to, error = %port_error("ses SendEmail", e), "speaker not emailed")
-                }
-            }
-        }
         Ok(())
     }
 
@@ -148,6 +95,12 @@ impl Notifier for CloudNotifier {
             .send()
             .await
             .map_err(|e| port_error("sns Publish", e))?;
+        if let Some((mailer, organiser)) = &self.organiser_mail {
+            let email = organiser_notice(record, organiser, Some((stage.as_str(), reason)));
+            if let Err(e) = mailer.send(&email).await {
+                warn!(video_id = %record.id, error = %e, "the organiser was not emailed the failure");
+            }
+        }
         Ok(())
     }
 }

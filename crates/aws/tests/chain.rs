@@ -189,28 +189,37 @@ impl<'a> Functions<'a> {
                     &base.with_prober(&prober),
                     bus,
                     config,
+                    f.around(),
                     event,
                 )
                 .await
             }
             "transcode" => {
                 let a = base.with_transcoder(&self.transcoder);
-                handlers::handle(Stage::Transcode, &a, bus, config, event).await
+                handlers::handle(Stage::Transcode, &a, bus, config, f.around(), event).await
             }
             "transcribe-start" => {
                 let a = base.with_transcriber(Some(&self.transcriber));
-                handlers::handle(Stage::TranscribeStart, &a, bus, config, event).await
+                handlers::handle(Stage::TranscribeStart, &a, bus, config, f.around(), event).await
             }
             "transcribe-store" => {
-                handlers::handle(Stage::TranscribeStore, &base, bus, config, event).await
+                handlers::handle(
+                    Stage::TranscribeStore,
+                    &base,
+                    bus,
+                    config,
+                    f.around(),
+                    event,
+                )
+                .await
             }
             "rekognition" => {
                 let a = base.with_analyzer(&self.analyzer);
-                handlers::handle(Stage::Cover, &a, bus, config, event).await
+                handlers::handle(Stage::Cover, &a, bus, config, f.around(), event).await
             }
             "publish" => {
                 let a = base.with_publisher(&self.publisher);
-                handlers::handle(Stage::Publish, &a, bus, config, event).await
+                handlers::handle(Stage::Publish, &a, bus, config, f.around(), event).await
             }
             other => panic!("no function {other}"),
         }
@@ -586,7 +595,7 @@ async fn each_bad_input_fails_its_own_video_and_the_batch_goes_on() {
     event.records.extend(broken.records);
     let prober = S3Prober { store: &f.store };
     let ingest = f.adapters().with_prober(&prober);
-    let r = handlers::handle(Stage::Ingest, &ingest, &bus, config, event).await;
+    let r = handlers::handle(Stage::Ingest, &ingest, &bus, config, f.around(), event).await;
     assert_eq!(
         failures(&r),
         ["m-0"],
@@ -666,7 +675,15 @@ async fn each_bad_input_fails_its_own_video_and_the_batch_goes_on() {
     error["detail"]["userMetadata"]["video_id"] = json!(id.as_str());
     // The job state change needs no transcoder: none is wired.
     let event = sqs_event(&[error.to_string()]);
-    let r = handlers::handle(Stage::Transcode, &f.adapters(), &bus, config, event).await;
+    let r = handlers::handle(
+        Stage::Transcode,
+        &f.adapters(),
+        &bus,
+        config,
+        f.around(),
+        event,
+    )
+    .await;
     assert_eq!(failures(&r), Vec::<String>::new());
     let rec = record(&w, &id).await;
     assert_eq!(rec.status, VideoStatus::Failed);

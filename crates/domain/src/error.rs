@@ -17,6 +17,8 @@ pub enum InputError {
     BadUpload { key: String, reason: String },
     #[error("{key}: not a readable media file: {reason}")]
     NotMedia { key: String, reason: String },
+    #[error("talk sheet: {0}")]
+    TalkSheet(String),
     #[error("{0}")]
     Other(String),
 }

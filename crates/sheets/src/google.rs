@@ -196,13 +196,13 @@ impl LinkWriter for GoogleSheets {
             name: talk.tab.clone(),
             rows: rows_of(&values),
         };
-        let Some((row, col, new)) = crate::local::link_cell(&table, talk, link)? else {
+        let Some((row, col, new)) = crate::link_cell(&table, talk, link)? else {
             return Ok(());
         };
         let cell = |r: usize| format!("{}!{}{}", quoted(&talk.tab), column_letters(col), r + 1);
         let mut data = vec![json!({"range": cell(row), "values": [[link]]})];
         if new {
-            data.push(json!({"range": cell(0), "values": [[crate::local::LINK_HEADER]]}));
+            data.push(json!({"range": cell(0), "values": [[crate::LINK_HEADER]]}));
         }
         let token = self.token().await?;
         let response = self

@@ -9,10 +9,13 @@
 
 use std::path::PathBuf;
 
-use vidpipe_domain::talks::{SheetError, SheetTable};
+use vidpipe_domain::talks::{normalise, Column, Columns, SheetError, SheetTable, TalkRef};
+use vidpipe_domain::PortError;
 
+#[cfg(feature = "catalog")]
 pub mod catalog;
 pub mod google;
+#[cfg(feature = "files")]
 pub mod local;
 
 /// Where a talk sheet is, as the user names it.
@@ -132,7 +135,13 @@ impl vidpipe_domain::ports::LinkWriter for SheetLinks {
                 ))),
             }
         } else {
-            local::LocalSheets.write_link(talk, link).await
+            #[cfg(feature = "files")]
+            return local::LocalSheets.write_link(talk, link).await;
+            #[cfg(not(feature = "files"))]
+            return Err(PortError::Failed(format!(
+                "{}: local sheet files are not written here",
+                talk.sheet
+            )));
         }
     }
 }
@@ -230,7 +239,13 @@ async fn read_any(
     google: Option<&google::GoogleSheets>,
 ) -> Result<Workbook, SheetError> {
     match SheetSource::parse(sheet)? {
+        #[cfg(feature = "files")]
         SheetSource::File { path, format } => local::read(&path, format),
+        #[cfg(not(feature = "files"))]
+        SheetSource::File { .. } => Err(SheetError::Unreadable {
+            sheet: sheet.to_string(),
+            reason: "local sheet files are not read here: name a Google Sheet (gsheet:<id>)".into(),
+        }),
         SheetSource::Google { spreadsheet_id } => match google {
             Some(g) => g.read(&spreadsheet_id).await,
             None => Err(SheetError::Unreadable {
@@ -240,3 +255,52 @@ async fn read_any(
         },
     }
 }
+
+/// Where the link goes: the row (0-based) found again by its title (it may have moved
+/// since it was read), the link column (0-based) and whether it is new (its header
+/// must be written). `Ok(None)` when the cell holds the link already.
+pub(crate) fn link_cell(
+    table: &SheetTable,
+    talk: &TalkRef,
+    link: &str,
+) -> Result<Option<(usize, usize, bool)>, PortError> {
+    let columns = Columns::find(table).map_err(|e| PortError::Invalid(e.to_string()))?;
+    let title_col = columns.get(Column::Title).unwrap_or_default();
+    let wanted = normalise(&talk.title);
+    let rows: Vec<usize> = (1..table.rows.len())
+        .filter(|&r| normalise(table.cell(r, title_col)) == wanted)
+        .collect();
+    let row = match rows.as_slice() {
+        [one] => *one,
+        [] => {
+            return Err(PortError::NotFound(format!(
+                "no row titled {:?} any more",
+                talk.title
+            )))
+        }
+        many => {
+            // Two rows with the title now: the one read before, if it is still one.
+            let read = talk.row_number.saturating_sub(1);
+            if many.contains(&read) {
+                read
+            } else {
+                return Err(PortError::Invalid(format!(
+                    "{} rows are titled {:?}",
+                    many.len(),
+                    talk.title
+                )));
+            }
+        }
+    };
+    let (col, new) = match columns.get(Column::Link) {
+        Some(c) => (c, false),
+        None => (columns.width, true),
+    };
+    if table.cell(row, col) == link {
+        return Ok(None);
+    }
+    Ok(Some((row, col, new)))
+}
+
+/// The header a new link column gets.
+pub(crate) const LINK_HEADER: &str = "Link";

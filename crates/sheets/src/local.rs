@@ -12,10 +12,10 @@ use std::time::SystemTime;
 use calamine::{open_workbook_auto, Data, Reader};
 use tracing::{info, warn};
 use vidpipe_domain::ports::LinkWriter;
-use vidpipe_domain::talks::{normalise, Column, Columns, SheetError, SheetTable, TalkRef};
+use vidpipe_domain::talks::{SheetError, SheetTable, TalkRef};
 use vidpipe_domain::PortError;
 
-use crate::{FileFormat, SheetSource, Workbook};
+use crate::{link_cell, FileFormat, SheetSource, Workbook, LINK_HEADER};
 
 /// Times the write is redone when the file changes while it is written.
 const WRITE_ATTEMPTS: usize = 3;
@@ -211,55 +211,6 @@ pub fn write_link(
         path.display()
     )))
 }
-
-/// Where the link goes: the row (0-based) found again by its title (it may have moved
-/// since it was read), the link column (0-based) and whether it is new (its header
-/// must be written). `Ok(None)` when the cell holds the link already.
-pub(crate) fn link_cell(
-    table: &SheetTable,
-    talk: &TalkRef,
-    link: &str,
-) -> Result<Option<(usize, usize, bool)>, PortError> {
-    let columns = Columns::find(table).map_err(|e| PortError::Invalid(e.to_string()))?;
-    let title_col = columns.get(Column::Title).unwrap_or_default();
-    let wanted = normalise(&talk.title);
-    let rows: Vec<usize> = (1..table.rows.len())
-        .filter(|&r| normalise(table.cell(r, title_col)) == wanted)
-        .collect();
-    let row = match rows.as_slice() {
-        [one] => *one,
-        [] => {
-            return Err(PortError::NotFound(format!(
-                "no row titled {:?} any more",
-                talk.title
-            )))
-        }
-        many => {
-            // Two rows with the title now: the one read before, if it is still one.
-            let read = talk.row_number.saturating_sub(1);
-            if many.contains(&read) {
-                read
-            } else {
-                return Err(PortError::Invalid(format!(
-                    "{} rows are titled {:?}",
-                    many.len(),
-                    talk.title
-                )));
-            }
-        }
-    };
-    let (col, new) = match columns.get(Column::Link) {
-        Some(c) => (c, false),
-        None => (columns.width, true),
-    };
-    if table.cell(row, col) == link {
-        return Ok(None);
-    }
-    Ok(Some((row, col, new)))
-}
-
-/// The header a new link column gets.
-pub(crate) const LINK_HEADER: &str = "Link";
 
 fn with_link_csv(bytes: &[u8], talk: &TalkRef, link: &str) -> Result<Option<Vec<u8>>, PortError> {
     let mut rows = csv_rows(bytes).map_err(PortError::Invalid)?;

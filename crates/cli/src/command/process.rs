@@ -103,7 +103,7 @@ pub async fn run(out: &Path, args: &ProcessArgs, interactive: bool) -> Result<Ex
     };
     let id = video_id_for(config.id_scheme, &event);
     let mut options = ingest_options(args, &records, &id).await?;
-    options.talk = talk;
+    options.talk = talk.map(Ok);
     let transcriber = model.map(|model| vidpipe_whisper::WhisperTranscriber {
         store: &store,
         model,

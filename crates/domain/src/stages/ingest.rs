@@ -222,9 +222,13 @@ async fn prepare<S: ObjectReader, P: MediaProber>(
     })?;
     let mut sidecar = read_sidecar(store, &keys::sidecar_key_for(key)).await?;
     let mut talk_notes = Vec::new();
-    if let Some(talk) = &options.talk {
-        let (filled, notes) = talk.row.fill(sidecar, &talk.directory);
-        (sidecar, talk_notes) = (Some(filled), notes);
+    match &options.talk {
+        Some(Ok(talk)) => {
+            let (filled, notes) = talk.row.fill(sidecar, &talk.directory);
+            (sidecar, talk_notes) = (Some(filled), notes);
+        }
+        Some(Err(e)) => return Err(InputError::TalkSheet(e.to_string()).into()),
+        None => {}
     }
     let (side_start, side_end) = sidecar
         .as_ref()
@@ -243,7 +247,11 @@ async fn prepare<S: ObjectReader, P: MediaProber>(
         ));
     }
     Ok(Prepared {
-        talk: options.talk.as_ref().map(|t| t.reference.clone()),
+        talk: options
+            .talk
+            .as_ref()
+            .and_then(|t| t.as_ref().ok())
+            .map(|t| t.reference.clone()),
         media,
         sidecar,
         plan,

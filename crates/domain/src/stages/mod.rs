@@ -82,9 +82,10 @@ pub struct IngestOptions {
     pub force: bool,
     /// How to name the source for people; defaults to `bucket/key`.
     pub source_label: Option<String>,
-    /// The video's talk-sheet row, found before ingest: it fills what the sidecar
-    /// leaves out, and its link is written back after publishing.
-    pub talk: Option<TalkMatch>,
+    /// The video's talk-sheet row, looked up before ingest: it fills what the sidecar
+    /// leaves out, and its link is written back after publishing. An error (no row,
+    /// an unreadable sheet) fails the video at ingest with its reason.
+    pub talk: Option<Result<TalkMatch, crate::talks::SheetError>>,
 }
 
 /// A talk-sheet row matched to the upload, with the speaker sheet to find addresses in.

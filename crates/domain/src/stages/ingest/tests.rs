@@ -200,3 +200,74 @@ async fn audio_only_and_silent_video_get_the_outputs_they_can() {
         .all(|o| o.kind != crate::record::OutputKind::Mp3));
     assert!(rec.cover_key.is_some());
 }
+
+fn talk_match(title: &str) -> crate::stages::TalkMatch {
+    let table = crate::talks::SheetTable {
+        name: "Talks".into(),
+        rows: vec![
+            vec!["Title".into(), "Speakers".into(), "In".into()],
+            vec![title.into(), "Ada, Bob".into(), "5".into()],
+        ],
+    };
+    let row = crate::talks::find_row(&table, &[title]).unwrap();
+    crate::stages::TalkMatch {
+        reference: crate::talks::TalkRef {
+            sheet: "gsheet:abc".into(),
+            tab: "Talks".into(),
+            row_number: 2,
+            title: title.into(),
+        },
+        row,
+        directory: crate::talks::SpeakerDirectory::default(),
+    }
+}
+
+#[tokio::test]
+async fn the_talk_row_fills_the_sidecar_and_a_sheet_error_fails_the_video_with_its_reason() {
+    let w = World::new();
+    w.store
+        .insert("uploads/talk.json", br#"{"title":"Metrics","start":1}"#);
+    let event = w.upload("uploads/talk.mp4", b"v", Some(media(30.0, true, true)));
+    let transcoder = FakeTranscoder::new(&w.store);
+    let options = IngestOptions {
+        talk: Some(Ok(talk_match("Metrics"))),
+        ..Default::default()
+    };
+    let report = w.run_with(&transcoder, event.clone(), &options).await;
+    let rec = w.record(&report.videos[0]);
+    let sidecar = rec.sidecar.unwrap();
+    assert_eq!(sidecar.speakers.len(), 2);
+    assert_eq!(
+        sidecar.clip_s().unwrap().0,
+        Some(1.0),
+        "the sidecar's start wins"
+    );
+    assert_eq!(rec.talk.unwrap().row_number, 2);
+    assert!(rec
+        .plan
+        .unwrap()
+        .notes
+        .iter()
+        .any(|n| n.contains("\"Ada\" is not in the speaker sheet")));
+
+    let w = World::new();
+    let event = w.upload("uploads/other.mp4", b"w", Some(media(30.0, true, true)));
+    let err = crate::talks::SheetError::NoRow {
+        sheet: "gsheet:abc".into(),
+        wanted: vec!["other.mp4".into()],
+        closest: "row 2 \"Metrics\"".into(),
+    };
+    let options = IngestOptions {
+        talk: Some(Err(err)),
+        ..Default::default()
+    };
+    let report = w.run_with(&transcoder, event, &options).await;
+    assert_eq!(report.ingest_failures.len(), 1);
+    let failure = w.recorder.failures().pop().unwrap();
+    assert!(
+        failure.2.contains("talk sheet: gsheet:abc: no row for")
+            && failure.2.contains("closest rows"),
+        "{}",
+        failure.2
+    );
+}
