@@ -13,7 +13,16 @@ use tracing::{info, warn};
 use vidpipe_domain::catalog::{set_entry, CatalogError, CatalogUpdate};
 
 /// Times a write is redone after another writer changed the catalog first.
-pub const MAX_ATTEMPTS: usize = 5;
+pub const MAX_ATTEMPTS: usize = 10;
+
+/// The wait before attempt `attempt` (from 2): 25 ms more each time, plus up to 25 ms
+/// of jitter, so that writers that collided do not collide again in step.
+fn backoff(attempt: usize) -> std::time::Duration {
+    let jitter_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() % 25_000_000 / 1_000_000);
+    std::time::Duration::from_millis(25 * (attempt as u64 - 1) + u64::from(jitter_ms))
+}
 
 /// A catalog: a path, or `s3://bucket/key`.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,6 +147,9 @@ pub async fn set_in_store<S: ObjectStore>(
     let path = object_store::path::Path::from(key);
     let io = |e: object_store::Error| CatalogStoreError::Io(format!("{name}: {e}"));
     for attempt in 1..=MAX_ATTEMPTS {
+        if attempt > 1 {
+            tokio::time::sleep(backoff(attempt)).await;
+        }
         let got = store.get(&path).await.map_err(io)?;
         let e_tag = got.meta.e_tag.clone();
         let bytes = got.bytes().await.map_err(io)?;
