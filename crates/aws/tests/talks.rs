@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 use vidpipe_aws::handlers;
 use vidpipe_aws::notify::LinksPublisher;
 use vidpipe_aws::probe::S3Prober;
@@ -14,64 +14,29 @@ use vidpipe_domain::keys::VideoId;
 use vidpipe_domain::ports::VideoRecords;
 use vidpipe_domain::record::{OutputFile, OutputKind, Stage, StageStatus, VideoStatus};
 use vidpipe_domain::stages::{video_id_for, IdScheme};
-use wiremock::matchers::{body_partial_json, method, path, path_regex};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use vidpipe_sheets::stub::GoogleStub;
 
 const SHEET: &str = "1TalkSheetOfTheConference";
 const SECRET: &str = "vidpipe/google-service-account";
 const TITLE: &str = "Right metrics and wrong metrics: Is there such a thing4?";
 
-/// Google's token endpoint and the spreadsheet's Talks and Speakers tabs.
-async fn google_stub() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "access_token": "ya29.cloud", "expires_in": 3599, "token_type": "Bearer"
-        })))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(format!("/v4/spreadsheets/{SHEET}")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "sheets": [{"properties": {"title": "Talks"}}, {"properties": {"title": "Speakers"}}]
-        })))
-        .mount(&server)
-        .await;
-    let tabs = [
-        (
-            "Talks",
-            json!([
-                ["Talk", "Speakers", "Start", "End"],
-                ["Keynote", "Grace Hopper"],
-                [TITLE, "Ada Lovelace and Grace Hopper", "1", "3"]
-            ]),
-        ),
-        (
-            "Speakers",
-            json!([
-                ["Name", "Email"],
-                ["Ada Lovelace", "ada@example.org"],
-                ["Grace Hopper", "grace@example.org"]
-            ]),
-        ),
-    ];
-    for (tab, values) in tabs {
-        Mock::given(method("GET"))
-            .and(path_regex(format!(
-                r"^/v4/spreadsheets/{SHEET}/values/(%27|'){tab}(%27|')$"
-            )))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-                "range": format!("{tab}!A1:Z1000"), "majorDimension": "ROWS", "values": values
-            })))
-            .mount(&server)
-            .await;
-    }
-    server
+/// The Sheets API with the spreadsheet's Talks and Speakers tabs.
+async fn google_stub() -> GoogleStub {
+    let talks = json!([
+        ["Talk", "Speakers", "Start", "End"],
+        ["Keynote", "Grace Hopper"],
+        [TITLE, "Ada Lovelace and Grace Hopper", "1", "3"]
+    ]);
+    let speakers = json!([
+        ["Name", "Email"],
+        ["Ada Lovelace", "ada@example.org"],
+        ["Grace Hopper", "grace@example.org"]
+    ]);
+    GoogleStub::start(SHEET, &[("Talks", talks), ("Speakers", speakers)]).await
 }
 
-async fn world(google: &MockServer) -> World {
-    let api = google.uri();
+async fn world(google: &GoogleStub) -> World {
+    let api = google.server.uri();
     let mut w = World::new(&[
         ("VIDPIPE_TALK_SHEET", &format!("gsheet:{SHEET}")),
         ("VIDPIPE_GOOGLE_KEY_SECRET", SECRET),
@@ -79,16 +44,10 @@ async fn world(google: &MockServer) -> World {
         ("VIDPIPE_ORGANISER_EMAIL", "org@example.org"),
     ])
     .await;
-    let fixture = format!(
-        "{}/../../tests/fixtures/google-service-account.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut key: Value = serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
-    key["token_uri"] = json!(format!("{api}/token"));
     aws_sdk_secretsmanager::Client::new(&w.sdk)
         .create_secret()
         .name(SECRET)
-        .secret_string(key.to_string())
+        .secret_string(google.key_json())
         .send()
         .await
         .unwrap();
@@ -190,13 +149,11 @@ async fn ingest_fills_each_upload_from_its_row_and_publish_emails_and_writes_bac
         bytes: 1,
     });
     f.records.update(&ready).await.unwrap();
-    Mock::given(method("POST"))
-        .and(path(format!("/v4/spreadsheets/{SHEET}/values:batchUpdate")))
-        .and(body_partial_json(json!({"valueInputOption": "RAW"})))
-        .and(body_partial_json(json!({"data": [{"range": "'Talks'!E3"}, {"range": "'Talks'!E1", "values": [["Link"]]}]})))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"spreadsheetId": SHEET, "totalUpdatedCells": 2})))
-        .expect(1)
-        .mount(&google)
+    google
+        .expect_batch_update(json!({
+            "valueInputOption": "RAW",
+            "data": [{"range": "'Talks'!E3"}, {"range": "'Talks'!E1", "values": [["Link"]]}]
+        }))
         .await;
     let publisher = LinksPublisher {
         store: &f.store,

@@ -560,3 +560,82 @@ fn the_catalog_entry_gets_the_period_and_link_and_bad_catalogs_say_why() {
     );
     assert!(text(&o.stderr).contains("UTC"), "{}", text(&o.stderr));
 }
+
+#[test]
+fn the_organiser_is_emailed_a_failure_with_its_stage_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("not a video.mp4");
+    std::fs::write(&video, b"these bytes are not a container").unwrap();
+    let smtp = SmtpSink::start(&dir.path().join("mail"), free_port());
+    let mail = smtp_args(&smtp.url());
+    let o = process(
+        &dir.path().join("out"),
+        &video,
+        &args(&["--no-transcribe"], &mail),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(smtp.recipients(), ["org@example.org"]);
+    let notice = smtp.message_to("org@example.org");
+    assert!(
+        notice.contains("Subject: vidpipe: failed: not a video"),
+        "{notice}"
+    );
+    assert!(
+        notice.contains("failed in ingest") && notice.contains("not a readable media file"),
+        "{notice}"
+    );
+}
+
+#[test]
+fn a_google_sheet_named_on_the_command_line_fills_the_video_and_gets_the_link() {
+    use vidpipe_sheets::stub::GoogleStub;
+    // wiremock serves from a thread of its own: the runtime only sets the stub up.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let talks = serde_json::json!([
+        ["Title", "Speakers", "In", "Out"],
+        [TALK_TITLE, "Ada Lovelace", "0.5", "2.5"]
+    ]);
+    let stub = runtime.block_on(GoogleStub::start(
+        "1ConferenceTalks",
+        &[("Programme", talks)],
+    ));
+    runtime.block_on(stub.expect_batch_update(serde_json::json!({
+        "valueInputOption": "RAW",
+        "data": [{"range": "'Programme'!E2"}, {"range": "'Programme'!E1", "values": [["Link"]]}]
+    })));
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("service-account.json");
+    std::fs::write(&key, stub.key_json()).unwrap();
+    let (video, out) = (short_talk(dir.path()), dir.path().join("out"));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_vidpipe"))
+        .args([
+            "--out",
+            out.to_str().unwrap(),
+            "process",
+            video.to_str().unwrap(),
+            "--no-transcribe",
+        ])
+        .args([
+            "--sheet",
+            "gsheet:1ConferenceTalks",
+            "--google-key",
+            key.to_str().unwrap(),
+        ])
+        .env("VIDPIPE_SHEETS_API", stub.server.uri())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let record = record_of(&out, &format!("{TALK_FILE}.mp4"));
+    assert_eq!(record["sidecar"]["speakers"][0]["name"], "Ada Lovelace");
+    assert_eq!(record["talk"]["sheet"], "gsheet:1ConferenceTalks");
+    assert!(
+        stdout(&o).contains("sent    the link to the talk sheet"),
+        "{}",
+        stdout(&o)
+    );
+    // The one batchUpdate the stub expects is checked here.
+    runtime.block_on(stub.server.verify());
+}

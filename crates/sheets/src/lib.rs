@@ -17,6 +17,8 @@ pub mod catalog;
 pub mod google;
 #[cfg(feature = "files")]
 pub mod local;
+#[cfg(feature = "test-util")]
+pub mod stub;
 
 /// Where a talk sheet is, as the user names it.
 #[derive(Debug, Clone, PartialEq)]
