@@ -151,14 +151,8 @@ fn an_xlsx_row_fills_the_video_each_speaker_gets_one_email_and_the_link_goes_bac
     let before = cells(&sheet);
     let smtp = SmtpSink::start(&dir.path().join("mail"), free_port());
     let mail = smtp_args(&smtp.url());
-    let o = process(
-        &out,
-        &video,
-        &args(
-            &["--no-transcribe", "--sheet", sheet.to_str().unwrap()],
-            &mail,
-        ),
-    );
+    let sheet_args = ["--no-transcribe", "--sheet", sheet.to_str().unwrap()];
+    let o = process(&out, &video, &args(&sheet_args, &mail));
     assert!(o.status.success(), "{}", text(&o.stderr));
     let printed = stdout(&o);
     assert!(printed.contains(TALK_TITLE), "{printed}");
@@ -229,14 +223,7 @@ fn an_xlsx_row_fills_the_video_each_speaker_gets_one_email_and_the_link_goes_bac
     );
 
     // The same upload again: nothing redone, nothing sent twice.
-    let o = process(
-        &out,
-        &video,
-        &args(
-            &["--no-transcribe", "--sheet", sheet.to_str().unwrap()],
-            &mail,
-        ),
-    );
+    let o = process(&out, &video, &args(&sheet_args, &mail));
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(smtp.recipients().len(), 3);
 

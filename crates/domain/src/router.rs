@@ -75,7 +75,7 @@ impl MessageBus for Queue {
 }
 
 /// Runs the pipeline from `first` until no event is left. `options` apply to the
-/// ingest of `first`'s upload.
+/// ingest of `first`'s upload, redeliveries included.
 pub async fn run<D>(
     adapters: &D,
     config: &PipelineConfig,
@@ -88,15 +88,18 @@ where
 {
     let queue = Queue::default();
     let mut report = RunReport::default();
-    queue.push(first, 1);
-    let mut first_options = Some(options);
+    queue.push(first.clone(), 1);
     let later_options = IngestOptions::default();
     while let Some((event, attempt)) = queue.pop() {
         let Some(stage) = route(&event) else {
             debug!(?event, "no stage takes this event");
             continue;
         };
-        let options = first_options.take().unwrap_or(&later_options);
+        let options = if event == first {
+            options
+        } else {
+            &later_options
+        };
         let delivery = deliver(adapters, &queue, config, stage, event, options, attempt).await;
         for object in adapters.store().take_created() {
             queue.push(PipelineEvent::ObjectCreated(object), 1);

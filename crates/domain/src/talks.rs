@@ -54,6 +54,9 @@ pub enum SheetError {
     },
     #[error("{sheet}: {reason}")]
     Unreadable { sheet: String, reason: String },
+    /// The sheet could not be reached (a quota, a network failure): try again later.
+    #[error("{sheet}: unavailable, retry: {reason}")]
+    Unavailable { sheet: String, reason: String },
 }
 
 /// What a column holds, found from its header.

@@ -111,21 +111,13 @@ fn set_in_file(
     let name = path.display().to_string();
     let io = |e: std::io::Error| CatalogStoreError::Io(format!("{name}: {e}"));
     for attempt in 1..=MAX_ATTEMPTS {
-        let before = std::fs::metadata(path).map_err(io)?.modified().ok();
+        let before = crate::fingerprint(path).map_err(io)?;
         let bytes = std::fs::read(path).map_err(io)?;
         let Some(new) = set_entry(&name, &bytes, id, update)? else {
             return Ok(CatalogOutcome::Unchanged);
         };
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let mut temp = tempfile::Builder::new()
-            .prefix(".vidpipe-")
-            .tempfile_in(dir)
-            .map_err(io)?;
-        std::io::Write::write_all(&mut temp, &new).map_err(io)?;
-        if std::fs::metadata(path).map_err(io)?.modified().ok() != before {
+        let temp = crate::temp_beside(path, &new).map_err(io)?;
+        if crate::fingerprint(path).map_err(io)? != before {
             warn!(catalog = %name, attempt, "the catalog changed while it was written; reading it again");
             continue;
         }

@@ -140,11 +140,18 @@ impl GoogleSheets {
     ///
     /// # Errors
     /// [`SheetError::Unreadable`] with the API's reason (no such spreadsheet, not
-    /// shared with the service account, quota).
+    /// shared with the service account); [`SheetError::Unavailable`] for a quota
+    /// (429), a 5xx or the network.
     pub async fn read(&self, spreadsheet_id: &str) -> Result<Workbook, SheetError> {
-        let unreadable = |e: PortError| SheetError::Unreadable {
-            sheet: format!("gsheet:{spreadsheet_id}"),
-            reason: e.to_string(),
+        let unreadable = |e: PortError| match e {
+            PortError::Unavailable(reason) => SheetError::Unavailable {
+                sheet: format!("gsheet:{spreadsheet_id}"),
+                reason,
+            },
+            other => SheetError::Unreadable {
+                sheet: format!("gsheet:{spreadsheet_id}"),
+                reason: other.to_string(),
+            },
         };
         let base = format!("{}/v4/spreadsheets/{spreadsheet_id}", self.api_base);
         let meta = self

@@ -115,6 +115,38 @@ impl Workbook {
     }
 }
 
+/// `bytes` in a new temporary file in `path`'s folder (so that renaming it over `path`
+/// is atomic), named `.vidpipe-…` and removed if it is dropped unrenamed.
+///
+/// # Errors
+/// The filesystem's.
+pub(crate) fn temp_beside(
+    path: &std::path::Path,
+    bytes: &[u8],
+) -> std::io::Result<tempfile::NamedTempFile> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut temp = tempfile::Builder::new()
+        .prefix(".vidpipe-")
+        .tempfile_in(dir)?;
+    std::io::Write::write_all(&mut temp, bytes)?;
+    Ok(temp)
+}
+
+/// What says a file changed since it was read: its length and modification time.
+///
+/// # Errors
+/// The filesystem's (no such file).
+pub(crate) fn fingerprint(path: &std::path::Path) -> std::io::Result<(u64, std::time::SystemTime)> {
+    let meta = std::fs::metadata(path)?;
+    Ok((
+        meta.len(),
+        meta.modified().unwrap_or(std::time::SystemTime::UNIX_EPOCH),
+    ))
+}
+
 /// Writes a link into whichever kind of sheet a talk's row is in: a local file, or a
 /// Google Sheet when a client is configured.
 #[derive(Debug, Default)]
@@ -230,6 +262,10 @@ fn located(e: SheetError, location: &str) -> SheetError {
             rows,
         },
         SheetError::Unreadable { sheet, reason } => SheetError::Unreadable {
+            sheet: name(sheet),
+            reason,
+        },
+        SheetError::Unavailable { sheet, reason } => SheetError::Unavailable {
             sheet: name(sheet),
             reason,
         },

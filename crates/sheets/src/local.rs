@@ -120,14 +120,8 @@ pub fn lock_file(path: &Path) -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-/// What says a file changed: its length and modification time.
 fn fingerprint(path: &Path) -> Result<(u64, SystemTime), PortError> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| PortError::NotFound(format!("{}: {e}", path.display())))?;
-    Ok((
-        meta.len(),
-        meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-    ))
+    crate::fingerprint(path).map_err(|e| PortError::NotFound(format!("{}: {e}", path.display())))
 }
 
 /// Writes links into local talk sheets ([`TalkRef::sheet`] is the file's path).
@@ -187,16 +181,8 @@ pub fn write_link(
             info!(sheet = %path.display(), row = talk.row_number, "the link is in the sheet already");
             return Ok(());
         };
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let mut temp = tempfile::Builder::new()
-            .prefix(".vidpipe-")
-            .tempfile_in(dir)
-            .map_err(|e| PortError::Failed(format!("{}: {e}", dir.display())))?;
-        std::io::Write::write_all(&mut temp, &new_bytes)
-            .map_err(|e| PortError::Failed(format!("{}: {e}", dir.display())))?;
+        let temp = crate::temp_beside(path, &new_bytes)
+            .map_err(|e| PortError::Failed(format!("{}: {e}", path.display())))?;
         if fingerprint(path)? != before || lock_file(path).is_some() {
             warn!(sheet = %path.display(), attempt, "the sheet changed while the link was written; reading it again");
             continue;

@@ -153,6 +153,28 @@ async fn a_token_signed_by_another_key_is_refused_by_the_token_endpoint() {
     );
 }
 
+#[tokio::test]
+async fn a_sheet_over_its_read_quota_is_unavailable_not_unreadable() {
+    let stub = GoogleStub::start(SHEET, &[]).await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(429).set_body_json(json!({"error": {
+            "code": 429, "status": "RESOURCE_EXHAUSTED", "message": "Quota exceeded for quota metric 'Read requests'"
+        }})))
+        .with_priority(1)
+        .mount(&stub.server)
+        .await;
+    let client = GoogleSheets::from_key_json(&stub.key_json(), &stub.server.uri()).unwrap();
+    let err = vidpipe_sheets::find_talk(
+        &format!("gsheet:{SHEET}"),
+        None,
+        Some(&client),
+        &["Keynote"],
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, SheetError::Unavailable { .. }), "{err}");
+}
+
 #[test]
 fn a_key_that_is_not_a_service_account_key_is_refused() {
     let err = GoogleSheets::from_key_json(

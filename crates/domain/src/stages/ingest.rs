@@ -227,6 +227,9 @@ async fn prepare<S: ObjectReader, P: MediaProber>(
             let (filled, notes) = talk.row.fill(sidecar, &talk.directory);
             (sidecar, talk_notes) = (Some(filled), notes);
         }
+        Some(Err(e @ crate::talks::SheetError::Unavailable { .. })) => {
+            return Err(PortError::Unavailable(format!("talk sheet: {e}")).into())
+        }
         Some(Err(e)) => return Err(InputError::TalkSheet(e.to_string()).into()),
         None => {}
     }

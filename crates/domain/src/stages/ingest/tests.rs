@@ -261,7 +261,7 @@ async fn the_talk_row_fills_the_sidecar_and_a_sheet_error_fails_the_video_with_i
         talk: Some(Err(err)),
         ..Default::default()
     };
-    let report = w.run_with(&transcoder, event, &options).await;
+    let report = w.run_with(&transcoder, event.clone(), &options).await;
     assert_eq!(report.ingest_failures.len(), 1);
     let failure = w.recorder.failures().pop().unwrap();
     assert!(
@@ -270,4 +270,31 @@ async fn the_talk_row_fills_the_sidecar_and_a_sheet_error_fails_the_video_with_i
         "{}",
         failure.2
     );
+}
+
+#[tokio::test]
+async fn a_sheet_that_cannot_be_reached_now_is_delivered_again() {
+    let w = World::new();
+    let event = w.upload("uploads/talk.mp4", b"v", Some(media(30.0, true, true)));
+    let transcoder = FakeTranscoder::new(&w.store);
+    let options = IngestOptions {
+        talk: Some(Err(crate::talks::SheetError::Unavailable {
+            sheet: "gsheet:abc".into(),
+            reason: "HTTP 429: Quota exceeded".into(),
+        })),
+        ..Default::default()
+    };
+    let report = w.run_with(&transcoder, event, &options).await;
+    let ingest: Vec<_> = report
+        .deliveries
+        .iter()
+        .filter(|d| d.stage == Stage::Ingest)
+        .collect();
+    assert!(ingest.len() > 1, "delivered again: {ingest:?}");
+    let first = ingest[0].result.as_ref().unwrap_err();
+    assert!(
+        first.is_retryable() && first.to_string().contains("Quota exceeded"),
+        "{first}"
+    );
+    assert!(transcoder.submitted.lock().unwrap().is_empty());
 }
