@@ -140,18 +140,23 @@ impl CloudTalkSheet {
     }
 
     /// The upload's row, found by its sidecar's title, then its file name (the key's
-    /// last part, as S3 event keys are encoded). `None` for a sidecar or a key ingest
+    /// last part). For a sidecar that arrives after its video (ingest then takes the
+    /// video again), the row of the video it describes. `None` for a key ingest
     /// refuses anyway.
     pub async fn lookup(
         &self,
         store: &S3Store,
         upload: &ObjectCreated,
     ) -> Option<Result<TalkMatch, SheetError>> {
-        let ext = keys::extension_of(&upload.key)?;
-        if ext == "json" || keys::unsafe_key_reason(&upload.key).is_some() {
+        if keys::unsafe_key_reason(&upload.key).is_some() {
             return None;
         }
-        let sidecar_key = keys::sidecar_key_for(&upload.key);
+        let is_sidecar = keys::extension_of(&upload.key)? == "json";
+        let sidecar_key = if is_sidecar {
+            upload.key.clone()
+        } else {
+            keys::sidecar_key_for(&upload.key)
+        };
         let title = match store.get(&sidecar_key).await {
             Ok(bytes) => Sidecar::parse(&sidecar_key, &bytes)
                 .ok()
@@ -162,7 +167,11 @@ impl CloudTalkSheet {
                 None
             }
         };
-        let file = upload.key.rsplit('/').next().unwrap_or(&upload.key);
+        let name = upload.key.rsplit('/').next().unwrap_or(&upload.key);
+        let file = match name.strip_suffix(".json") {
+            Some(stem) if is_sidecar => stem,
+            _ => name,
+        };
         let wanted: Vec<&str> = title.as_deref().into_iter().chain([file]).collect();
         Some(vidpipe_sheets::find_talk(&self.sheet, None, Some(&self.google), &wanted).await)
     }

@@ -101,8 +101,28 @@ async fn ingest_fills_each_upload_from_its_row_and_publish_emails_and_writes_bac
     .await;
     assert!(r.batch_item_failures.is_empty());
     let id = id_of(&w, &talk_key).await;
+    // The sidecar after its video, as the README's order has it: the video is taken
+    // again, its row still filling what the sidecar leaves out.
+    let sidecar_key = format!("uploads/{TITLE}.json");
+    w.put(
+        &sidecar_key,
+        br#"{"description": "From the sidecar."}"#.to_vec(),
+    )
+    .await;
+    let event = w.drain("ingest").await;
+    let r = handlers::handle(
+        Stage::Ingest,
+        &f.adapters().with_prober(&prober),
+        bus,
+        config,
+        f.around(),
+        event,
+    )
+    .await;
+    assert!(r.batch_item_failures.is_empty());
     let rec = f.records.get(&id).await.unwrap().unwrap();
     let sidecar = rec.sidecar.clone().unwrap();
+    assert_eq!(sidecar.description.as_deref(), Some("From the sidecar."));
     assert_eq!(sidecar.title.as_deref(), Some(TITLE));
     assert_eq!(
         sidecar.speakers[1].email.as_deref(),

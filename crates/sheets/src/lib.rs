@@ -120,6 +120,7 @@ impl Workbook {
 ///
 /// # Errors
 /// The filesystem's.
+#[cfg(any(feature = "files", feature = "catalog"))]
 pub(crate) fn temp_beside(
     path: &std::path::Path,
     bytes: &[u8],
@@ -139,6 +140,7 @@ pub(crate) fn temp_beside(
 ///
 /// # Errors
 /// The filesystem's (no such file).
+#[cfg(any(feature = "files", feature = "catalog"))]
 pub(crate) fn fingerprint(path: &std::path::Path) -> std::io::Result<(u64, std::time::SystemTime)> {
     let meta = std::fs::metadata(path)?;
     Ok((
