@@ -20,6 +20,7 @@ pub mod sidecar;
 pub mod stages;
 pub mod talks;
 pub mod time;
+pub mod timelapse;
 pub mod transcript;
 pub mod understanding;
 
