@@ -372,6 +372,8 @@ fn a_csv_sheet_is_rewritten_whole_with_the_link_and_nothing_else_changed() {
     let original =
         format!("title,speakers,link,room\n{TALK_TITLE},Ada,,B1\nOther talk,Bob,https://x,B2\n");
     std::fs::write(&sheet, &original).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&sheet, std::fs::Permissions::from_mode(0o644)).unwrap();
     let o = process(
         &out,
         &video,
@@ -383,6 +385,8 @@ fn a_csv_sheet_is_rewritten_whole_with_the_link_and_nothing_else_changed() {
     let written = std::fs::read_to_string(&sheet).unwrap();
     let expected = original.replace(",Ada,,B1", &format!(",Ada,{link},B1"));
     assert_eq!(written, expected);
+    let mode = std::fs::metadata(&sheet).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644, "the sheet keeps its permissions");
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().into_string().ok())

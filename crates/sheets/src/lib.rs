@@ -116,7 +116,8 @@ impl Workbook {
 }
 
 /// `bytes` in a new temporary file in `path`'s folder (so that renaming it over `path`
-/// is atomic), named `.vidpipe-…` and removed if it is dropped unrenamed.
+/// is atomic) with `path`'s permissions, named `.vidpipe-…` and removed if it is
+/// dropped unrenamed.
 ///
 /// # Errors
 /// The filesystem's.
@@ -133,6 +134,10 @@ pub(crate) fn temp_beside(
         .prefix(".vidpipe-")
         .tempfile_in(dir)?;
     std::io::Write::write_all(&mut temp, bytes)?;
+    // A temporary file is private (0600); the file it replaces keeps its own mode.
+    if let Ok(meta) = std::fs::metadata(path) {
+        std::fs::set_permissions(temp.path(), meta.permissions())?;
+    }
     Ok(temp)
 }
 
