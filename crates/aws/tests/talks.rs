@@ -89,16 +89,11 @@ async fn ingest_fills_each_upload_from_its_row_and_publish_emails_and_writes_bac
     w.put("uploads/Unlisted talk.mp4", make_mp4(4, true)).await;
 
     let prober = S3Prober { store: &f.store };
-    let event = w.drain("ingest").await;
-    let r = handlers::handle(
-        Stage::Ingest,
-        &f.adapters().with_prober(&prober),
-        bus,
-        config,
-        f.around(),
-        event,
-    )
-    .await;
+    let ingest = |event| {
+        let adapters = f.adapters().with_prober(&prober);
+        async move { handlers::handle(Stage::Ingest, &adapters, bus, config, f.around(), event).await }
+    };
+    let r = ingest(w.drain("ingest").await).await;
     assert!(r.batch_item_failures.is_empty());
     let id = id_of(&w, &talk_key).await;
     // The sidecar after its video, as the README's order has it: the video is taken
@@ -109,16 +104,7 @@ async fn ingest_fills_each_upload_from_its_row_and_publish_emails_and_writes_bac
         br#"{"description": "From the sidecar."}"#.to_vec(),
     )
     .await;
-    let event = w.drain("ingest").await;
-    let r = handlers::handle(
-        Stage::Ingest,
-        &f.adapters().with_prober(&prober),
-        bus,
-        config,
-        f.around(),
-        event,
-    )
-    .await;
+    let r = ingest(w.drain("ingest").await).await;
     assert!(r.batch_item_failures.is_empty());
     let rec = f.records.get(&id).await.unwrap().unwrap();
     let sidecar = rec.sidecar.clone().unwrap();

@@ -20,6 +20,30 @@ async fn stub(talks: serde_json::Value) -> (GoogleStub, GoogleSheets) {
     (stub, client)
 }
 
+/// The error `find_talk` gives when every GET of the spreadsheet answers `status` with
+/// the API's error document.
+async fn find_when_reads_answer(status: u16, error_status: &str, message: &str) -> SheetError {
+    let stub = GoogleStub::start(SHEET, &[]).await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(status).set_body_json(json!({"error": {
+                "code": status, "status": error_status, "message": message
+            }})),
+        )
+        .with_priority(1)
+        .mount(&stub.server)
+        .await;
+    let client = GoogleSheets::from_key_json(&stub.key_json(), &stub.server.uri()).unwrap();
+    vidpipe_sheets::find_talk(
+        &format!("gsheet:{SHEET}"),
+        None,
+        Some(&client),
+        &["Keynote"],
+    )
+    .await
+    .unwrap_err()
+}
+
 fn talks() -> serde_json::Value {
     json!([
         ["Title", "Speakers", "Room"],
@@ -109,22 +133,12 @@ async fn a_rate_limit_is_deferred_and_a_sheet_not_shared_is_a_clear_refusal() {
         "{err}"
     );
 
-    let other = GoogleStub::start("someone-elses", &[]).await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"error": {
-            "code": 403, "status": "PERMISSION_DENIED", "message": "The caller does not have permission"
-        }})))
-        .mount(&other.server)
-        .await;
-    let unshared = GoogleSheets::from_key_json(&other.key_json(), &other.server.uri()).unwrap();
-    let err = vidpipe_sheets::find_talk(
-        &format!("gsheet:{SHEET}"),
-        None,
-        Some(&unshared),
-        &["Keynote"],
+    let err = find_when_reads_answer(
+        403,
+        "PERMISSION_DENIED",
+        "The caller does not have permission",
     )
-    .await
-    .unwrap_err();
+    .await;
     assert!(matches!(err, SheetError::Unreadable { .. }), "{err}");
     assert!(
         err.to_string().contains("gsheet:") && err.to_string().contains("does not have permission"),
@@ -155,23 +169,12 @@ async fn a_token_signed_by_another_key_is_refused_by_the_token_endpoint() {
 
 #[tokio::test]
 async fn a_sheet_over_its_read_quota_is_unavailable_not_unreadable() {
-    let stub = GoogleStub::start(SHEET, &[]).await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(429).set_body_json(json!({"error": {
-            "code": 429, "status": "RESOURCE_EXHAUSTED", "message": "Quota exceeded for quota metric 'Read requests'"
-        }})))
-        .with_priority(1)
-        .mount(&stub.server)
-        .await;
-    let client = GoogleSheets::from_key_json(&stub.key_json(), &stub.server.uri()).unwrap();
-    let err = vidpipe_sheets::find_talk(
-        &format!("gsheet:{SHEET}"),
-        None,
-        Some(&client),
-        &["Keynote"],
+    let err = find_when_reads_answer(
+        429,
+        "RESOURCE_EXHAUSTED",
+        "Quota exceeded for quota metric 'Read requests'",
     )
-    .await
-    .unwrap_err();
+    .await;
     assert!(matches!(err, SheetError::Unavailable { .. }), "{err}");
 }
 
