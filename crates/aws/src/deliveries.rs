@@ -107,6 +107,14 @@ impl CloudTalkSheet {
         let Some(sheet) = &config.talk_sheet else {
             return Ok(None);
         };
+        if !sheet.starts_with("gsheet:") {
+            return Err(ConfigError::Bad {
+                name: "VIDPIPE_TALK_SHEET",
+                value: sheet.clone(),
+                reason: "in the cloud the talk sheet is a Google Sheet: gsheet:<spreadsheet id>"
+                    .into(),
+            });
+        }
         let secret_id =
             FunctionConfig::require(&config.google_key_secret, "VIDPIPE_GOOGLE_KEY_SECRET")?;
         let bad = |reason: String| ConfigError::Bad {
@@ -125,14 +133,6 @@ impl CloudTalkSheet {
             .ok_or_else(|| bad("the secret has no string value".into()))?;
         let google = GoogleSheets::from_key_json(json, &config.sheets_api)
             .map_err(|e| bad(e.to_string()))?;
-        if !sheet.starts_with("gsheet:") {
-            return Err(ConfigError::Bad {
-                name: "VIDPIPE_TALK_SHEET",
-                value: sheet.clone(),
-                reason: "in the cloud the talk sheet is a Google Sheet: gsheet:<spreadsheet id>"
-                    .into(),
-            });
-        }
         Ok(Some(CloudTalkSheet {
             sheet: sheet.clone(),
             google,

@@ -39,12 +39,19 @@ impl std::fmt::Debug for ServiceAccountKey {
 }
 
 /// A Sheets API client for one service account.
-#[derive(Debug)]
 pub struct GoogleSheets {
     http: reqwest::Client,
     api_base: String,
     key: ServiceAccountKey,
+    /// The key's private half, parsed once.
+    signing: jsonwebtoken::EncodingKey,
     token: Mutex<Option<(String, Instant)>>,
+}
+
+impl std::fmt::Debug for GoogleSheets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GoogleSheets({:?}, {})", self.key, self.api_base)
+    }
 }
 
 impl GoogleSheets {
@@ -61,9 +68,10 @@ impl GoogleSheets {
         };
         let key: ServiceAccountKey =
             serde_json::from_str(key_json).map_err(|e| bad(e.to_string()))?;
-        jsonwebtoken::EncodingKey::from_rsa_pem(key.private_key.as_bytes())
+        let signing = jsonwebtoken::EncodingKey::from_rsa_pem(key.private_key.as_bytes())
             .map_err(|e| bad(format!("private_key: {e}")))?;
         Ok(GoogleSheets {
+            signing,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
@@ -89,12 +97,10 @@ impl GoogleSheets {
             "iss": self.key.client_email, "scope": SCOPE, "aud": self.key.token_uri,
             "iat": now, "exp": now + 3600,
         });
-        let signing = jsonwebtoken::EncodingKey::from_rsa_pem(self.key.private_key.as_bytes())
-            .map_err(|e| PortError::Failed(format!("service account key: {e}")))?;
         let assertion = jsonwebtoken::encode(
             &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
             &claims,
-            &signing,
+            &self.signing,
         )
         .map_err(|e| PortError::Failed(format!("signing the token request: {e}")))?;
         let response = self
