@@ -288,7 +288,7 @@ pub enum Fill {
     None,
     /// The frame before, shown again.
     Hold,
-    /// A blank (transparent, so the basemap shows) frame.
+    /// A black frame.
     Blank,
     /// The basemap alone.
     Basemap,
@@ -299,10 +299,12 @@ pub enum Fill {
 pub enum Step {
     /// Frame `n` of [`Selection::frames`].
     Frame(usize),
-    /// A missing step, filled as [`Fill`] says (with `Hold`, frame `n` again).
+    /// A missing step held with frame `n` (`--fill hold`).
     Held(usize),
-    Blank,
-    Basemap,
+    /// A missing step (its expected time) shown as a black frame (`--fill blank`).
+    Blank(FrameTime),
+    /// A missing step (its expected time) shown as the basemap alone (`--fill basemap`).
+    Basemap(FrameTime),
 }
 
 impl Selection {
@@ -311,13 +313,12 @@ impl Selection {
         let mut steps = Vec::with_capacity(self.frames.len() + self.gaps.len());
         let mut gaps = self.gaps.iter().peekable();
         for (i, f) in self.frames.iter().enumerate() {
-            while let Some(g) = gaps.next_if(|g| **g < f.time) {
-                let _ = g;
+            while let Some(&g) = gaps.next_if(|g| **g < f.time) {
                 match fill {
                     Fill::None => {}
                     Fill::Hold => steps.push(Step::Held(i.saturating_sub(1))),
-                    Fill::Blank => steps.push(Step::Blank),
-                    Fill::Basemap => steps.push(Step::Basemap),
+                    Fill::Blank => steps.push(Step::Blank(g)),
+                    Fill::Basemap => steps.push(Step::Basemap(g)),
                 }
             }
             steps.push(Step::Frame(i));

@@ -159,8 +159,11 @@ fn gaps_are_filled_as_asked() {
             Step::Frame(2)
         ]
     );
-    assert_eq!(s.steps(Fill::Blank)[2], Step::Blank);
-    assert_eq!(s.steps(Fill::Basemap)[3], Step::Basemap);
+    assert_eq!(s.steps(Fill::Blank)[2], Step::Blank(t("2024-01-01 02:00")));
+    assert_eq!(
+        s.steps(Fill::Basemap)[3],
+        Step::Basemap(t("2024-01-01 03:00"))
+    );
 }
 
 #[test]
