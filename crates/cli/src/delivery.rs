@@ -41,6 +41,17 @@ pub struct Delivery {
 }
 
 impl DeliveryArgs {
+    /// No mail server, organiser or Google key.
+    pub fn none() -> DeliveryArgs {
+        DeliveryArgs {
+            smtp_url: None,
+            mail_from: None,
+            organiser: None,
+            google_key: None,
+            sheets_api: API_BASE.to_string(),
+        }
+    }
+
     /// # Errors
     /// A bad SMTP URL or sender, an SMTP server without a sender, an unreadable key.
     pub fn open(&self) -> Result<Delivery> {

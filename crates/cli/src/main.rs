@@ -44,6 +44,9 @@ enum Command {
     /// Send what is still due for published videos: speaker emails and organiser
     /// notices a mail server could not take, links a locked sheet deferred.
     Publish(command::publish::PublishArgs),
+    /// Make the movie of a period from image frames (a folder, or synced from FTP) over
+    /// a basemap, run it through the pipeline and update the dataset's catalog entry.
+    Timelapse(Box<command::timelapse::TimelapseArgs>),
     /// Edit a dataset catalog (a JSON file, or s3://bucket/key).
     #[command(subcommand)]
     Catalog(command::catalog::CatalogCommand),
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
             Command::Process(args) => command::process::run(&cli.out, args, interactive).await,
             Command::Publish(args) => command::publish::run(&cli.out, args).await,
             Command::Catalog(c) => command::catalog::run(c).await,
+            Command::Timelapse(args) => command::timelapse::run(&cli.out, args, interactive).await,
             Command::List { json } => command::list::run(&cli.out, *json),
             Command::Show { id, json } => command::show::run(&cli.out, id, *json),
         }

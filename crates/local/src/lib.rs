@@ -4,6 +4,7 @@
 
 pub mod analyze;
 pub mod mail;
+pub mod movie;
 pub mod probe;
 pub mod publish;
 pub mod records;
@@ -13,6 +14,7 @@ pub mod transcoder;
 
 pub use analyze::ImageAnalyzer;
 pub use mail::{MailNotifier, SmtpMailer};
+pub use movie::{encode_movie, MovieEncodeError};
 pub use probe::FfProber;
 pub use publish::{LogNotifier, ReportPublisher};
 pub use records::SqliteRecords;

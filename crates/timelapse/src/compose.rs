@@ -70,6 +70,18 @@ pub fn common_size(frames: &[PathBuf]) -> Result<(u32, u32), ComposeError> {
     }
 }
 
+/// The size of the basemap at `path`, read from its header: a check before anything
+/// is downloaded.
+///
+/// # Errors
+/// [`ComposeError::Basemap`]: missing, or not an image vidpipe reads (PNG, JPEG).
+pub fn basemap_size(path: &Path) -> Result<(u32, u32), ComposeError> {
+    image::image_dimensions(path).map_err(|e| ComposeError::Basemap {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
 /// Makes the movie's pictures, all `width`×`height` (even).
 pub struct Composer {
     width: u32,

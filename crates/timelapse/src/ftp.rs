@@ -22,7 +22,7 @@ use suppaftp::types::FileType;
 use suppaftp::{FtpError, RustlsConnector, RustlsFtpStream};
 use thiserror::Error;
 use tracing::{debug, info, warn};
-use vidpipe_domain::timelapse::{self, time_in_name, FrameTime, Period, TimelapseError};
+use vidpipe_domain::timelapse::{self, time_in_name, FrameTime, Period, Selection, TimelapseError};
 
 /// The port of `ftp://` and `ftps://` URLs without one (RFC 959; explicit FTPS uses the
 /// same port, RFC 4217).
@@ -544,7 +544,8 @@ fn download(
 
 /// Brings the period's frames of `source` into `dir` (created if missing) and removes
 /// the local frames older than the period. With `dry_run`, only lists: the report says
-/// what would be downloaded and removed, and nothing is written.
+/// what would be downloaded and removed, and nothing is written. Returns the report
+/// and the period's frames as the server lists them.
 ///
 /// # Errors
 /// The URL's server unreachable, the login refused, the folder missing, TLS refused
@@ -557,7 +558,7 @@ pub fn sync(
     dir: &Path,
     want: &Want<'_>,
     dry_run: bool,
-) -> Result<SyncReport, SyncError> {
+) -> Result<(SyncReport, Selection), SyncError> {
     let mut session = Session {
         source,
         ftp: None,
@@ -622,7 +623,7 @@ pub fn sync(
         failed = report.failed.len(),
         "frames synced"
     );
-    Ok(report)
+    Ok((report, selection))
 }
 
 /// Removes the frames in `dir` whose time is before `start`, and downloads left

@@ -6,6 +6,7 @@ pub mod process;
 pub mod publish;
 pub mod show;
 mod summary;
+pub mod timelapse;
 
 use std::path::Path;
 

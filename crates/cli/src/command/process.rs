@@ -72,6 +72,28 @@ pub struct ProcessArgs {
     delivery: DeliveryArgs,
 }
 
+impl ProcessArgs {
+    /// `vidpipe process MOVIE --no-transcribe` as a time-lapse hands its movie on: no
+    /// sidecar, sheet or emails; the x264 preset and CRF as given.
+    pub fn for_movie(movie: PathBuf, preset: &str, crf: u8) -> ProcessArgs {
+        ProcessArgs {
+            video: movie,
+            meta: None,
+            start: None,
+            end: None,
+            force: false,
+            fade_s: 0.0,
+            preset: preset.to_string(),
+            crf,
+            model_dir: None,
+            no_transcribe: true,
+            sheet: None,
+            speakers: None,
+            delivery: DeliveryArgs::none(),
+        }
+    }
+}
+
 fn clip_time(text: &str) -> Result<f64, String> {
     parse_clip_time_s(text).map_err(|e| e.to_string())
 }
@@ -79,6 +101,15 @@ fn clip_time(text: &str) -> Result<f64, String> {
 /// Processes `args.video` into `out`: exit status 0 when it is published (now or
 /// before), 1 with an `error:` line when it failed or could not finish.
 pub async fn run(out: &Path, args: &ProcessArgs, interactive: bool) -> Result<ExitCode> {
+    process(out, args, interactive).await.map(|(code, _)| code)
+}
+
+/// [`run`], returning the video's record too.
+pub async fn process(
+    out: &Path,
+    args: &ProcessArgs,
+    interactive: bool,
+) -> Result<(ExitCode, VideoRecord)> {
     if !(args.fade_s.is_finite() && args.fade_s >= 0.0) {
         bail!(
             "--fade-s {}: must be a number of seconds, not negative",
@@ -137,7 +168,7 @@ pub async fn run(out: &Path, args: &ProcessArgs, interactive: bool) -> Result<Ex
     if record.status == VideoStatus::Published {
         print_report(&delivery.notify(&records, &id).await?);
     }
-    Ok(code)
+    Ok((code, record))
 }
 
 /// The sidecar `process` reads: `--meta`, else the `.json` beside the video.

@@ -1,0 +1,598 @@
+//! `vidpipe timelapse --input DIR|ftp://… --period P1Y …`: frames (synced from FTP, or
+//! in a folder) made into the movie of a period over a basemap, handed to the pipeline
+//! as any upload, and the dataset's catalog entry updated. Every run writes a JSON run
+//! report beside the movie and prints one line.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context, Result};
+use chrono::NaiveDateTime;
+use serde::Serialize;
+use vidpipe_domain::catalog::{iso8601_utc, CatalogUpdate};
+use vidpipe_domain::record::VideoStatus;
+use vidpipe_domain::timelapse::{self, Fill, FrameTime, Period, Selection};
+use vidpipe_local::{encode_movie, EncoderSettings};
+use vidpipe_sheets::catalog::{self, CatalogLocation, CatalogOutcome};
+use vidpipe_timelapse::compose::{self, Composer};
+use vidpipe_timelapse::ftp::{self, FtpSource, SyncReport, Want};
+
+/// Movie sizes and rates that players expect.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// Science On a Sphere: 4096×2048 equirectangular, 30 fps, H.264 yuv420p.
+    Sos,
+    /// The web: 1920×1080, 30 fps.
+    Web,
+}
+
+impl Preset {
+    fn size(self) -> (u32, u32) {
+        match self {
+            Preset::Sos => (4096, 2048),
+            Preset::Web => (1920, 1080),
+        }
+    }
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum FillArg {
+    None,
+    Hold,
+    Blank,
+    Basemap,
+}
+
+#[derive(clap::Args)]
+pub struct TimelapseArgs {
+    /// The frames: a folder, or ftp://[user[:password]@]host[:port]/dir (ftps:// to
+    /// insist on TLS). One PNG or JPEG per time step, the time in the name.
+    #[arg(long)]
+    input: String,
+    /// The movie's period, ending at --end: ISO 8601 (P1Y, P1M, P7D, PT6H) or 1Y, 1M,
+    /// 1W, 1D. Months are calendar months.
+    #[arg(long, value_parser = period)]
+    period: Period,
+    /// The period's end, UTC (2024-02-26T19:00:00Z, or a date). Default: the newest
+    /// frame.
+    #[arg(long, value_parser = utc)]
+    end: Option<FrameTime>,
+    /// Where frames from FTP are kept between runs. Default: OUT/frames/HOST/DIR.
+    #[arg(long)]
+    frames: Option<PathBuf>,
+    /// How times are written in the names (strftime, as %Y%j_%H). Default: the common
+    /// forms (YYYYMMDD, YYYYMMDD_HHMM, YYYYMMDDHHMM, YYYY-MM-DDTHH_MM_SSZ).
+    #[arg(long)]
+    pattern: Option<String>,
+    /// The time between frames (ISO 8601, as PT6H or P7D). Default: the median step.
+    #[arg(long, value_parser = cadence)]
+    cadence: Option<i64>,
+    /// An image drawn below every frame (scaled to the movie's size); it shows where
+    /// the frames are transparent.
+    #[arg(long)]
+    basemap: Option<PathBuf>,
+    /// Frames a second [default: 30].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=120))]
+    fps: Option<u32>,
+    /// The movie's size, WxH: each frame scaled to fit and padded. Default: the
+    /// frames' own size (then they must all have it).
+    #[arg(long, value_parser = size)]
+    size: Option<(u32, u32)>,
+    /// A player's size and rate (--size and --fps override it).
+    #[arg(long, value_enum)]
+    preset: Option<Preset>,
+    /// Draw each frame's date and time on it.
+    #[arg(long)]
+    label: bool,
+    /// What shows for a missing frame: nothing (the movie skips it), the frame before
+    /// held, a black frame, or the basemap alone.
+    #[arg(long, value_enum, default_value = "none")]
+    fill: FillArg,
+    /// The movie's file name, without .mp4. Default: the input folder's name.
+    #[arg(long)]
+    name: Option<String>,
+    /// x264 constant rate factor (0–51, lower is better quality).
+    #[arg(long, default_value_t = EncoderSettings::DEFAULT_CRF, value_parser = clap::value_parser!(u8).range(0..=51))]
+    crf: u8,
+    /// x264 preset.
+    #[arg(long, default_value = "medium")]
+    x264_preset: String,
+    /// Make the movie only: no renditions, HLS, GIF or cover, no publishing.
+    #[arg(long)]
+    movie_only: bool,
+    /// The dataset catalog to update (a JSON file, or s3://bucket/key): the dataset's
+    /// startTime and endTime become the first and last frames' times, its dataLink the
+    /// published link.
+    #[arg(long, requires = "dataset_id")]
+    catalog: Option<String>,
+    /// The dataset's id in the catalog.
+    #[arg(long, requires = "catalog")]
+    dataset_id: Option<String>,
+    /// Where the run report (JSON) goes. Default: beside the movie, NAME.report.json.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// A PEM file of CA certificates for an FTPS server's certificate (instead of the
+    /// Mozilla roots).
+    #[arg(long, env = "VIDPIPE_FTP_CA")]
+    ftp_ca: Option<PathBuf>,
+    /// Print what would happen and touch nothing: the server is listed, nothing is
+    /// downloaded, removed, encoded or written.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+fn period(text: &str) -> Result<Period, String> {
+    Period::parse(text).map_err(|e| e.to_string())
+}
+
+fn cadence(text: &str) -> Result<i64, String> {
+    match Period::parse(text).map_err(|e| e.to_string())? {
+        Period { months: 0, seconds } => Ok(seconds),
+        _ => Err(format!(
+            "{text:?}: a cadence in months or years has no fixed length; give days (P30D)"
+        )),
+    }
+}
+
+fn utc(text: &str) -> Result<FrameTime, String> {
+    let iso = iso8601_utc(text)?;
+    NaiveDateTime::parse_from_str(&iso, "%Y-%m-%dT%H:%M:%SZ").map_err(|e| e.to_string())
+}
+
+fn size(text: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("{text:?}: a size is WIDTHxHEIGHT, as 1920x1080");
+    let (w, h) = text.split_once(['x', 'X']).ok_or_else(bad)?;
+    let (w, h): (u32, u32) = (
+        w.trim().parse().map_err(|_| bad())?,
+        h.trim().parse().map_err(|_| bad())?,
+    );
+    if w == 0 || h == 0 || w > compose::MAX_SIDE || h > compose::MAX_SIDE {
+        return Err(format!(
+            "{text:?}: each side must be 1 to {} pixels",
+            compose::MAX_SIDE
+        ));
+    }
+    Ok((w, h))
+}
+
+fn stamp(t: FrameTime) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// The run report: what was found, fetched, made, handed on and written.
+#[derive(Debug, Default, Serialize)]
+struct RunReport {
+    input: String,
+    dry_run: bool,
+    period: Option<PeriodReport>,
+    frames: Option<FramesReport>,
+    sync: Option<SyncReport>,
+    movie: Option<MovieReport>,
+    pipeline: Option<PipelineReport>,
+    catalog: Option<CatalogReport>,
+    /// Why the run failed; `None` when it did not.
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct PeriodReport {
+    start: String,
+    end: String,
+    first_frame: String,
+    last_frame: String,
+}
+
+#[derive(Debug, Serialize)]
+struct FramesReport {
+    /// Frame files in the folder.
+    found: usize,
+    /// The period's frames, one per time.
+    used: usize,
+    duplicates: Vec<Duplicate>,
+    /// Frame files whose name has no time: left out.
+    untimed: Vec<String>,
+    cadence_s: Option<i64>,
+    /// The times a frame was expected at and none is there.
+    gaps: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Duplicate {
+    kept: String,
+    dropped: String,
+}
+
+#[derive(Debug, Serialize)]
+struct MovieReport {
+    path: String,
+    width: u32,
+    height: u32,
+    fps: u32,
+    /// Frames in the movie: the period's frames, and the gaps filled.
+    steps: usize,
+    duration_s: f64,
+    fill: String,
+    label: bool,
+    basemap: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct PipelineReport {
+    video_id: String,
+    status: String,
+    links: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct CatalogReport {
+    catalog: String,
+    dataset_id: String,
+    start: String,
+    end: String,
+    link: Option<String>,
+    result: String,
+}
+
+/// Runs the job; the report is written (or, in a dry run, printed) whatever happens.
+pub async fn run(out: &Path, args: &TimelapseArgs, interactive: bool) -> Result<ExitCode> {
+    let mut report = RunReport {
+        input: ftp::redact(&args.input),
+        dry_run: args.dry_run,
+        ..RunReport::default()
+    };
+    let mut movie_path = None;
+    let result = job(out, args, interactive, &mut report, &mut movie_path).await;
+    if let Err(e) = &result {
+        report.error = Some(format!("{e:#}"));
+    }
+    let json = serde_json::to_string_pretty(&report)?;
+    if args.dry_run {
+        println!("{json}");
+    } else {
+        let path = args.report.clone().or_else(|| {
+            movie_path
+                .as_ref()
+                .map(|m: &PathBuf| m.with_extension("report.json"))
+        });
+        if let Some(path) = path {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(&path, json + "\n")
+                .with_context(|| format!("cannot write the run report {}", path.display()))?;
+        }
+    }
+    println!("{}", one_line(&report));
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+fn one_line(r: &RunReport) -> String {
+    let mut parts = vec![format!("timelapse {}", r.input)];
+    if let Some(f) = &r.frames {
+        parts.push(format!(
+            "{} frames found, {} used, {} duplicate(s), {} gap(s), {} untimed",
+            f.found,
+            f.used,
+            f.duplicates.len(),
+            f.gaps.len(),
+            f.untimed.len()
+        ));
+    }
+    if let Some(s) = &r.sync {
+        let verb = if r.dry_run {
+            "to download"
+        } else {
+            "downloaded"
+        };
+        parts.push(format!(
+            "{} {verb}, {} up to date",
+            s.downloaded.len(),
+            s.up_to_date
+        ));
+    }
+    if let Some(p) = &r.period {
+        parts.push(format!("{} to {}", p.first_frame, p.last_frame));
+    }
+    if let Some(m) = &r.movie {
+        let verb = if r.dry_run { "would make" } else { "made" };
+        parts.push(format!(
+            "{verb} {} ({} frames, {:.2} s)",
+            m.path, m.steps, m.duration_s
+        ));
+    }
+    if let Some(p) = &r.pipeline {
+        parts.push(format!("video {} {}", p.video_id, p.status));
+    }
+    if let Some(c) = &r.catalog {
+        parts.push(format!("catalog {}", c.result));
+    }
+    if r.error.is_some() {
+        parts.push("FAILED".into());
+    }
+    parts.join("; ")
+}
+
+async fn job(
+    out: &Path,
+    args: &TimelapseArgs,
+    interactive: bool,
+    report: &mut RunReport,
+    movie_path: &mut Option<PathBuf>,
+) -> Result<()> {
+    if let Some(basemap) = &args.basemap {
+        compose::basemap_size(basemap)?;
+    }
+    let fps = args.fps.unwrap_or(30);
+    let wanted_size = args.size.or(args.preset.map(Preset::size));
+    let want = Want {
+        pattern: args.pattern.as_deref(),
+        period: args.period,
+        end: args.end,
+    };
+    let source = if args.input.starts_with("ftp://") || args.input.starts_with("ftps://") {
+        Some(FtpSource::parse(&args.input)?.with_ca_file(args.ftp_ca.clone()))
+    } else {
+        None
+    };
+    let name = args.name.clone().unwrap_or_else(|| match &source {
+        Some(s) => folder_name(&s.dir, &s.host),
+        None => folder_name(&args.input, "timelapse"),
+    });
+    let movie = out.join("movies").join(format!("{name}.mp4"));
+    if !args.dry_run {
+        *movie_path = Some(movie.clone());
+    }
+    let dir = match &source {
+        Some(s) => args.frames.clone().unwrap_or_else(|| frames_dir(out, s)),
+        None => PathBuf::from(&args.input),
+    };
+    let mut on_server = None;
+    if let Some(source) = &source {
+        let (sync, remote) = ftp::sync(source, &dir, &want, args.dry_run)?;
+        let failed = sync.failed.clone();
+        let listed = sync.listed;
+        report.sync = Some(sync);
+        if !failed.is_empty() {
+            let list: Vec<String> = failed
+                .iter()
+                .map(|f| format!("{}: {}", f.name, f.reason))
+                .collect();
+            bail!(
+                "{} frame(s) could not be downloaded (the others were; run again to finish): {}",
+                failed.len(),
+                list.join("; ")
+            );
+        }
+        if args.dry_run {
+            // Nothing was downloaded: the movie is planned from the server's listing.
+            return plan(args, report, remote, wanted_size, fps, &movie, &dir, listed);
+        }
+        on_server = Some(remote);
+    }
+    let names = vidpipe_timelapse::local_frames(&dir)
+        .with_context(|| format!("{}: cannot read the frames folder", dir.display()))?;
+    if names.is_empty() {
+        bail!(
+            "{}: no frames (no .{} file)",
+            dir.display(),
+            vidpipe_timelapse::FRAME_EXTENSIONS.join(", .")
+        );
+    }
+    if names
+        .iter()
+        .all(|n| timelapse::time_in_name(n, want.pattern).is_none())
+    {
+        let some: Vec<&str> = names.iter().take(3).map(String::as_str).collect();
+        bail!(
+            "{}: no file name has a time in it ({}{}); name the form with --pattern",
+            dir.display(),
+            some.join(", "),
+            if names.len() > 3 { ", …" } else { "" }
+        );
+    }
+    let mut selection =
+        timelapse::select(&names, want.pattern, want.period, want.end, args.cadence)
+            .with_context(|| format!("{}", dir.display()))?;
+    if let Some(remote) = on_server {
+        // What the server has and was not fetched: its duplicates and untimed names.
+        for d in remote.duplicates {
+            if !selection.duplicates.contains(&d) {
+                selection.duplicates.push(d);
+            }
+        }
+        for u in remote.untimed {
+            if !selection.untimed.contains(&u) {
+                selection.untimed.push(u);
+            }
+        }
+    }
+    plan(
+        args,
+        report,
+        selection.clone(),
+        wanted_size,
+        fps,
+        &movie,
+        &dir,
+        names.len(),
+    )?;
+    if args.dry_run {
+        return Ok(());
+    }
+    let size = match wanted_size {
+        Some(s) => s,
+        None => compose::common_size(&vidpipe_timelapse::frame_paths(&dir, &selection))?,
+    };
+    let composer = Composer::new(size, args.basemap.as_deref(), args.label)?;
+    let steps = selection.steps(fill(args.fill));
+    let settings = EncoderSettings {
+        preset: args.x264_preset.clone(),
+        crf: args.crf,
+    };
+    let written = encode_movie(&movie, &settings, |stdin| {
+        vidpipe_timelapse::write_movie(&composer, &dir, &selection, &steps, fps, stdin)
+    })?;
+    tracing::info!(movie = %movie.display(), frames = written, "movie made");
+    if let Some(m) = report.movie.as_mut() {
+        (m.width, m.height) = composer.size();
+    }
+    let mut link = None;
+    if !args.movie_only {
+        let process =
+            super::process::ProcessArgs::for_movie(movie.clone(), &args.x264_preset, args.crf);
+        let (_, record) = super::process::process(out, &process, interactive).await?;
+        link = record
+            .links
+            .iter()
+            .find(|l| l.starts_with("https://") || l.starts_with("http://"))
+            .cloned();
+        report.pipeline = Some(PipelineReport {
+            video_id: record.id.to_string(),
+            status: format!("{:?}", record.status).to_lowercase(),
+            links: record.links.clone(),
+        });
+        if record.status != VideoStatus::Published {
+            let reason = record.failure.map_or("not finished".to_string(), |f| {
+                format!("{} failed: {}", f.stage.as_str(), f.reason)
+            });
+            bail!("the movie {}: {reason}", movie.display());
+        }
+    }
+    if let (Some(catalog), Some(id)) = (&args.catalog, &args.dataset_id) {
+        update_catalog(catalog, id, &selection, link, report).await?;
+    }
+    Ok(())
+}
+
+/// Records the period, the frames and the movie to be made in `report`.
+#[allow(clippy::too_many_arguments)]
+fn plan(
+    args: &TimelapseArgs,
+    report: &mut RunReport,
+    selection: Selection,
+    size: Option<(u32, u32)>,
+    fps: u32,
+    movie: &Path,
+    dir: &Path,
+    found: usize,
+) -> Result<()> {
+    let steps = selection.steps(fill(args.fill));
+    let (first, last) = (
+        selection.frames.first().expect("select keeps one at least"),
+        selection.frames.last().expect("select keeps one at least"),
+    );
+    report.period = Some(PeriodReport {
+        start: stamp(selection.start),
+        end: stamp(selection.end),
+        first_frame: stamp(first.time),
+        last_frame: stamp(last.time),
+    });
+    if !selection.untimed.is_empty() {
+        tracing::warn!(folder = %dir.display(), files = ?selection.untimed, "frames without a time in their name are left out");
+    }
+    let (width, height) = size.map(compose::even).unwrap_or((0, 0));
+    report.movie = Some(MovieReport {
+        path: movie.display().to_string(),
+        width,
+        height,
+        fps,
+        steps: steps.len(),
+        duration_s: steps.len() as f64 / f64::from(fps),
+        fill: format!("{:?}", args.fill).to_lowercase(),
+        label: args.label,
+        basemap: args.basemap.as_ref().map(|b| b.display().to_string()),
+    });
+    report.frames = Some(FramesReport {
+        found,
+        used: selection.frames.len(),
+        duplicates: selection
+            .duplicates
+            .into_iter()
+            .map(|(kept, dropped)| Duplicate { kept, dropped })
+            .collect(),
+        untimed: selection.untimed,
+        cadence_s: selection.cadence_s,
+        gaps: selection.gaps.into_iter().map(stamp).collect(),
+    });
+    Ok(())
+}
+
+async fn update_catalog(
+    catalog_name: &str,
+    id: &str,
+    selection: &Selection,
+    link: Option<String>,
+    report: &mut RunReport,
+) -> Result<()> {
+    let (start, end) = (
+        stamp(selection.frames.first().expect("one frame at least").time),
+        stamp(selection.frames.last().expect("one frame at least").time),
+    );
+    let mut entry = CatalogReport {
+        catalog: catalog_name.to_string(),
+        dataset_id: id.to_string(),
+        start: start.clone(),
+        end: end.clone(),
+        link: link.clone(),
+        result: "failed".into(),
+    };
+    let location = CatalogLocation::parse(catalog_name)?;
+    let update = CatalogUpdate {
+        start: Some(start),
+        end: Some(end),
+        link,
+    };
+    let outcome = catalog::set(&location, id, &update).await;
+    entry.result = match &outcome {
+        Ok(CatalogOutcome::Written) => "updated".into(),
+        Ok(CatalogOutcome::Unchanged) => "unchanged".into(),
+        Err(_) => "failed".into(),
+    };
+    report.catalog = Some(entry);
+    outcome.map(|_| ()).map_err(|e| anyhow!(e))
+}
+
+fn fill(arg: FillArg) -> Fill {
+    match arg {
+        FillArg::None => Fill::None,
+        FillArg::Hold => Fill::Hold,
+        FillArg::Blank => Fill::Blank,
+        FillArg::Basemap => Fill::Basemap,
+    }
+}
+
+/// Where an FTP folder's frames are kept: OUT/frames/HOST/DIR.
+fn frames_dir(out: &Path, source: &FtpSource) -> PathBuf {
+    let mut dir = out.join("frames").join(safe(&source.host));
+    for part in source
+        .dir
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != "." && *p != "..")
+    {
+        dir.push(safe(part));
+    }
+    dir
+}
+
+/// The last part of a folder path, made safe as a file name; `fallback` when none.
+fn folder_name(path: &str, fallback: &str) -> String {
+    let last = path
+        .trim_end_matches(['/', '\\'])
+        .rsplit(['/', '\\'])
+        .find(|p| !p.is_empty() && *p != "." && *p != "..")
+        .unwrap_or(fallback);
+    safe(last)
+}
+
+fn safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
