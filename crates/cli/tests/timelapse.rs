@@ -495,6 +495,58 @@ fn a_server_that_drops_mid_transfer_is_tried_again_then_named() {
 }
 
 #[test]
+fn ftps_is_used_when_the_server_offers_it_and_required_by_ftps_urls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let served = tmp.path().join("served");
+    write_frames(&served);
+    let certs = tmp.path().join("certs");
+    let out = tmp.path().join("out");
+    let ca = certs.join("ca.pem");
+    let movie_only = [
+        "--period",
+        "P3D",
+        "--movie-only",
+        "--x264-preset",
+        "ultrafast",
+    ];
+    {
+        let tls = FtpServer::start(&served, &["--tls", certs.to_str().unwrap()]);
+        let o = run(
+            &out,
+            &[
+                &["--input", &tls.url(), "--ftp-ca", ca.to_str().unwrap()],
+                &movie_only[..],
+            ]
+            .concat(),
+        );
+        ok(&o);
+        let r = report(&out.join("movies/127.0.0.1.report.json"));
+        assert_eq!(r["sync"]["tls"], true, "{r:#}");
+        assert_eq!(r["sync"]["downloaded"].as_array().unwrap().len(), 11);
+        // A certificate nobody vouches for: refused, not a fall back to the clear.
+        let o = run(
+            &tmp.path().join("out2"),
+            &[&["--input", &tls.url()], &movie_only[..]].concat(),
+        );
+        failed_with(&o, &["TLS", "UnknownIssuer"]);
+    }
+    let plain = FtpServer::start(&served, &[]);
+    let ftps = plain.url().replace("ftp://", "ftps://");
+    let o = run(&out, &[&["--input", &ftps], &movie_only[..]].concat());
+    failed_with(&o, &["refused AUTH TLS"]);
+    let o = run(
+        &out,
+        &[&["--input", &plain.url()], &movie_only[..]].concat(),
+    );
+    ok(&o);
+    let r = report(&out.join("movies/127.0.0.1.report.json"));
+    assert_eq!(
+        r["sync"]["tls"], false,
+        "in the clear when TLS is not offered"
+    );
+}
+
+#[test]
 fn ftp_logins_refused_and_servers_unreachable_are_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let served = tmp.path().join("served");

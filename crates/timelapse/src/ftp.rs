@@ -325,6 +325,18 @@ impl FtpSource {
                     reason: format!("the server refused AUTH TLS: {reply}"),
                 })
             }
+            // A handshake that fails (an untrusted certificate) shows as an I/O error
+            // with rustls's inside: that is no reason to try again.
+            Err(FtpError::ConnectionError(e))
+                if e.get_ref()
+                    .and_then(|i| i.downcast_ref::<rustls::Error>())
+                    .is_some() =>
+            {
+                return Err(SyncError::Tls {
+                    server: self.to_string(),
+                    reason: e.to_string(),
+                })
+            }
             Err(FtpError::ConnectionError(e)) => {
                 return Err(SyncError::Unreachable {
                     server: self.to_string(),
