@@ -70,8 +70,9 @@ lint: ## rustfmt and clippy, warnings as errors
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-bench: system-packages python-packages build bench-functions ## Benchmarks: transcode against plain ffmpeg; transcription against faster-whisper; the Lambda functions
+bench: system-packages python-packages build bench-functions ## Benchmarks: transcode and time-lapse against plain ffmpeg; transcription against faster-whisper; the Lambda functions
 	scripts/bench-transcode.sh $(TARGET_DIR)/release/vidpipe
+	scripts/bench-timelapse.sh $(TARGET_DIR)/release/vidpipe
 	$(CARGO) build --release -p vidpipe-whisper --example transcribe
 	scripts/bench-speech.sh $(TARGET_DIR)/release/examples/transcribe
 

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Benchmark of the time-lapse movie (issue 13). From 365 generated 2048x1024 frames,
+# partly transparent (alpha 0.6 everywhere: every pixel is blended), over a 2048x1024
+# basemap, in one run it times:
+#   1. vidpipe timelapse --movie-only (the whole command: listing, header checks,
+#      decoding and compositing in Rust, a Y4M stream into ffmpeg's libx264);
+#   2. the reference: one plain ffmpeg command making the same movie (glob input,
+#      overlay, the same encoder settings: libx264 medium CRF 23, yuv420p, faststart);
+# and prints both wall times, their ratio (the aim: 1.10 or less) and each one's peak
+# memory (GNU time's maximum resident set).
+# Usage: scripts/bench-timelapse.sh [VIDPIPE_BINARY]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=$(realpath "${1:-target/release/vidpipe}")
+work=${BENCH_DIR:-target/bench}/timelapse
+frames=$work/frames
+n=365
+mkdir -p "$frames"
+if [ "$(ls "$frames" | wc -l)" -ne "$n" ]; then
+  rm -rf "$frames"; mkdir -p "$frames"
+  ffmpeg -v error -y -f lavfi -i "testsrc2=size=2048x1024:rate=30" -frames:v "$n" \
+    -vf "format=rgba,colorchannelmixer=aa=0.6" "$frames/f_%04d.png"
+  # Daily frames of 2023, named by date.
+  for i in $(seq 1 "$n"); do
+    day=$(date -u -d "2023-01-01 + $((i - 1)) days" +%Y%m%d)
+    mv "$frames/$(printf 'f_%04d.png' "$i")" "$frames/DroughtRisk_Weekly_$day.png"
+  done
+fi
+basemap=$work/basemap.jpg
+[ -f "$basemap" ] || ffmpeg -v error -y -f lavfi -i "mandelbrot=size=2048x1024" -frames:v 1 "$basemap"
+now() { date +%s.%N; }
+peak() { grep -o 'Maximum resident set size (kbytes): [0-9]*' "$1" | grep -o '[0-9]*$'; }
+timer=()
+[ -x /usr/bin/time ] && timer=(/usr/bin/time -v)
+
+# 1. vidpipe
+out=$work/vidpipe-out
+rm -rf "$out"
+t0=$(now)
+"${timer[@]}" "$bin" timelapse --input "$frames" --period P1Y --basemap "$basemap" \
+  --movie-only --x264-preset medium --crf 23 --name bench --out "$out" >/dev/null 2>"$work/vidpipe.time"
+t1=$(now)
+vidpipe_s=$(echo "$t1 - $t0" | bc -l)
+
+# 2. the reference
+ref=$work/reference.mp4
+t0=$(now)
+"${timer[@]}" ffmpeg -v error -y -framerate 30 -loop 1 -i "$basemap" \
+  -framerate 30 -pattern_type glob -i "$frames/*.png" \
+  -filter_complex "[0:v][1:v]overlay=shortest=1" \
+  -c:v libx264 -preset medium -crf 23 -pix_fmt yuv420p -movflags +faststart "$ref" 2>"$work/reference.time"
+t1=$(now)
+reference_s=$(echo "$t1 - $t0" | bc -l)
+
+count() { ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$1"; }
+printf 'time-lapse, %d frames 2048x1024 over a basemap (libx264 medium, CRF 23)\n' "$n"
+printf '  vidpipe timelapse   %7.2f s  %s frames  peak %s kB\n' "$vidpipe_s" "$(count "$out/movies/bench.mp4")" "$(peak "$work/vidpipe.time" || echo ?)"
+printf '  plain ffmpeg        %7.2f s  %s frames  peak %s kB\n' "$reference_s" "$(count "$ref")" "$(peak "$work/reference.time" || echo ?)"
+printf '  ratio vidpipe/ffmpeg %.3f (aim: 1.10 or less)\n' "$(echo "$vidpipe_s / $reference_s" | bc -l)"
