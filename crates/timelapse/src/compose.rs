@@ -82,6 +82,28 @@ pub fn basemap_size(path: &Path) -> Result<(u32, u32), ComposeError> {
     })
 }
 
+/// The image at `path`, decoded.
+///
+/// # Errors
+/// [`ComposeError::NotAnImage`] naming the file.
+pub fn open(path: &Path) -> Result<DynamicImage, ComposeError> {
+    image::open(path).map_err(|e| ComposeError::NotAnImage {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// The image in `bytes` (PNG or JPEG, told by its content), `name` naming it in errors.
+///
+/// # Errors
+/// [`ComposeError::NotAnImage`] naming it.
+pub fn decode(name: &str, bytes: &[u8]) -> Result<DynamicImage, ComposeError> {
+    image::load_from_memory(bytes).map_err(|e| ComposeError::NotAnImage {
+        path: name.to_string(),
+        reason: e.to_string(),
+    })
+}
+
 /// Makes the movie's pictures, all `width`×`height` (even).
 pub struct Composer {
     width: u32,
@@ -134,17 +156,18 @@ impl Composer {
         (self.width, self.height)
     }
 
-    /// The frame at `path` over the basemap. A frame of the movie's size (or one pixel
-    /// short, from an odd side) is placed at the top left; any other is scaled to fit,
-    /// keeping its aspect, and centred.
+    /// The frame at `path` over the basemap ([`Composer::picture`]).
     ///
     /// # Errors
     /// [`ComposeError::NotAnImage`] naming the file: unreadable, or a corrupt image.
     pub fn frame(&self, path: &Path, time: FrameTime) -> Result<RgbImage, ComposeError> {
-        let decoded = image::open(path).map_err(|e| ComposeError::NotAnImage {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        Ok(self.picture(open(path)?, time))
+    }
+
+    /// A decoded frame over the basemap. A frame of the movie's size (or one pixel
+    /// short, from an odd side) is placed at the top left; any other is scaled to fit,
+    /// keeping its aspect, and centred.
+    pub fn picture(&self, decoded: DynamicImage, time: FrameTime) -> RgbImage {
         let (w, h) = (decoded.width(), decoded.height());
         let mut out = if (w, h) == (self.width, self.height) && !decoded.color().has_alpha() {
             // Opaque and the right size: the basemap would not show anywhere.
@@ -158,7 +181,7 @@ impl Composer {
             out
         };
         self.labelled(&mut out, time);
-        Ok(out)
+        out
     }
 
     /// A black picture (`--fill blank`).

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::io::Read;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -167,11 +168,163 @@ pub struct SyncReport {
     pub bytes: u64,
 }
 
-/// A file in the server's listing.
-#[derive(Debug, Clone)]
-struct Remote {
-    size: Option<u64>,
-    modified: Option<SystemTime>,
+/// A file in the server's listing: its size and modification time, when the server
+/// gives them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Remote {
+    pub size: Option<u64>,
+    pub modified: Option<SystemTime>,
+}
+
+/// A frame a [`FrameStore`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    pub size: u64,
+    /// The server's time it was given, or when it was stored.
+    pub modified: Option<SystemTime>,
+}
+
+impl Held {
+    /// Whether this is the server's file: the same size, and stored at or after the
+    /// server's modification time (to the second), when the server gives one.
+    pub fn is(&self, remote: &Remote) -> bool {
+        let same_size = remote.size.is_none_or(|n| n == self.size);
+        let not_older = match (remote.modified, self.modified) {
+            (Some(r), Some(h)) => seconds(h) >= seconds(r),
+            (None, _) => true,
+            (Some(_), None) => false,
+        };
+        same_size && not_older
+    }
+}
+
+/// Where synced frames are kept: a folder here ([`FolderStore`]), or the bucket in the
+/// cloud. Each call may block.
+pub trait FrameStore {
+    /// Where, for messages.
+    fn describe(&self) -> String;
+    /// The files held, by name.
+    ///
+    /// # Errors
+    /// The store cannot be listed.
+    fn held(&mut self) -> Result<BTreeMap<String, Held>, SyncError>;
+    /// Stores what `reader` yields as `name`, only when it is whole: `remote.size`
+    /// bytes when that is known (else [`SyncError::Transfer`], nothing stored).
+    /// Returns the bytes stored.
+    ///
+    /// # Errors
+    /// [`SyncError::Transfer`] when the reader fails or falls short;
+    /// [`SyncError::Local`] when the store cannot be written.
+    fn receive(
+        &mut self,
+        name: &str,
+        remote: &Remote,
+        reader: &mut dyn Read,
+    ) -> Result<u64, SyncError>;
+    /// Removes `name`.
+    ///
+    /// # Errors
+    /// [`SyncError::Local`].
+    fn remove(&mut self, name: &str) -> Result<(), SyncError>;
+}
+
+/// Frames in a local folder, each given the server's modification time.
+pub struct FolderStore {
+    pub dir: PathBuf,
+    /// When set, the folder is not created (a dry run).
+    pub read_only: bool,
+}
+
+impl FolderStore {
+    fn local(&self, path: &Path, e: std::io::Error) -> SyncError {
+        SyncError::Local {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        }
+    }
+}
+
+impl FrameStore for FolderStore {
+    fn describe(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    /// The folder's files (none when it does not exist yet). Downloads left unfinished
+    /// (`.NAME.part`) are removed on the way.
+    fn held(&mut self) -> Result<BTreeMap<String, Held>, SyncError> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+            Err(e) => return Err(self.local(&self.dir, e)),
+        };
+        let mut held = BTreeMap::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| self.local(&self.dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let meta = entry.metadata().map_err(|e| self.local(&entry.path(), e))?;
+            if !meta.is_file() {
+                continue;
+            }
+            if name.starts_with('.') && name.ends_with(".part") {
+                if !self.read_only {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+                continue;
+            }
+            let h = Held {
+                size: meta.len(),
+                modified: meta.modified().ok(),
+            };
+            held.insert(name, h);
+        }
+        Ok(held)
+    }
+
+    /// Through a hidden `.NAME.part` file, moved into place when whole.
+    fn receive(
+        &mut self,
+        name: &str,
+        remote: &Remote,
+        reader: &mut dyn Read,
+    ) -> Result<u64, SyncError> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| self.local(&self.dir, e))?;
+        let part = self.dir.join(format!(".{name}.part"));
+        let mut file = File::create(&part).map_err(|e| self.local(&part, e))?;
+        let copied = std::io::copy(reader, &mut file);
+        let fail = |e: SyncError| {
+            let _ = std::fs::remove_file(&part);
+            Err(e)
+        };
+        let bytes = match copied {
+            Ok(n) => n,
+            Err(e) => {
+                return fail(SyncError::Transfer {
+                    server: name.to_string(),
+                    reason: e.to_string(),
+                })
+            }
+        };
+        if let Some(size) = remote.size.filter(|&s| s != bytes) {
+            return fail(SyncError::Transfer {
+                server: name.to_string(),
+                reason: format!("{bytes} of {size} bytes arrived"),
+            });
+        }
+        if let Some(t) = remote.modified {
+            if let Err(e) = file.set_modified(t) {
+                return fail(self.local(&part, e));
+            }
+        }
+        drop(file);
+        let path = self.dir.join(name);
+        std::fs::rename(&part, &path).map_err(|e| self.local(&path, e))?;
+        Ok(bytes)
+    }
+
+    fn remove(&mut self, name: &str) -> Result<(), SyncError> {
+        let path = self.dir.join(name);
+        std::fs::remove_file(&path).map_err(|e| self.local(&path, e))
+    }
 }
 
 impl FtpSource {
@@ -492,21 +645,6 @@ fn stat(source: &FtpSource, ftp: &mut RustlsFtpStream, name: &str) -> Result<Rem
     Ok(Remote { size, modified })
 }
 
-/// Whether `path` is the server's file: the same size, and the same modification
-/// time to the second when the server gives one.
-fn up_to_date(path: &Path, remote: &Remote) -> bool {
-    let Ok(meta) = std::fs::metadata(path) else {
-        return false;
-    };
-    let same_size = remote.size.is_none_or(|n| n == meta.len());
-    let same_time = match (remote.modified, meta.modified()) {
-        (Some(r), Ok(l)) => seconds(r) == seconds(l),
-        (None, _) => true,
-        (Some(_), Err(_)) => false,
-    };
-    same_size && same_time
-}
-
 fn seconds(t: SystemTime) -> i64 {
     match t.duration_since(SystemTime::UNIX_EPOCH) {
         Ok(d) => d.as_secs() as i64,
@@ -514,50 +652,47 @@ fn seconds(t: SystemTime) -> i64 {
     }
 }
 
-/// Downloads `name` into `dir` through a hidden `.part` file, checks its size, gives it
-/// the server's time and moves it into place: a frame is whole or absent.
+/// Downloads `name` into `store`.
 fn download(
     source: &FtpSource,
     ftp: &mut RustlsFtpStream,
-    dir: &Path,
+    store: &mut dyn FrameStore,
     name: &str,
     remote: &Remote,
 ) -> Result<u64, SyncError> {
-    let part = dir.join(format!(".{name}.part"));
-    let local = |e: std::io::Error| SyncError::Local {
-        path: part.display().to_string(),
-        reason: e.to_string(),
-    };
-    let mut file = File::create(&part).map_err(local)?;
-    let copied = ftp.retr(name, |reader| {
-        std::io::copy(reader, &mut file).map_err(FtpError::ConnectionError)
-    });
-    let bytes = match copied {
-        Ok(n) => n,
-        Err(e) => {
-            let _ = std::fs::remove_file(&part);
-            return Err(source.error(e));
+    let mut stored = None;
+    let result = ftp.retr(name, |reader| {
+        let r = store.receive(name, remote, reader);
+        let failed_reading = matches!(r, Err(SyncError::Transfer { .. }));
+        stored = Some(r);
+        if failed_reading {
+            Err(FtpError::ConnectionError(std::io::Error::other(
+                "the transfer was cut short",
+            )))
+        } else {
+            Ok(())
         }
-    };
-    if let Some(size) = remote.size.filter(|&s| s != bytes) {
-        let _ = std::fs::remove_file(&part);
-        return Err(SyncError::Transfer {
+    });
+    match (stored, result) {
+        (Some(Err(e @ SyncError::Local { .. })), _) => Err(e),
+        (Some(Err(SyncError::Transfer { reason, .. })), _) => Err(SyncError::Transfer {
             server: source.to_string(),
-            reason: format!("{name}: {bytes} of {size} bytes arrived"),
-        });
+            reason: format!("{name}: {reason}"),
+        }),
+        (_, Err(e)) => Err(source.error(e)),
+        (Some(Ok(bytes)), Ok(())) => Ok(bytes),
+        (Some(Err(e)), Ok(())) => Err(e),
+        (None, Ok(())) => Err(SyncError::Transfer {
+            server: source.to_string(),
+            reason: format!("{name}: nothing was read"),
+        }),
     }
-    if let Some(t) = remote.modified {
-        file.set_modified(t).map_err(local)?;
-    }
-    drop(file);
-    std::fs::rename(&part, dir.join(name)).map_err(local)?;
-    Ok(bytes)
 }
 
-/// Brings the period's frames of `source` into `dir` (created if missing) and removes
-/// the local frames older than the period. With `dry_run`, only lists: the report says
-/// what would be downloaded and removed, and nothing is written. Returns the report
-/// and the period's frames as the server lists them.
+/// Brings the period's frames of `source` into `store` and removes the frames there
+/// older than the period. With `dry_run`, only lists: the report says what would be
+/// downloaded and removed, and nothing is written. Returns the report and the period's
+/// frames as the server lists them.
 ///
 /// # Errors
 /// The URL's server unreachable, the login refused, the folder missing, TLS refused
@@ -567,7 +702,7 @@ fn download(
 /// still downloaded.
 pub fn sync(
     source: &FtpSource,
-    dir: &Path,
+    store: &mut dyn FrameStore,
     want: &Want<'_>,
     dry_run: bool,
 ) -> Result<(SyncReport, Selection), SyncError> {
@@ -591,18 +726,13 @@ pub fn sync(
         in_period: selection.frames.len(),
         ..SyncReport::default()
     };
-    if !dry_run {
-        std::fs::create_dir_all(dir).map_err(|e| SyncError::Local {
-            path: dir.display().to_string(),
-            reason: e.to_string(),
-        })?;
-    }
+    let held = store.held()?;
     for frame in &selection.frames {
-        let mut remote = listing[&frame.name].clone();
+        let mut remote = listing[&frame.name];
         if remote.size.is_none() && remote.modified.is_none() {
             remote = session.retry("SIZE and MDTM", |ftp| stat(source, ftp, &frame.name))?;
         }
-        if up_to_date(&dir.join(&frame.name), &remote) {
+        if held.get(&frame.name).is_some_and(|h| h.is(&remote)) {
             report.up_to_date += 1;
             continue;
         }
@@ -611,7 +741,7 @@ pub fn sync(
             continue;
         }
         match session.retry(&frame.name, |ftp| {
-            download(source, ftp, dir, &frame.name, &remote)
+            download(source, ftp, store, &frame.name, &remote)
         }) {
             Ok(bytes) => {
                 report.bytes += bytes;
@@ -626,7 +756,18 @@ pub fn sync(
     }
     report.tls = session.tls;
     session.quit();
-    report.removed = remove_aged_out(dir, want.pattern, selection.start, dry_run)?;
+    // Frames older than the period; other files are left alone.
+    for name in held.keys() {
+        let aged = !name.starts_with('.')
+            && crate::is_frame_name(name)
+            && time_in_name(name, want.pattern).is_some_and(|t| t < selection.start);
+        if aged {
+            if !dry_run {
+                store.remove(name)?;
+            }
+            report.removed.push(name.clone());
+        }
+    }
     info!(
         %source,
         downloaded = report.downloaded.len(),
@@ -636,43 +777,4 @@ pub fn sync(
         "frames synced"
     );
     Ok((report, selection))
-}
-
-/// Removes the frames in `dir` whose time is before `start`, and downloads left
-/// unfinished (`.part`); other files are left alone.
-fn remove_aged_out(
-    dir: &Path,
-    pattern: Option<&str>,
-    start: FrameTime,
-    dry_run: bool,
-) -> Result<Vec<String>, SyncError> {
-    let local = |e: std::io::Error| SyncError::Local {
-        path: dir.display().to_string(),
-        reason: e.to_string(),
-    };
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(local(e)),
-    };
-    let mut removed = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(local)?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let stale_part = name.starts_with('.') && name.ends_with(".part");
-        let aged = !name.starts_with('.')
-            && crate::is_frame_name(&name)
-            && time_in_name(&name, pattern).is_some_and(|t| t < start);
-        if !(stale_part || aged) || !entry.file_type().map_err(local)?.is_file() {
-            continue;
-        }
-        if !dry_run {
-            std::fs::remove_file(entry.path()).map_err(local)?;
-        }
-        if aged {
-            removed.push(name);
-        }
-    }
-    removed.sort();
-    Ok(removed)
 }

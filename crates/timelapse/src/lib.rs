@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 
+use image::DynamicImage;
 use thiserror::Error;
-use vidpipe_domain::timelapse::{Selection, Step};
+use vidpipe_domain::timelapse::{Frame, Selection, Step};
 
 pub use compose::{ComposeError, Composer};
 
@@ -55,17 +56,27 @@ pub enum MovieError {
     Write(#[from] std::io::Error),
 }
 
+/// Reads and decodes a frame of the selection.
+pub type FrameLoader<'a> = dyn Fn(&Frame) -> Result<DynamicImage, ComposeError> + Sync + 'a;
+
+/// The frames of a local folder.
+pub fn folder_loader(
+    dir: &Path,
+) -> impl Fn(&Frame) -> Result<DynamicImage, ComposeError> + Sync + '_ {
+    move |frame: &Frame| compose::open(&dir.join(&frame.name))
+}
+
 /// Writes `steps` as a Y4M stream at `fps` to `out`: each step's picture made by
-/// `composer` from the frames of `selection` in `dir`. Pictures are made on a second
-/// thread while the first writes, two ahead at most (memory: about four pictures).
-/// Returns the frames written.
+/// `composer` from the frames of `selection`, read by `load`. Pictures are made on a
+/// second thread while the first writes, two ahead at most (memory: about four
+/// pictures). Returns the frames written.
 ///
 /// # Errors
 /// The first frame that cannot be read (naming it), or the writer's error; the
 /// stream is then incomplete and should be discarded.
 pub fn write_movie<W: Write>(
     composer: &Composer,
-    dir: &Path,
+    load: &FrameLoader<'_>,
     selection: &Selection,
     steps: &[Step],
     fps: u32,
@@ -84,9 +95,8 @@ pub fn write_movie<W: Write>(
                             Ok(Arc::clone(planes))
                         } else {
                             let frame = &selection.frames[*i];
-                            composer
-                                .frame(&dir.join(&frame.name), frame.time)
-                                .map(|rgb| to_planes(&rgb))
+                            load(frame)
+                                .map(|image| to_planes(&composer.picture(image, frame.time)))
                                 .inspect(|planes| last = Some((*i, Arc::clone(planes))))
                         }
                     }

@@ -15,7 +15,7 @@ use vidpipe_domain::timelapse::{self, Fill, FrameTime, Period, Selection};
 use vidpipe_local::{encode_movie, EncoderSettings};
 use vidpipe_sheets::catalog::{self, CatalogLocation, CatalogOutcome};
 use vidpipe_timelapse::compose::{self, Composer};
-use vidpipe_timelapse::ftp::{self, FtpSource, SyncReport, Want};
+use vidpipe_timelapse::ftp::{self, FolderStore, FtpSource, SyncReport, Want};
 
 /// Movie sizes and rates that players expect.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -349,7 +349,11 @@ async fn job(
     };
     let mut on_server = None;
     if let Some(source) = &source {
-        let (sync, remote) = ftp::sync(source, &dir, &want, args.dry_run)?;
+        let mut store = FolderStore {
+            dir: dir.clone(),
+            read_only: args.dry_run,
+        };
+        let (sync, remote) = ftp::sync(source, &mut store, &want, args.dry_run)?;
         let failed = sync.failed.clone();
         let listed = sync.listed;
         report.sync = Some(sync);
@@ -431,7 +435,8 @@ async fn job(
         crf: args.crf,
     };
     let written = encode_movie(&movie, &settings, |stdin| {
-        vidpipe_timelapse::write_movie(&composer, &dir, &selection, &steps, fps, stdin)
+        let load = vidpipe_timelapse::folder_loader(&dir);
+        vidpipe_timelapse::write_movie(&composer, &load, &selection, &steps, fps, stdin)
     })?;
     tracing::info!(movie = %movie.display(), frames = written, "movie made");
     if let Some(m) = report.movie.as_mut() {
