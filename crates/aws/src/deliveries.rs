@@ -6,14 +6,15 @@
 //! sends nothing twice.
 
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
-use tracing::warn;
+use tracing::{info, warn};
+use vidpipe_domain::catalog::{set_entry, CatalogError, CatalogTarget};
 use vidpipe_domain::events::ObjectCreated;
 use vidpipe_domain::keys::{self, VideoId};
 use vidpipe_domain::outbox::{Email, NotifyConfig};
-use vidpipe_domain::ports::{Mailer, ObjectReader};
+use vidpipe_domain::ports::{LinkWriter, Mailer, ObjectReader};
 use vidpipe_domain::sidecar::Sidecar;
 use vidpipe_domain::stages::{self, NotifyReport, TalkMatch};
-use vidpipe_domain::talks::SheetError;
+use vidpipe_domain::talks::{SheetError, TalkRef};
 use vidpipe_domain::{PortError, StageError};
 use vidpipe_sheets::google::GoogleSheets;
 
@@ -185,6 +186,106 @@ pub struct Deliveries {
     pub organiser: Option<String>,
     /// The talk sheet, when one is configured.
     pub sheet: Option<CloudTalkSheet>,
+    /// S3, for dataset catalogs named by sidecars (`s3://bucket/key`).
+    pub s3: Option<aws_sdk_s3::Client>,
+}
+
+/// Times a catalog write is redone after another writer changed the catalog first.
+pub const CATALOG_ATTEMPTS: usize = 10;
+
+/// The cloud's writer: links into the Google talk sheet, entries into S3 catalogs.
+pub struct CloudLinks<'a> {
+    pub google: Option<&'a GoogleSheets>,
+    pub s3: Option<&'a aws_sdk_s3::Client>,
+}
+
+impl LinkWriter for CloudLinks<'_> {
+    async fn write_link(&self, talk: &TalkRef, link: &str) -> Result<(), PortError> {
+        match self.google {
+            Some(g) => g.write_link(talk, link).await,
+            None => Err(PortError::Unavailable(format!(
+                "{}: no talk sheet is configured",
+                talk.sheet
+            ))),
+        }
+    }
+
+    /// Reads the catalog and its ETag, edits the entry (`set_entry`) and writes it back
+    /// only if the ETag is still the same (`If-Match`, S3 conditional writes; Amazon
+    /// S3 User Guide, "Conditional requests"); on `412 Precondition Failed` reads it
+    /// again, up to [`CATALOG_ATTEMPTS`] times.
+    async fn write_catalog(
+        &self,
+        target: &CatalogTarget,
+        link: Option<&str>,
+    ) -> Result<(), PortError> {
+        let Some((bucket, key)) = target
+            .catalog
+            .strip_prefix("s3://")
+            .and_then(|rest| rest.split_once('/'))
+            .filter(|(b, k)| !b.is_empty() && !k.is_empty())
+        else {
+            return Err(PortError::Invalid(format!(
+                "{}: in the cloud a catalog is s3://bucket/key",
+                target.catalog
+            )));
+        };
+        let s3 = self
+            .s3
+            .ok_or_else(|| PortError::Unavailable("no S3 client".into()))?;
+        let update = target.update(link);
+        for attempt in 1..=CATALOG_ATTEMPTS {
+            if attempt > 1 {
+                tokio::time::sleep(std::time::Duration::from_millis(25 * attempt as u64)).await;
+            }
+            let got = s3
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| port_error("s3 GetObject (catalog)", e))?;
+            let e_tag = got.e_tag().map(str::to_string);
+            let bytes = got
+                .body
+                .collect()
+                .await
+                .map_err(|e| PortError::Unavailable(format!("{}: {e}", target.catalog)))?
+                .into_bytes();
+            let edited = set_entry(&target.catalog, &bytes, &target.dataset_id, &update).map_err(
+                |e| match e {
+                    CatalogError::NoDataset { .. } => PortError::NotFound(e.to_string()),
+                    _ => PortError::Invalid(e.to_string()),
+                },
+            )?;
+            let Some(new) = edited else {
+                return Ok(());
+            };
+            let mut put = s3
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .content_type("application/json")
+                .body(new.into());
+            if let Some(tag) = e_tag {
+                put = put.if_match(tag);
+            }
+            match put.send().await {
+                Ok(_) => {
+                    info!(catalog = %target.catalog, dataset = %target.dataset_id, attempt, "catalog entry written");
+                    return Ok(());
+                }
+                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => {
+                    warn!(catalog = %target.catalog, attempt, "another writer changed the catalog first; reading it again");
+                }
+                Err(e) => return Err(port_error("s3 PutObject (catalog)", e)),
+            }
+        }
+        Err(PortError::Unavailable(format!(
+            "{}: another writer kept changing it; gave up after {CATALOG_ATTEMPTS} attempts",
+            target.catalog
+        )))
+    }
 }
 
 impl Deliveries {
@@ -201,8 +302,12 @@ impl Deliveries {
             email: self.mailer.is_some(),
             organiser: self.organiser.clone(),
             sheet_write_back: self.sheet.is_some(),
+            catalog_write_back: self.s3.is_some(),
         };
-        let writer = self.sheet.as_ref().map(|s| &s.google);
-        stages::notify(records, self.mailer.as_ref(), writer, &config, id).await
+        let writer = CloudLinks {
+            google: self.sheet.as_ref().map(|s| &s.google),
+            s3: self.s3.as_ref(),
+        };
+        stages::notify(records, self.mailer.as_ref(), Some(&writer), &config, id).await
     }
 }

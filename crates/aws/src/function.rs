@@ -96,6 +96,7 @@ impl CloudAdapters {
                 }),
                 organiser: config.organiser_email.clone(),
                 sheet: None,
+                s3: Some(clients.s3.clone()),
             },
             bus: SqsBus {
                 client: aws_sdk_sqs::Client::new(sdk),

@@ -90,6 +90,7 @@ impl Delivery {
             email: self.mailer.is_some(),
             organiser: self.organiser.clone(),
             sheet_write_back: true,
+            catalog_write_back: true,
         }
     }
 

@@ -4,8 +4,35 @@
 //! (`dataLink`). Every other field, the order of the keys and the file's indentation
 //! are kept.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use thiserror::Error;
+
+/// A dataset's entry to update once its movie is published: the sidecar's `catalog`
+/// (written by a time-lapse run), carried out by the notify stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogTarget {
+    /// The catalog: a JSON file path, or `s3://bucket/key`.
+    pub catalog: String,
+    /// The dataset's `id` there.
+    pub dataset_id: String,
+    /// `startTime`: the period's first frame, ISO 8601 UTC.
+    pub start: String,
+    /// `endTime`: the period's last frame, ISO 8601 UTC.
+    pub end: String,
+}
+
+impl CatalogTarget {
+    /// The update for this entry: the period, and `link` as `dataLink` when there is
+    /// one.
+    pub fn update(&self, link: Option<&str>) -> CatalogUpdate {
+        CatalogUpdate {
+            start: Some(self.start.clone()),
+            end: Some(self.end.clone()),
+            link: link.map(str::to_string),
+        }
+    }
+}
 
 /// What to set on a dataset's entry; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -515,10 +515,12 @@ impl Mailer for FakeMailer {
     }
 }
 
-/// A talk sheet: the links written, by row title; `locked` defers every write.
+/// A talk sheet and a catalog: the links written, by row title; the catalog entries
+/// written; `locked` defers every write.
 #[derive(Default)]
 pub struct FakeSheet {
     pub written: Mutex<Vec<(String, String)>>,
+    pub catalog: Mutex<Vec<(crate::catalog::CatalogTarget, Option<String>)>>,
     pub locked: Mutex<bool>,
 }
 
@@ -531,6 +533,21 @@ impl LinkWriter for FakeSheet {
             )));
         }
         lock(&self.written).push((talk.title.clone(), link.to_string()));
+        Ok(())
+    }
+
+    async fn write_catalog(
+        &self,
+        target: &crate::catalog::CatalogTarget,
+        link: Option<&str>,
+    ) -> Result<(), PortError> {
+        if *lock(&self.locked) {
+            return Err(PortError::Unavailable(format!(
+                "{} is busy",
+                target.catalog
+            )));
+        }
+        lock(&self.catalog).push((target.clone(), link.map(str::to_string)));
         Ok(())
     }
 }

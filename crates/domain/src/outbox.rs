@@ -25,6 +25,13 @@ pub enum DeliveryKind {
     OrganiserNotice { address: String },
     /// The link written into the video's talk-sheet row.
     SheetLink { link: String },
+    /// The period and link written into a dataset catalog's entry (the sidecar's
+    /// `catalog`); `link` is the first web link, if the video has one.
+    CatalogEntry {
+        catalog: String,
+        dataset_id: String,
+        link: Option<String>,
+    },
 }
 
 /// Where a delivery stands.
@@ -68,6 +75,19 @@ impl Delivery {
                 format!("organiser:{}", address.to_lowercase())
             }
             DeliveryKind::SheetLink { link } => format!("sheet:{link}"),
+            DeliveryKind::CatalogEntry {
+                catalog,
+                dataset_id,
+                ..
+            } => {
+                let period = video
+                    .sidecar
+                    .as_ref()
+                    .and_then(|s| s.catalog.as_ref())
+                    .map(|c| format!("{}/{}", c.start, c.end))
+                    .unwrap_or_default();
+                format!("catalog:{catalog}#{dataset_id}@{period}")
+            }
         };
         let mut links = video.links.clone();
         links.sort();
@@ -103,6 +123,11 @@ impl Delivery {
             DeliveryKind::SpeakerEmail { name, address } => format!("{name} <{address}>"),
             DeliveryKind::OrganiserNotice { address } => format!("organiser <{address}>"),
             DeliveryKind::SheetLink { .. } => "the link to the talk sheet".to_string(),
+            DeliveryKind::CatalogEntry {
+                catalog,
+                dataset_id,
+                ..
+            } => format!("dataset {dataset_id} in {catalog}"),
         }
     }
 }
@@ -116,6 +141,9 @@ pub struct NotifyConfig {
     pub organiser: Option<String>,
     /// Whether the talk sheet's row gets the link.
     pub sheet_write_back: bool,
+    /// Whether a sidecar's `catalog` entry is written (a catalog writer is wired).
+    #[serde(default)]
+    pub catalog_write_back: bool,
 }
 
 /// The deliveries a published video calls for: one email per speaker with an address
@@ -155,6 +183,21 @@ pub fn deliveries_for(video: &VideoRecord, config: &NotifyConfig) -> Vec<Deliver
         out.push(Delivery::new(
             video,
             DeliveryKind::SheetLink { link: link.clone() },
+        ));
+    }
+    let target = video.sidecar.as_ref().and_then(|s| s.catalog.as_ref());
+    if let Some(target) = target.filter(|_| config.catalog_write_back) {
+        let web = video
+            .links
+            .iter()
+            .find(|l| l.starts_with("https://") || l.starts_with("http://"));
+        out.push(Delivery::new(
+            video,
+            DeliveryKind::CatalogEntry {
+                catalog: target.catalog.clone(),
+                dataset_id: target.dataset_id.clone(),
+                link: web.cloned(),
+            },
         ));
     }
     out
@@ -307,6 +350,7 @@ mod tests {
             email: true,
             organiser: Some("org@example.org".into()),
             sheet_write_back: true,
+            catalog_write_back: true,
         };
         let v = published(&["https://a/1", "https://a/2"]);
         let d = deliveries_for(&v, &config);

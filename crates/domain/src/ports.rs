@@ -240,4 +240,26 @@ pub trait LinkWriter: Send + Sync {
         talk: &crate::talks::TalkRef,
         link: &str,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Sets `target`'s dataset entry: `startTime`, `endTime`, and `dataLink` when
+    /// `link` is given; every other field kept.
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when the catalog cannot be reached or kept changing
+    /// while written; [`PortError::NotFound`] when the catalog or the dataset is not
+    /// there; [`PortError::Invalid`] when it is not a catalog, or this writer writes
+    /// none (the default).
+    fn write_catalog(
+        &self,
+        target: &crate::catalog::CatalogTarget,
+        link: Option<&str>,
+    ) -> impl Future<Output = Result<(), PortError>> + Send {
+        let _ = link;
+        let catalog = target.catalog.clone();
+        async move {
+            Err(PortError::Invalid(format!(
+                "{catalog}: no catalog writer is configured here"
+            )))
+        }
+    }
 }

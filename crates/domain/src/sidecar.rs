@@ -60,6 +60,10 @@ pub struct Sidecar {
     pub end: Option<ClipTime>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// A dataset catalog's entry to update once the video is published (a time-lapse's
+    /// period and link).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<crate::catalog::CatalogTarget>,
     #[serde(flatten, skip_serializing)]
     pub unknown: BTreeMap<String, serde_json::Value>,
 }

@@ -185,6 +185,41 @@ impl vidpipe_domain::ports::LinkWriter for SheetLinks {
             )));
         }
     }
+
+    /// A catalog file or `s3://bucket/key` ([`catalog::set`]), with the feature
+    /// `catalog`.
+    async fn write_catalog(
+        &self,
+        target: &vidpipe_domain::catalog::CatalogTarget,
+        link: Option<&str>,
+    ) -> Result<(), vidpipe_domain::PortError> {
+        #[cfg(feature = "catalog")]
+        {
+            use catalog::CatalogStoreError as E;
+            use vidpipe_domain::catalog::CatalogError;
+            use vidpipe_domain::PortError;
+            let location = catalog::CatalogLocation::parse(&target.catalog)
+                .map_err(|e| PortError::Invalid(e.to_string()))?;
+            match catalog::set(&location, &target.dataset_id, &target.update(link)).await {
+                Ok(_) => Ok(()),
+                Err(e @ E::Catalog(CatalogError::NoDataset { .. })) => {
+                    Err(PortError::NotFound(e.to_string()))
+                }
+                Err(e @ (E::Catalog(_) | E::BadLocation(_))) => {
+                    Err(PortError::Invalid(e.to_string()))
+                }
+                Err(e @ (E::Io(_) | E::Contended(_))) => Err(PortError::Unavailable(e.to_string())),
+            }
+        }
+        #[cfg(not(feature = "catalog"))]
+        {
+            let _ = link;
+            Err(vidpipe_domain::PortError::Invalid(format!(
+                "{}: catalogs are not written here",
+                target.catalog
+            )))
+        }
+    }
 }
 
 /// Reads a talk sheet (and its speaker sheet: `speakers`, else a second sheet of the

@@ -165,9 +165,11 @@ pub async fn process(
     }
     let record = records.get(&id).await?.context("no record was written")?;
     let code = outcome(&store, &args.video, &record, &report)?;
-    if record.status == VideoStatus::Published {
-        print_report(&delivery.notify(&records, &id).await?);
+    if record.status != VideoStatus::Published {
+        return Ok((code, record));
     }
+    print_report(&delivery.notify(&records, &id).await?);
+    let record = records.get(&id).await?.context("no record was written")?;
     Ok((code, record))
 }
 

@@ -6,11 +6,13 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use chrono::NaiveDateTime;
 use serde::Serialize;
-use vidpipe_domain::catalog::{iso8601_utc, CatalogUpdate};
+use vidpipe_domain::catalog::{iso8601_utc, CatalogTarget};
+use vidpipe_domain::outbox::{DeliveryKind, DeliveryState};
 use vidpipe_domain::record::VideoStatus;
+use vidpipe_domain::sidecar::Sidecar;
 use vidpipe_domain::timelapse::{self, Fill, FrameTime, Period, Selection};
 use vidpipe_local::{encode_movie, EncoderSettings};
 use vidpipe_sheets::catalog::{self, CatalogLocation, CatalogOutcome};
@@ -442,30 +444,91 @@ async fn job(
     if let Some(m) = report.movie.as_mut() {
         (m.width, m.height) = composer.size();
     }
-    let mut link = None;
-    if !args.movie_only {
-        let process =
-            super::process::ProcessArgs::for_movie(movie.clone(), &args.x264_preset, args.crf);
-        let (_, record) = super::process::process(out, &process, interactive).await?;
-        link = record
-            .links
-            .iter()
-            .find(|l| l.starts_with("https://") || l.starts_with("http://"))
-            .cloned();
-        report.pipeline = Some(PipelineReport {
-            video_id: record.id.to_string(),
-            status: format!("{:?}", record.status).to_lowercase(),
-            links: record.links.clone(),
+    let (first, last) = (
+        stamp(selection.frames.first().expect("one frame at least").time),
+        stamp(selection.frames.last().expect("one frame at least").time),
+    );
+    let target = args
+        .catalog
+        .as_ref()
+        .zip(args.dataset_id.as_ref())
+        .map(|(catalog, id)| CatalogTarget {
+            catalog: catalog.clone(),
+            dataset_id: id.clone(),
+            start: first.clone(),
+            end: last.clone(),
         });
-        if record.status != VideoStatus::Published {
-            let reason = record.failure.map_or("not finished".to_string(), |f| {
-                format!("{} failed: {}", f.stage.as_str(), f.reason)
-            });
-            bail!("the movie {}: {reason}", movie.display());
+    if args.movie_only {
+        if let Some(target) = &target {
+            update_catalog(target, report).await?;
         }
+        return Ok(());
     }
-    if let (Some(catalog), Some(id)) = (&args.catalog, &args.dataset_id) {
-        update_catalog(catalog, id, &selection, link, report).await?;
+    // The movie's sidecar: its title and description, and the catalog entry the
+    // notify stage writes once it is published (with the link, when there is one).
+    let sidecar = Sidecar {
+        title: Some(format!("{name}, {first} to {last}")),
+        description: Some(format!(
+            "A time-lapse of {} frames from {first} to {last} (UTC).",
+            selection.frames.len()
+        )),
+        tags: vec!["timelapse".into()],
+        catalog: target.clone(),
+        ..Sidecar::default()
+    };
+    let sidecar_path = movie.with_extension("json");
+    std::fs::write(&sidecar_path, serde_json::to_vec_pretty(&sidecar)?)
+        .with_context(|| format!("cannot write {}", sidecar_path.display()))?;
+    let process =
+        super::process::ProcessArgs::for_movie(movie.clone(), &args.x264_preset, args.crf);
+    let (_, record) = super::process::process(out, &process, interactive).await?;
+    report.pipeline = Some(PipelineReport {
+        video_id: record.id.to_string(),
+        status: format!("{:?}", record.status).to_lowercase(),
+        links: record.links.clone(),
+    });
+    if record.status != VideoStatus::Published {
+        let reason = record.failure.map_or("not finished".to_string(), |f| {
+            format!("{} failed: {}", f.stage.as_str(), f.reason)
+        });
+        bail!("the movie {}: {reason}", movie.display());
+    }
+    if let Some(target) = &target {
+        let delivery = record
+            .outbox
+            .iter()
+            .find(|d| matches!(d.kind, DeliveryKind::CatalogEntry { .. }));
+        let (link, result) = match delivery {
+            Some(d) => {
+                let link = match &d.kind {
+                    DeliveryKind::CatalogEntry { link, .. } => link.clone(),
+                    _ => None,
+                };
+                let result = match d.state {
+                    DeliveryState::Sent => "updated".to_string(),
+                    DeliveryState::Failed => "failed".to_string(),
+                    _ => "pending".to_string(),
+                };
+                (link, (result, d.detail.clone()))
+            }
+            None => (None, ("not recorded".to_string(), None)),
+        };
+        report.catalog = Some(CatalogReport {
+            catalog: target.catalog.clone(),
+            dataset_id: target.dataset_id.clone(),
+            start: target.start.clone(),
+            end: target.end.clone(),
+            link,
+            result: result.0.clone(),
+        });
+        if result.0 != "updated" {
+            bail!(
+                "{}: dataset {} not updated: {}",
+                target.catalog,
+                target.dataset_id,
+                result.1.unwrap_or(result.0)
+            );
+        }
     }
     Ok(())
 }
@@ -523,39 +586,30 @@ fn plan(
     Ok(())
 }
 
-async fn update_catalog(
-    catalog_name: &str,
-    id: &str,
-    selection: &Selection,
-    link: Option<String>,
-    report: &mut RunReport,
-) -> Result<()> {
-    let (start, end) = (
-        stamp(selection.frames.first().expect("one frame at least").time),
-        stamp(selection.frames.last().expect("one frame at least").time),
-    );
+/// Writes the period into the catalog now (`--movie-only`: nothing is published, so
+/// no link).
+async fn update_catalog(target: &CatalogTarget, report: &mut RunReport) -> Result<()> {
     let mut entry = CatalogReport {
-        catalog: catalog_name.to_string(),
-        dataset_id: id.to_string(),
-        start: start.clone(),
-        end: end.clone(),
-        link: link.clone(),
+        catalog: target.catalog.clone(),
+        dataset_id: target.dataset_id.clone(),
+        start: target.start.clone(),
+        end: target.end.clone(),
+        link: None,
         result: "failed".into(),
     };
-    let location = CatalogLocation::parse(catalog_name)?;
-    let update = CatalogUpdate {
-        start: Some(start),
-        end: Some(end),
-        link,
+    let outcome = match CatalogLocation::parse(&target.catalog) {
+        Ok(location) => catalog::set(&location, &target.dataset_id, &target.update(None))
+            .await
+            .map_err(anyhow::Error::from),
+        Err(e) => Err(anyhow::Error::from(e)),
     };
-    let outcome = catalog::set(&location, id, &update).await;
     entry.result = match &outcome {
         Ok(CatalogOutcome::Written) => "updated".into(),
         Ok(CatalogOutcome::Unchanged) => "unchanged".into(),
         Err(_) => "failed".into(),
     };
     report.catalog = Some(entry);
-    outcome.map(|_| ()).map_err(|e| anyhow!(e))
+    outcome.map(|_| ())
 }
 
 fn fill(arg: FillArg) -> Fill {

@@ -47,6 +47,7 @@ where
     let config = NotifyConfig {
         email: config.email && mailer.is_some(),
         sheet_write_back: config.sheet_write_back && writer.is_some(),
+        catalog_write_back: config.catalog_write_back && writer.is_some(),
         ..config.clone()
     };
     let recorded = modify_record(records, video_id, |r| {
@@ -67,7 +68,10 @@ where
     let mut report = NotifyReport::default();
     let mut mail_down = false;
     for delivery in video.outbox.iter().filter(|d| d.is_due()) {
-        let is_mail = !matches!(delivery.kind, DeliveryKind::SheetLink { .. });
+        let is_mail = matches!(
+            delivery.kind,
+            DeliveryKind::SpeakerEmail { .. } | DeliveryKind::OrganiserNotice { .. }
+        );
         if is_mail && mail_down {
             report
                 .deferred
@@ -162,6 +166,18 @@ async fn make<M: Mailer, W: LinkWriter>(
             Some(talk) => writer.ok_or_else(unwired)?.write_link(talk, link).await,
             None => Err(PortError::Invalid("the video has no talk-sheet row".into())),
         },
+        DeliveryKind::CatalogEntry { link, .. } => {
+            let target = video.sidecar.as_ref().and_then(|s| s.catalog.as_ref());
+            match target {
+                Some(target) => {
+                    let writer = writer.ok_or_else(unwired)?;
+                    writer.write_catalog(target, link.as_deref()).await
+                }
+                None => Err(PortError::Invalid(
+                    "the video's sidecar names no catalog".into(),
+                )),
+            }
+        }
     }
 }
 

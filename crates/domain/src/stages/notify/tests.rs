@@ -15,6 +15,7 @@ fn config() -> NotifyConfig {
         email: true,
         organiser: Some("org@example.org".into()),
         sheet_write_back: true,
+        catalog_write_back: true,
     }
 }
 
@@ -185,4 +186,49 @@ async fn a_crash_between_sending_and_recording_repeats_that_email_once_and_says_
         .filter(|a| a.starts_with("ada"))
         .count();
     assert_eq!(ada_count, 2, "the one repeat the crash allows, no more");
+}
+
+#[tokio::test]
+async fn a_sidecars_catalog_entry_is_written_once_with_the_web_link_after_a_deferral() {
+    use crate::catalog::CatalogTarget;
+    let (records, sheet) = (MemRecords::default(), FakeSheet::default());
+    let id = published(&records, VideoStatus::Published).await;
+    let target = CatalogTarget {
+        catalog: "s3://meta/dataset.json".into(),
+        dataset_id: "INTERNAL_SOS_726".into(),
+        start: "2024-01-01T00:00:00Z".into(),
+        end: "2024-12-30T00:00:00Z".into(),
+    };
+    crate::stages::modify_record(&records, &id, |r| {
+        r.talk = None;
+        r.links = vec!["/out/report.html".into(), "https://vimeo.com/1".into()];
+        r.sidecar.as_mut().unwrap().catalog = Some(target.clone());
+        Some(())
+    })
+    .await
+    .unwrap();
+    let no_mail: Option<&FakeMailer> = None;
+    *sheet.locked.lock().unwrap() = true;
+    let first = notify(&records, no_mail, Some(&sheet), &config(), &id)
+        .await
+        .unwrap();
+    assert_eq!(first.deferred.len(), 1, "{first:?}");
+    assert!(
+        first.deferred[0].0.contains("INTERNAL_SOS_726"),
+        "{first:?}"
+    );
+    *sheet.locked.lock().unwrap() = false;
+    let second = notify(&records, no_mail, Some(&sheet), &config(), &id)
+        .await
+        .unwrap();
+    assert_eq!(
+        second.sent,
+        ["dataset INTERNAL_SOS_726 in s3://meta/dataset.json"]
+    );
+    let third = notify(&records, no_mail, Some(&sheet), &config(), &id)
+        .await
+        .unwrap();
+    assert!(third.sent.is_empty(), "{third:?}");
+    let written = sheet.catalog.lock().unwrap().clone();
+    assert_eq!(written, [(target, Some("https://vimeo.com/1".to_string()))]);
 }
