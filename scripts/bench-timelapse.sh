@@ -8,10 +8,14 @@
 #      overlay, the same encoder settings: libx264 medium CRF 23, yuv420p, faststart);
 # and prints both wall times, their ratio (the aim: 1.10 or less) and each one's peak
 # memory (GNU time's maximum resident set).
-# Usage: scripts/bench-timelapse.sh [VIDPIPE_BINARY]
+# With the compose example (cargo build --release -p vidpipe-timelapse --example
+# compose), it also prints the cloud function's work per frame without the network
+# (decode, composite, label, Y4M), at 2048x1024 and fitted into 4096x2048.
+# Usage: scripts/bench-timelapse.sh [VIDPIPE_BINARY] [COMPOSE_EXAMPLE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(realpath "${1:-target/release/vidpipe}")
+compose=${2:-}
 work=${BENCH_DIR:-target/bench}/timelapse
 frames=$work/frames
 n=365
@@ -57,3 +61,8 @@ printf 'time-lapse, %d frames 2048x1024 over a basemap (libx264 medium, CRF 23)\
 printf '  vidpipe timelapse   %7.2f s  %s frames  peak %s kB\n' "$vidpipe_s" "$(count "$out/movies/bench.mp4")" "$(peak "$work/vidpipe.time" || echo ?)"
 printf '  plain ffmpeg        %7.2f s  %s frames  peak %s kB\n' "$reference_s" "$(count "$ref")" "$(peak "$work/reference.time" || echo ?)"
 printf '  ratio vidpipe/ffmpeg %.3f (aim: 1.10 or less)\n' "$(echo "$vidpipe_s / $reference_s" | bc -l)"
+if [ -n "$compose" ]; then
+  printf '  the cloud function without the network (decode, composite, label, Y4M):\n'
+  printf '    '; "$compose" "$frames" "$basemap"
+  printf '    '; "$compose" "$frames" "$basemap" 4096x2048
+fi

@@ -22,6 +22,7 @@ pub mod probe;
 pub mod records;
 pub mod rekognition;
 pub mod s3;
+pub mod timelapse;
 pub mod transcribe;
 
 pub use config::{Clients, FunctionConfig};

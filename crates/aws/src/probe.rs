@@ -259,9 +259,93 @@ fn rotation_of(m: &mp4parse::Matrix) -> i32 {
     }
 }
 
+/// The probe result from the start of a Y4M stream (YUV4MPEG2: a header line of
+/// space-separated tags, `W` width, `H` height, `F` rate as `num:den`, `A` sample
+/// aspect, `C` colour space, then `FRAME` lines each followed by the planes). The
+/// frame count, hence the duration, is the size after the header over one frame's
+/// size: frames with parameters on their `FRAME` line are not expected (vidpipe's
+/// writer adds none).
+///
+/// # Errors
+/// [`PortError::Invalid`]: not a Y4M header, no size, an unknown colour space.
+pub fn media_info_from_y4m(head: &[u8], file_len: u64) -> Result<MediaInfo, PortError> {
+    let bad = |why: &str| PortError::Invalid(format!("Y4M header: {why}"));
+    let end = head
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or_else(|| bad("no end of line in the first bytes"))?;
+    let line = std::str::from_utf8(&head[..end]).map_err(|_| bad("not text"))?;
+    let mut tags = line.split(' ');
+    if tags.next() != Some("YUV4MPEG2") {
+        return Err(bad("no YUV4MPEG2 signature"));
+    }
+    let (mut w, mut h, mut fps, mut sar, mut chroma) = (0u64, 0u64, 0.0f64, (1u32, 1u32), "420");
+    let ratio = |v: &str| -> Option<(u64, u64)> {
+        let (n, d) = v.split_once(':')?;
+        Some((n.parse().ok()?, d.parse().ok()?))
+    };
+    for tag in tags.filter(|t| !t.is_empty()) {
+        let (k, v) = tag.split_at(1);
+        match k {
+            "W" => w = v.parse().map_err(|_| bad("bad width"))?,
+            "H" => h = v.parse().map_err(|_| bad("bad height"))?,
+            "F" => {
+                let (n, d) = ratio(v)
+                    .filter(|r| r.1 > 0)
+                    .ok_or_else(|| bad("bad frame rate"))?;
+                fps = n as f64 / d as f64;
+            }
+            "A" => {
+                if let Some((n, d)) = ratio(v).filter(|r| r.0 > 0 && r.1 > 0) {
+                    sar = (n as u32, d as u32);
+                }
+            }
+            "C" => chroma = v,
+            _ => {}
+        }
+    }
+    if w == 0 || h == 0 {
+        return Err(bad("no frame size"));
+    }
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let planes = match chroma {
+        c if c.starts_with("420") => w * h + 2 * cw * ch,
+        c if c.starts_with("422") => w * h + 2 * cw * h,
+        c if c.starts_with("444") => w * h * 3,
+        c if c.starts_with("mono") => w * h,
+        other => return Err(bad(&format!("colour space {other:?}"))),
+    };
+    let deep = ["p10", "p12", "p14", "p16"]
+        .iter()
+        .any(|s| chroma.ends_with(s));
+    let frame = 6 + planes * if deep { 2 } else { 1 };
+    let frames = file_len.saturating_sub(end as u64 + 1) / frame;
+    Ok(MediaInfo {
+        format: "yuv4mpegpipe".into(),
+        duration_s: if fps > 0.0 { frames as f64 / fps } else { 0.0 },
+        size_bytes: file_len,
+        video: Some(VideoStreamInfo {
+            width_px: w as u32,
+            height_px: h as u32,
+            fps,
+            rotation_deg: 0,
+            sample_aspect: sar,
+            codec: "rawvideo".into(),
+        }),
+        audio: None,
+    })
+}
+
 impl MediaProber for S3Prober<'_> {
     async fn probe(&self, object: &ObjectInfo) -> Result<MediaInfo, PortError> {
         let key = &object.key;
+        let start = self
+            .store
+            .get_range(key, 0, object.size_bytes.min(256))
+            .await?;
+        if start.starts_with(b"YUV4MPEG2 ") {
+            return media_info_from_y4m(&start, object.size_bytes);
+        }
         let header = header_boxes(object.size_bytes, |start, end| {
             self.store.get_range(key, start, end)
         })

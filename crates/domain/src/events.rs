@@ -113,7 +113,7 @@ pub enum PipelineEvent {
 /// The upload extensions ingest takes as video.
 pub const VIDEO_EXTENSIONS: &[&str] = &[
     "mp4", "m4v", "mov", "mkv", "webm", "avi", "mpg", "mpeg", "ts", "mts", "m2ts", "wmv", "flv",
-    "3gp", "mxf",
+    "3gp", "mxf", "y4m",
 ];
 /// The upload extensions ingest takes as audio only.
 pub const AUDIO_EXTENSIONS: &[&str] = &["wav", "mp3", "m4a", "aac", "flac", "ogg", "opus"];

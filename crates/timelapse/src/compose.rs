@@ -126,6 +126,25 @@ impl Composer {
         basemap: Option<&Path>,
         label: bool,
     ) -> Result<Self, ComposeError> {
+        let image = match basemap {
+            Some(path) => Some(image::open(path).map_err(|e| ComposeError::Basemap {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?),
+            None => None,
+        };
+        Self::with_basemap_image(size, image, label)
+    }
+
+    /// [`Composer::new`] with the basemap already decoded.
+    ///
+    /// # Errors
+    /// [`ComposeError::BadSize`] for a side of 0 or over [`MAX_SIDE`].
+    pub fn with_basemap_image(
+        size: (u32, u32),
+        basemap: Option<DynamicImage>,
+        label: bool,
+    ) -> Result<Self, ComposeError> {
         let (width, height) = even(size);
         if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
             return Err(ComposeError::BadSize {
@@ -135,13 +154,7 @@ impl Composer {
             });
         }
         let base = match basemap {
-            Some(path) => {
-                let image = image::open(path).map_err(|e| ComposeError::Basemap {
-                    path: path.display().to_string(),
-                    reason: e.to_string(),
-                })?;
-                imageops::resize(&image.to_rgb8(), width, height, FilterType::Triangle)
-            }
+            Some(image) => imageops::resize(&image.to_rgb8(), width, height, FilterType::Triangle),
             None => RgbImage::new(width, height),
         };
         Ok(Composer {

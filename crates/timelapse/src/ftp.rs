@@ -382,6 +382,12 @@ impl FtpSource {
         self
     }
 
+    /// The password (from a secret store rather than the URL).
+    pub fn with_password(mut self, password: String) -> FtpSource {
+        self.password = password;
+        self
+    }
+
     /// The first wait between tries (500 ms unless set; doubled each time).
     pub fn with_retry_delay(mut self, delay: Duration) -> FtpSource {
         self.retry_delay = delay;
@@ -455,7 +461,7 @@ impl FtpSource {
             }
             None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
         }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| tls_error(e.to_string()))?

@@ -208,6 +208,8 @@ struct Duplicate {
 #[derive(Debug, Serialize)]
 struct MovieReport {
     path: String,
+    /// Whether the movie was made (it is in place); false in a dry run or a failure.
+    made: bool,
     width: u32,
     height: u32,
     fps: u32,
@@ -297,7 +299,11 @@ fn one_line(r: &RunReport) -> String {
         parts.push(format!("{} to {}", p.first_frame, p.last_frame));
     }
     if let Some(m) = &r.movie {
-        let verb = if r.dry_run { "would make" } else { "made" };
+        let verb = match (r.dry_run, m.made) {
+            (true, _) => "would make",
+            (false, true) => "made",
+            (false, false) => "did not make",
+        };
         parts.push(format!(
             "{verb} {} ({} frames, {:.2} s)",
             m.path, m.steps, m.duration_s
@@ -443,6 +449,7 @@ async fn job(
     tracing::info!(movie = %movie.display(), frames = written, "movie made");
     if let Some(m) = report.movie.as_mut() {
         (m.width, m.height) = composer.size();
+        m.made = true;
     }
     let (first, last) = (
         stamp(selection.frames.first().expect("one frame at least").time),
@@ -562,6 +569,7 @@ fn plan(
     let (width, height) = size.map(compose::even).unwrap_or((0, 0));
     report.movie = Some(MovieReport {
         path: movie.display().to_string(),
+        made: false,
         width,
         height,
         fps,
