@@ -6,8 +6,8 @@
 #      decoding and compositing in Rust, a Y4M stream into ffmpeg's libx264);
 #   2. the reference: one plain ffmpeg command making the same movie (glob input,
 #      overlay, the same encoder settings: libx264 medium CRF 23, yuv420p, faststart);
-# and prints both wall times, their ratio (the aim: 1.10 or less) and each one's peak
-# memory (GNU time's maximum resident set).
+# each three times, alternately, and prints the median wall times, their ratio (the
+# aim: 1.10 or less) and each one's peak memory (GNU time's maximum resident set).
 # With the compose example (cargo build --release -p vidpipe-timelapse --example
 # compose), it also prints the cloud function's work per frame without the network
 # (decode, composite, label, Y4M), at 2048x1024 and fitted into 4096x2048.
@@ -37,30 +37,36 @@ peak() { grep -o 'Maximum resident set size (kbytes): [0-9]*' "$1" | grep -o '[0
 timer=()
 [ -x /usr/bin/time ] && timer=(/usr/bin/time -v)
 
-# 1. vidpipe
+# 1. vidpipe and 2. the reference, alternated three times (this machine's speed
+# drifts between runs); the medians are compared.
 out=$work/vidpipe-out
-rm -rf "$out"
-t0=$(now)
-"${timer[@]}" "$bin" timelapse --input "$frames" --period P1Y --basemap "$basemap" \
-  --movie-only --x264-preset medium --crf 23 --name bench --out "$out" >/dev/null 2>"$work/vidpipe.time"
-t1=$(now)
-vidpipe_s=$(echo "$t1 - $t0" | bc -l)
-
-# 2. the reference
 ref=$work/reference.mp4
-t0=$(now)
-"${timer[@]}" ffmpeg -v error -y -framerate 30 -loop 1 -i "$basemap" \
-  -framerate 30 -pattern_type glob -i "$frames/*.png" \
-  -filter_complex "[0:v][1:v]overlay=shortest=1" \
-  -c:v libx264 -preset medium -crf 23 -pix_fmt yuv420p -movflags +faststart "$ref" 2>"$work/reference.time"
-t1=$(now)
-reference_s=$(echo "$t1 - $t0" | bc -l)
+run_vidpipe() {
+  rm -rf "$out"
+  "${timer[@]}" "$bin" timelapse --input "$frames" --period P1Y --basemap "$basemap" \
+    --movie-only --x264-preset medium --crf 23 --name bench --out "$out" >/dev/null 2>"$work/vidpipe.time"
+}
+run_reference() {
+  "${timer[@]}" ffmpeg -v error -y -framerate 30 -loop 1 -i "$basemap" \
+    -framerate 30 -pattern_type glob -i "$frames/*.png" \
+    -filter_complex "[0:v][1:v]overlay=shortest=1" \
+    -c:v libx264 -preset medium -crf 23 -pix_fmt yuv420p -movflags +faststart "$ref" 2>"$work/reference.time"
+}
+timed() { local t0 t1; t0=$(now); "$@"; t1=$(now); echo "$t1 - $t0" | bc -l; }
+vidpipe_runs=(); reference_runs=()
+for _ in 1 2 3; do
+  vidpipe_runs+=("$(timed run_vidpipe)")
+  reference_runs+=("$(timed run_reference)")
+done
+median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+vidpipe_s=$(median "${vidpipe_runs[@]}")
+reference_s=$(median "${reference_runs[@]}")
 
 count() { ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$1"; }
 printf 'time-lapse, %d frames 2048x1024 over a basemap (libx264 medium, CRF 23)\n' "$n"
-printf '  vidpipe timelapse   %7.2f s  %s frames  peak %s kB\n' "$vidpipe_s" "$(count "$out/movies/bench.mp4")" "$(peak "$work/vidpipe.time" || echo ?)"
-printf '  plain ffmpeg        %7.2f s  %s frames  peak %s kB\n' "$reference_s" "$(count "$ref")" "$(peak "$work/reference.time" || echo ?)"
-printf '  ratio vidpipe/ffmpeg %.3f (aim: 1.10 or less)\n' "$(echo "$vidpipe_s / $reference_s" | bc -l)"
+printf '  vidpipe timelapse   median %7.2f s (runs: %s)  %s frames  peak %s kB\n' "$vidpipe_s" "$(printf '%.2f ' "${vidpipe_runs[@]}")" "$(count "$out/movies/bench.mp4")" "$(peak "$work/vidpipe.time" || echo ?)"
+printf '  plain ffmpeg        median %7.2f s (runs: %s)  %s frames  peak %s kB\n' "$reference_s" "$(printf '%.2f ' "${reference_runs[@]}")" "$(count "$ref")" "$(peak "$work/reference.time" || echo ?)"
+printf '  ratio vidpipe/ffmpeg %.3f (medians; aim: 1.10 or less)\n' "$(echo "$vidpipe_s / $reference_s" | bc -l)"
 if [ -n "$compose" ]; then
   printf '  the cloud function without the network (decode, composite, label, Y4M):\n'
   printf '    '; "$compose" "$frames" "$basemap"

@@ -673,17 +673,42 @@ fn bad_frames_periods_and_basemaps_are_named() {
     let r = report(&out.join("movies/frames.report.json"));
     assert!(r["error"].as_str().unwrap().contains(&name_at(6)), "{r:#}");
     assert_eq!(r["movie"]["made"], false);
-    assert!(text(&o.stdout).contains("did not make"), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stdout).contains("did not make"),
+        "{}",
+        text(&o.stdout)
+    );
     std::fs::write(dir.join(name_at(6)), good).unwrap();
 
     // A catalog without the dataset: named, and the catalog left as it was.
     let catalog = tmp.path().join("dataset.json");
     std::fs::write(&catalog, r#"{"datasets": [{"id": "other"}]}"#).unwrap();
     let c = catalog.to_str().unwrap();
-    let o = run(&out, &["--input", d, "--period", "P3D", "--movie-only", "--x264-preset", "ultrafast", "--catalog", c, "--dataset-id", "pw"]);
+    let o = run(
+        &out,
+        &[
+            "--input",
+            d,
+            "--period",
+            "P3D",
+            "--movie-only",
+            "--x264-preset",
+            "ultrafast",
+            "--catalog",
+            c,
+            "--dataset-id",
+            "pw",
+        ],
+    );
     failed_with(&o, &["no dataset with id \"pw\"", "other"]);
-    assert_eq!(std::fs::read_to_string(&catalog).unwrap(), r#"{"datasets": [{"id": "other"}]}"#);
+    assert_eq!(
+        std::fs::read_to_string(&catalog).unwrap(),
+        r#"{"datasets": [{"id": "other"}]}"#
+    );
     let r = report(&out.join("movies/frames.report.json"));
     assert_eq!(r["catalog"]["result"], "failed");
-    assert_eq!(r["movie"]["made"], true, "the movie is made before the catalog is written");
+    assert_eq!(
+        r["movie"]["made"], true,
+        "the movie is made before the catalog is written"
+    );
 }

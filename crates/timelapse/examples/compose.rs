@@ -20,9 +20,11 @@ fn main() {
         (w.parse::<u32>().expect("W"), h.parse::<u32>().expect("H"))
     });
     let names = local_frames(&dir).expect("the folder");
-    let selection = select(&names, None, Period::parse("P100Y").unwrap(), None, None).expect("frames");
+    let selection =
+        select(&names, None, Period::parse("P100Y").unwrap(), None, None).expect("frames");
     let first = image::image_dimensions(dir.join(&selection.frames[0].name)).expect("a frame");
-    let composer = Composer::new(size.unwrap_or(first), basemap.as_deref(), true).expect("composer");
+    let composer =
+        Composer::new(size.unwrap_or(first), basemap.as_deref(), true).expect("composer");
     let steps = selection.steps(Fill::Hold);
     let load = folder_loader(&dir);
     let start = Instant::now();

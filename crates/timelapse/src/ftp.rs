@@ -1,7 +1,9 @@
-//! Frames from an FTP server into a local folder: only the period's frames that are
-//! missing or changed here (size and modification time) are downloaded, in binary
-//! mode, on one connection that is reopened and retried when it drops; local frames
-//! older than the period are removed; nothing on the server is ever changed.
+//! Frames from an FTP server into a [`FrameStore`] (a local folder, or the bucket in
+//! the cloud): only the period's frames that are missing or changed there (size and
+//! modification time) are downloaded, in binary mode, on one connection that is
+//! reopened and retried when it drops; stored frames older than the period are
+//! removed; nothing on the server is ever changed. The folder is listed once (`MLSD`,
+//! or `NLST` with `SIZE` and `MDTM` per frame on servers without it).
 //!
 //! `ftp://` asks for TLS (`AUTH TLS`, RFC 4217) and goes on in the clear when the
 //! server does not offer it; `ftps://` insists on it. Server certificates are checked

@@ -12,7 +12,6 @@ pub mod y4m;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
-use std::sync::Arc;
 
 use image::DynamicImage;
 use thiserror::Error;
@@ -67,9 +66,10 @@ pub fn folder_loader(
 }
 
 /// Writes `steps` as a Y4M stream at `fps` to `out`: each step's picture made by
-/// `composer` from the frames of `selection`, read by `load`. Pictures are made on a
-/// second thread while the first writes, two ahead at most (memory: about four
-/// pictures). Returns the frames written.
+/// `composer` from the frames of `selection`, read by `load`. Pictures are made by one
+/// worker thread per core (at most four), each one picture ahead, while this thread
+/// writes them in order; a held frame is written again, not made again. Memory: about
+/// three pictures per worker.
 ///
 /// # Errors
 /// The first frame that cannot be read (naming it), or the writer's error; the
@@ -84,45 +84,61 @@ pub fn write_movie<W: Write>(
 ) -> Result<u64, MovieError> {
     let (width, height) = composer.size();
     let mut writer = y4m::Y4mWriter::new(out, width, height, fps)?;
-    let (tx, rx) = sync_channel::<Result<Arc<Vec<u8>>, ComposeError>>(2);
-    std::thread::scope(|scope| {
-        scope.spawn(move || {
-            let mut last: Option<(usize, Arc<Vec<u8>>)> = None;
-            for step in steps {
-                let picture = match step {
-                    Step::Frame(i) | Step::Held(i) => {
-                        if let Some((_, planes)) = last.as_ref().filter(|(n, _)| n == i) {
-                            Ok(Arc::clone(planes))
-                        } else {
-                            let frame = &selection.frames[*i];
-                            load(frame)
-                                .map(|image| to_planes(&composer.picture(image, frame.time)))
-                                .inspect(|planes| last = Some((*i, Arc::clone(planes))))
-                        }
-                    }
-                    Step::Blank(t) => Ok(to_planes(&composer.blank(*t))),
-                    Step::Basemap(t) => Ok(to_planes(&composer.basemap(*t))),
-                };
-                let failed = picture.is_err();
-                if tx.send(picture).is_err() || failed {
-                    return;
-                }
+    // Each picture once, with how many steps show it.
+    let mut units: Vec<(&Step, u64)> = Vec::new();
+    for step in steps {
+        match (units.last_mut(), step) {
+            (Some((Step::Frame(i) | Step::Held(i), n)), Step::Held(j)) if i == j => *n += 1,
+            _ => units.push((step, 1)),
+        }
+    }
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4)
+        .min(units.len().max(1));
+    let make = |step: &Step| -> Result<Vec<u8>, ComposeError> {
+        let rgb = match step {
+            Step::Frame(i) | Step::Held(i) => {
+                let frame = &selection.frames[*i];
+                composer.picture(load(frame)?, frame.time)
             }
-        });
-        for picture in rx {
-            writer.write_planes(&picture?)?;
+            Step::Blank(t) => composer.blank(*t),
+            Step::Basemap(t) => composer.basemap(*t),
+        };
+        let mut planes = Vec::new();
+        y4m::rgb_to_yuv420(&rgb, &mut planes);
+        Ok(planes)
+    };
+    std::thread::scope(|scope| {
+        let mut inboxes = Vec::with_capacity(workers);
+        for w in 0..workers {
+            let (tx, rx) = sync_channel::<Result<Vec<u8>, ComposeError>>(1);
+            inboxes.push(rx);
+            let (units, make) = (&units, &make);
+            scope.spawn(move || {
+                for (step, _) in units.iter().skip(w).step_by(workers) {
+                    let picture = make(step);
+                    let failed = picture.is_err();
+                    if tx.send(picture).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+        }
+        for (u, (_, repeats)) in units.iter().enumerate() {
+            let Ok(picture) = inboxes[u % workers].recv() else {
+                break;
+            };
+            let planes = picture?;
+            for _ in 0..*repeats {
+                writer.write_planes(&planes)?;
+            }
         }
         Ok::<(), MovieError>(())
     })?;
     let frames = writer.frames();
     writer.finish()?;
     Ok(frames)
-}
-
-fn to_planes(rgb: &image::RgbImage) -> Arc<Vec<u8>> {
-    let mut planes = Vec::new();
-    y4m::rgb_to_yuv420(rgb, &mut planes);
-    Arc::new(planes)
 }
 
 /// The paths of the selected frames in `dir`.
