@@ -63,7 +63,7 @@ validate: ## Check template.yaml with cfn-lint and sam validate --lint
 # cargo-lambda builds into $(TARGET_DIR)/<triple>/, apart from the test build: CI builds the
 # functions unoptimised (SAM_BUILD_MODE=debug) to stay in its time; deploys take the
 # default, release.
-sam-build: python-packages ## Build the six functions for Lambda with sam build (cargo-lambda); SAM_BUILD_MODE=debug for a quick check
+sam-build: python-packages ## Build the seven functions for Lambda with sam build (cargo-lambda); SAM_BUILD_MODE=debug for a quick check
 	SAM_CLI_TELEMETRY=0 sam build --beta-features --region us-east-1
 
 lint: ## rustfmt and clippy, warnings as errors
