@@ -638,20 +638,12 @@ fn run_into(
         rt: rt.clone(),
     };
     let (sync, remote) = ftp::sync(&source, &mut store, &want, false)?;
-    let failed = sync.failed.clone();
+    let failure = sync.failure();
     report.sync = Some(sync);
-    if !failed.is_empty() {
-        let list: Vec<String> = failed
-            .iter()
-            .map(|f| format!("{}: {}", f.name, f.reason))
-            .collect();
+    if let Some(reason) = failure {
         return Err(TimelapseRunError::Sync(SyncError::Transfer {
             server: source.to_string(),
-            reason: format!(
-                "{} frame(s) not downloaded: {}",
-                failed.len(),
-                list.join("; ")
-            ),
+            reason,
         }));
     }
     let held: Vec<String> = store
@@ -660,14 +652,7 @@ fn run_into(
         .filter(|n| vidpipe_timelapse::is_frame_name(n))
         .collect();
     let mut selection = frames::select(&held, pattern, period, end, cadence)?;
-    for d in remote.duplicates {
-        if !selection.duplicates.contains(&d) {
-            selection.duplicates.push(d);
-        }
-    }
-    selection.untimed.extend(remote.untimed);
-    selection.untimed.sort();
-    selection.untimed.dedup();
+    selection.add_unfetched(remote);
     let (first, last) = (
         selection.frames.first().expect("select keeps one").time,
         selection.frames.last().expect("select keeps one").time,

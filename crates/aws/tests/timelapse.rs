@@ -7,7 +7,7 @@ mod common;
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use chrono::{Duration, NaiveDate};
 use common::*;
@@ -20,61 +20,10 @@ use vidpipe_aws::Stage;
 use vidpipe_domain::events::ObjectCreated;
 use vidpipe_domain::ports::VideoRecords;
 use vidpipe_domain::stages::{video_id_for, IdScheme};
+use vidpipe_timelapse::test_ftp::FtpServer;
 
 const W: u32 = 64;
 const H: u32 = 32;
-
-struct Ftp {
-    child: Child,
-    port: u16,
-    log: std::path::PathBuf,
-}
-
-impl Ftp {
-    fn start(dir: &Path, extra: &[&str]) -> Ftp {
-        use std::io::BufRead;
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/ftp_server.py");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut child = Command::new("python3")
-            .arg(script)
-            .arg(dir)
-            .arg(port.to_string())
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 (make python-packages installs pyftpdlib)");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready", "pyftpdlib did not start");
-        Ftp {
-            child,
-            port,
-            log: dir.parent().unwrap().join("ftp-retr.log"),
-        }
-    }
-
-    fn retrievals(&self) -> usize {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .count()
-    }
-}
-
-impl Drop for Ftp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Frame `index`: the left half transparent, the right half grey with the index in
 /// four 8×8 blocks (white for a 1 bit).
@@ -192,7 +141,7 @@ async fn a_scheduled_run_syncs_once_and_hands_a_y4m_movie_to_ingest() {
     let tmp = tempfile::tempdir().unwrap();
     let served = tmp.path().join("served");
     serve_frames(&served);
-    let ftp = Ftp::start(&served, &["--user", "sci", "--password", "s3cret"]);
+    let ftp = FtpServer::start(&served, &["--user", "sci", "--password", "s3cret"]);
     let w = World::new(&[]).await;
     aws_sdk_secretsmanager::Client::new(&w.sdk)
         .create_secret()
@@ -267,7 +216,7 @@ async fn a_scheduled_run_syncs_once_and_hands_a_y4m_movie_to_ingest() {
     assert_eq!(sidecar["catalog"]["end"], "2024-02-22T18:00:00Z");
 
     // The schedule fires again (or Lambda retries): nothing downloaded or made again.
-    let fetched = ftp.retrievals();
+    let fetched = ftp.retrieved().len();
     let again = handle_event(
         clients,
         BUCKET,
@@ -277,7 +226,7 @@ async fn a_scheduled_run_syncs_once_and_hands_a_y4m_movie_to_ingest() {
     .unwrap();
     assert_eq!(again["sync"]["downloaded"], json!([]));
     assert_eq!(again["already_made"], true);
-    assert_eq!(ftp.retrievals(), fetched, "no RETR the second time");
+    assert_eq!(ftp.retrieved().len(), fetched, "no RETR the second time");
 
     // Ingest takes the movie as any upload: probed from its Y4M header.
     let f = &w.function;
@@ -408,7 +357,7 @@ async fn bad_jobs_servers_and_basemaps_are_named() {
     let tmp = tempfile::tempdir().unwrap();
     let served = tmp.path().join("served");
     serve_frames(&served);
-    let ftp = Ftp::start(&served, &[]);
+    let ftp = FtpServer::start(&served, &[]);
     let w = World::new(&[]).await;
     let clients = &w.function.clients;
     let url = format!("ftp://127.0.0.1:{}/", ftp.port);

@@ -6,73 +6,18 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use common::{error_lines, free_port, text, vidpipe};
 use image::{Rgba, RgbaImage};
 use serde_json::Value;
+use vidpipe_timelapse::test_ftp::FtpServer;
 
 const W: u32 = 160;
 const H: u32 = 96;
 const BASEMAP: [u8; 3] = [0, 0, 200];
 const DATA: [u8; 3] = [128, 128, 128];
-
-/// A real FTP server over `dir`, stopped when dropped.
-struct FtpServer {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl FtpServer {
-    fn start(dir: &Path, extra: &[&str]) -> FtpServer {
-        use std::io::BufRead;
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/ftp_server.py");
-        let port = free_port();
-        let mut child = Command::new("python3")
-            .arg(script)
-            .arg(dir)
-            .arg(port.to_string())
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 runs (make python-packages installs pyftpdlib)");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("the server starts");
-        assert_eq!(
-            line.trim(),
-            "ready",
-            "the FTP server did not start (is pyftpdlib installed?)"
-        );
-        let log = dir.parent().expect("a parent").join("ftp-retr.log");
-        FtpServer { child, port, log }
-    }
-
-    fn url(&self) -> String {
-        format!("ftp://127.0.0.1:{}/", self.port)
-    }
-
-    /// The names retrieved so far, one per RETR.
-    fn retrieved(&self) -> Vec<String> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
-}
-
-impl Drop for FtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn t0() -> NaiveDateTime {
     NaiveDate::from_ymd_opt(2024, 2, 20)

@@ -308,6 +308,21 @@ pub enum Step {
 }
 
 impl Selection {
+    /// Adds what a server's listing (`listing`, selected as this was) reported that the
+    /// frames fetched from it cannot: its duplicates and untimed names, each once.
+    pub fn add_unfetched(&mut self, listing: Selection) {
+        for d in listing.duplicates {
+            if !self.duplicates.contains(&d) {
+                self.duplicates.push(d);
+            }
+        }
+        for u in listing.untimed {
+            if !self.untimed.contains(&u) {
+                self.untimed.push(u);
+            }
+        }
+    }
+
     /// The movie's steps in order: every frame, and each gap filled as `fill` says.
     pub fn steps(&self, fill: Fill) -> Vec<Step> {
         let mut steps = Vec::with_capacity(self.frames.len() + self.gaps.len());

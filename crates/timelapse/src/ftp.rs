@@ -170,6 +170,25 @@ pub struct SyncReport {
     pub bytes: u64,
 }
 
+impl SyncReport {
+    /// The frames still missing after every try, as one sentence; `None` when none is.
+    pub fn failure(&self) -> Option<String> {
+        if self.failed.is_empty() {
+            return None;
+        }
+        let list: Vec<String> = self
+            .failed
+            .iter()
+            .map(|f| format!("{}: {}", f.name, f.reason))
+            .collect();
+        Some(format!(
+            "{} frame(s) could not be downloaded (the others were; run again to finish): {}",
+            self.failed.len(),
+            list.join("; ")
+        ))
+    }
+}
+
 /// A file in the server's listing: its size and modification time, when the server
 /// gives them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

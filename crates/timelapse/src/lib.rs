@@ -7,6 +7,8 @@
 pub mod compose;
 pub mod ftp;
 pub mod label;
+#[cfg(feature = "test-util")]
+pub mod test_ftp;
 pub mod y4m;
 
 use std::io::Write;

@@ -362,19 +362,10 @@ async fn job(
             read_only: args.dry_run,
         };
         let (sync, remote) = ftp::sync(source, &mut store, &want, args.dry_run)?;
-        let failed = sync.failed.clone();
-        let listed = sync.listed;
+        let (failure, listed) = (sync.failure(), sync.listed);
         report.sync = Some(sync);
-        if !failed.is_empty() {
-            let list: Vec<String> = failed
-                .iter()
-                .map(|f| format!("{}: {}", f.name, f.reason))
-                .collect();
-            bail!(
-                "{} frame(s) could not be downloaded (the others were; run again to finish): {}",
-                failed.len(),
-                list.join("; ")
-            );
+        if let Some(failure) = failure {
+            bail!("{failure}");
         }
         if args.dry_run {
             // Nothing was downloaded: the movie is planned from the server's listing.
@@ -406,18 +397,8 @@ async fn job(
     let mut selection =
         timelapse::select(&names, want.pattern, want.period, want.end, args.cadence)
             .with_context(|| format!("{}", dir.display()))?;
-    if let Some(remote) = on_server {
-        // What the server has and was not fetched: its duplicates and untimed names.
-        for d in remote.duplicates {
-            if !selection.duplicates.contains(&d) {
-                selection.duplicates.push(d);
-            }
-        }
-        for u in remote.untimed {
-            if !selection.untimed.contains(&u) {
-                selection.untimed.push(u);
-            }
-        }
+    if let Some(listing) = on_server {
+        selection.add_unfetched(listing);
     }
     plan(
         args,
