@@ -69,6 +69,14 @@ fn write_frames(dir: &Path) {
     frame(29, W, H).save(dir.join("legend.png")).unwrap();
 }
 
+/// A temporary folder with the test's frames in its `served/`, for a server to serve.
+fn served_frames() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let served = tmp.path().join("served");
+    write_frames(&served);
+    (tmp, served)
+}
+
 fn write_basemap(dir: &Path) -> PathBuf {
     let path = dir.join("basemap.png");
     RgbaImage::from_pixel(40, 24, Rgba([BASEMAP[0], BASEMAP[1], BASEMAP[2], 255]))
@@ -149,9 +157,7 @@ fn failed_with(o: &Output, wanted: &[&str]) -> String {
 
 #[test]
 fn frames_from_ftp_are_downloaded_once_and_made_into_a_movie_over_the_basemap() {
-    let tmp = tempfile::tempdir().unwrap();
-    let served = tmp.path().join("served");
-    write_frames(&served);
+    let (tmp, served) = served_frames();
     let basemap = write_basemap(tmp.path());
     let server = FtpServer::start(&served, &[]);
     let frames = tmp.path().join("frames");
@@ -350,9 +356,7 @@ fn a_folder_of_frames_goes_through_the_pipeline_and_into_the_catalog() {
 
 #[test]
 fn a_dry_run_lists_the_server_and_touches_nothing() {
-    let tmp = tempfile::tempdir().unwrap();
-    let served = tmp.path().join("served");
-    write_frames(&served);
+    let (tmp, served) = served_frames();
     let server = FtpServer::start(&served, &["--no-mlsd"]);
     let out = tmp.path().join("out");
     let frames = tmp.path().join("frames");
@@ -386,9 +390,7 @@ fn a_dry_run_lists_the_server_and_touches_nothing() {
 
 #[test]
 fn a_server_that_drops_mid_transfer_is_tried_again_then_named() {
-    let tmp = tempfile::tempdir().unwrap();
-    let served = tmp.path().join("served");
-    write_frames(&served);
+    let (tmp, served) = served_frames();
     let out = tmp.path().join("out");
     let frames = tmp.path().join("frames");
     let base = |url: &str| {
@@ -442,9 +444,7 @@ fn a_server_that_drops_mid_transfer_is_tried_again_then_named() {
 
 #[test]
 fn ftps_is_used_when_the_server_offers_it_and_required_by_ftps_urls() {
-    let tmp = tempfile::tempdir().unwrap();
-    let served = tmp.path().join("served");
-    write_frames(&served);
+    let (tmp, served) = served_frames();
     let certs = tmp.path().join("certs");
     let out = tmp.path().join("out");
     let ca = certs.join("ca.pem");
@@ -494,9 +494,7 @@ fn ftps_is_used_when_the_server_offers_it_and_required_by_ftps_urls() {
 
 #[test]
 fn ftp_logins_refused_and_servers_unreachable_are_errors() {
-    let tmp = tempfile::tempdir().unwrap();
-    let served = tmp.path().join("served");
-    write_frames(&served);
+    let (tmp, served) = served_frames();
     let out = tmp.path().join("out");
     let server = FtpServer::start(&served, &["--user", "sci", "--password", "right"]);
     let url = format!("ftp://sci:wrong@127.0.0.1:{}/", server.port);
