@@ -353,3 +353,44 @@ impl MediaProber for S3Prober<'_> {
         media_info_from_header(&header, object.size_bytes)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn y4m_headers_give_size_rate_aspect_and_duration() {
+        let head = b"YUV4MPEG2 W64 H32 F30000:1001 Ip A4:3 C420jpeg XCOLORRANGE=LIMITED\nFRAME\n";
+        let header_len = 67;
+        assert_eq!(head.iter().position(|&b| b == b'\n'), Some(header_len - 1));
+        let frame = 6 + 64 * 32 * 3 / 2;
+        let info = media_info_from_y4m(head, header_len as u64 + 30 * frame).unwrap();
+        let video = info.video.unwrap();
+        assert_eq!((video.width_px, video.height_px), (64, 32));
+        assert!((video.fps - 29.97).abs() < 0.01, "{}", video.fps);
+        assert_eq!(video.sample_aspect, (4, 3));
+        assert!((info.duration_s - 30.0 / (30000.0 / 1001.0)).abs() < 1e-9);
+        assert!(info.audio.is_none());
+        // 4:2:2 frames are larger, so fewer fit in the same bytes.
+        let head422 = b"YUV4MPEG2 W64 H32 F25:1 C422\n";
+        let len = head422.len() as u64 + 10 * (6 + 64 * 32 * 2);
+        assert_eq!(
+            media_info_from_y4m(head422, len).unwrap().duration_s,
+            10.0 / 25.0
+        );
+    }
+
+    #[test]
+    fn bad_y4m_headers_say_what_is_wrong() {
+        for (head, why) in [
+            (&b"YUV4MPEG3 W64 H32\n"[..], "signature"),
+            (b"YUV4MPEG2 W64 F25:1\n", "no frame size"),
+            (b"YUV4MPEG2 W64 H32 F25:0\n", "frame rate"),
+            (b"YUV4MPEG2 W64 H32 C411\n", "colour space"),
+            (b"YUV4MPEG2 W64 H32", "end of line"),
+        ] {
+            let e = media_info_from_y4m(head, 1000).unwrap_err().to_string();
+            assert!(e.contains(why), "{e}");
+        }
+    }
+}
