@@ -179,8 +179,11 @@ fn the_label_is_drawn_bottom_left_and_clipped_to_small_pictures() {
         "top right untouched"
     );
     assert_eq!(big.get_pixel(2, 150), &Rgb([0, 0, 0]), "the box");
-    let mut tiny = RgbImage::new(6, 4);
+    // A picture smaller than the box: clipped to it, not a panic.
+    let mut tiny = RgbImage::from_pixel(6, 4, Rgb([0, 0, 200]));
     label::draw(&mut tiny, "2024-02-26 12:00 UTC");
+    assert_eq!(tiny.get_pixel(0, 0), &Rgb([0, 0, 200]), "the margin");
+    assert_ne!(tiny.get_pixel(3, 1), &Rgb([0, 0, 200]), "the box, clipped");
 }
 
 #[test]
