@@ -238,20 +238,7 @@ impl LinkWriter for CloudLinks<'_> {
             if attempt > 1 {
                 tokio::time::sleep(std::time::Duration::from_millis(25 * attempt as u64)).await;
             }
-            let got = s3
-                .get_object()
-                .bucket(bucket)
-                .key(key)
-                .send()
-                .await
-                .map_err(|e| port_error("s3 GetObject (catalog)", e))?;
-            let e_tag = got.e_tag().map(str::to_string);
-            let bytes = got
-                .body
-                .collect()
-                .await
-                .map_err(|e| PortError::Unavailable(format!("{}: {e}", target.catalog)))?
-                .into_bytes();
+            let (bytes, e_tag) = crate::s3::get_object(s3, bucket, key).await?;
             let edited = set_entry(&target.catalog, &bytes, &target.dataset_id, &update).map_err(
                 |e| match e {
                     CatalogError::NoDataset { .. } => PortError::NotFound(e.to_string()),

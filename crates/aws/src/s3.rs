@@ -81,6 +81,26 @@ impl S3Store {
     }
 }
 
+/// An object's bytes and ETag, in any bucket (a catalog, a time-lapse's frames).
+///
+/// # Errors
+/// [`PortError`] from S3 ([`port_error`]'s classes), or the body cut short.
+pub async fn get_object(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<(Vec<u8>, Option<String>), PortError> {
+    let out = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| port_error(&format!("s3 GetObject {key}"), e))?;
+    let e_tag = out.e_tag().map(str::to_string);
+    Ok((collect(key, out.body).await?, e_tag))
+}
+
 async fn collect(key: &str, body: ByteStream) -> Result<Vec<u8>, PortError> {
     body.collect()
         .await
@@ -112,15 +132,7 @@ impl ObjectReader for S3Store {
     }
 
     async fn get(&self, key: &str) -> Result<Vec<u8>, PortError> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| port_error(&format!("s3 GetObject {key}"), e))?;
-        collect(key, out.body).await
+        Ok(get_object(&self.client, &self.bucket, key).await?.0)
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, PortError> {
