@@ -7,235 +7,27 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use chrono::NaiveDateTime;
-use serde::Serialize;
-use vidpipe_domain::catalog::{iso8601_utc, CatalogTarget};
+use vidpipe_domain::catalog::CatalogTarget;
 use vidpipe_domain::outbox::{DeliveryKind, DeliveryState};
 use vidpipe_domain::record::VideoStatus;
 use vidpipe_domain::sidecar::Sidecar;
-use vidpipe_domain::timelapse::{self, Fill, FrameTime, Period, Selection};
+use vidpipe_domain::timelapse::{self, Fill, FrameTime, Selection};
 use vidpipe_local::{encode_movie, EncoderSettings};
 use vidpipe_sheets::catalog::{self, CatalogLocation, CatalogOutcome};
 use vidpipe_timelapse::compose::{self, Composer};
-use vidpipe_timelapse::ftp::{self, FolderStore, FtpSource, SyncReport, Want};
+use vidpipe_timelapse::ftp::{self, FolderStore, FtpSource, Want};
 
-/// Movie sizes and rates that players expect.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Preset {
-    /// Science On a Sphere: 4096×2048 equirectangular, 30 fps, H.264 yuv420p.
-    Sos,
-    /// The web: 1920×1080, 30 fps.
-    Web,
-}
-
-impl Preset {
-    fn size(self) -> (u32, u32) {
-        match self {
-            Preset::Sos => (4096, 2048),
-            Preset::Web => (1920, 1080),
-        }
-    }
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-pub enum FillArg {
-    None,
-    Hold,
-    Blank,
-    Basemap,
-}
-
-#[derive(clap::Args)]
-pub struct TimelapseArgs {
-    /// The frames: a folder, or ftp://[user[:password]@]host[:port]/dir (ftps:// to
-    /// insist on TLS). One PNG or JPEG per time step, the time in the name.
-    #[arg(long)]
-    input: String,
-    /// The movie's period, ending at --end: ISO 8601 (P1Y, P1M, P7D, PT6H) or 1Y, 1M,
-    /// 1W, 1D. Months are calendar months.
-    #[arg(long, value_parser = period)]
-    period: Period,
-    /// The period's end, UTC (2024-02-26T19:00:00Z, or a date). Default: the newest
-    /// frame.
-    #[arg(long, value_parser = utc)]
-    end: Option<FrameTime>,
-    /// Where frames from FTP are kept between runs. Default: OUT/frames/HOST/DIR.
-    #[arg(long)]
-    frames: Option<PathBuf>,
-    /// How times are written in the names (strftime, as %Y%j_%H). Default: the common
-    /// forms (YYYYMMDD, YYYYMMDD_HHMM, YYYYMMDDHHMM, YYYY-MM-DDTHH_MM_SSZ).
-    #[arg(long)]
-    pattern: Option<String>,
-    /// The time between frames (ISO 8601, as PT6H or P7D). Default: the median step.
-    #[arg(long, value_parser = cadence)]
-    cadence: Option<i64>,
-    /// An image drawn below every frame (scaled to the movie's size); it shows where
-    /// the frames are transparent.
-    #[arg(long)]
-    basemap: Option<PathBuf>,
-    /// Frames a second [default: 30].
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=120))]
-    fps: Option<u32>,
-    /// The movie's size, WxH: each frame scaled to fit and padded. Default: the
-    /// frames' own size (then they must all have it).
-    #[arg(long, value_parser = size)]
-    size: Option<(u32, u32)>,
-    /// A player's size and rate (--size and --fps override it).
-    #[arg(long, value_enum)]
-    preset: Option<Preset>,
-    /// Draw each frame's date and time on it.
-    #[arg(long)]
-    label: bool,
-    /// What shows for a missing frame: nothing (the movie skips it), the frame before
-    /// held, a black frame, or the basemap alone.
-    #[arg(long, value_enum, default_value = "none")]
-    fill: FillArg,
-    /// The movie's file name, without .mp4. Default: the input folder's name.
-    #[arg(long)]
-    name: Option<String>,
-    /// x264 constant rate factor (0–51, lower is better quality).
-    #[arg(long, default_value_t = EncoderSettings::DEFAULT_CRF, value_parser = clap::value_parser!(u8).range(0..=51))]
-    crf: u8,
-    /// x264 preset.
-    #[arg(long, default_value = "medium")]
-    x264_preset: String,
-    /// Make the movie only: no renditions, HLS, GIF or cover, no publishing.
-    #[arg(long)]
-    movie_only: bool,
-    /// The dataset catalog to update (a JSON file, or s3://bucket/key): the dataset's
-    /// startTime and endTime become the first and last frames' times, its dataLink the
-    /// published link.
-    #[arg(long, requires = "dataset_id")]
-    catalog: Option<String>,
-    /// The dataset's id in the catalog.
-    #[arg(long, requires = "catalog")]
-    dataset_id: Option<String>,
-    /// Where the run report (JSON) goes. Default: beside the movie, NAME.report.json.
-    #[arg(long)]
-    report: Option<PathBuf>,
-    /// A PEM file of CA certificates for an FTPS server's certificate (instead of the
-    /// Mozilla roots).
-    #[arg(long, env = "VIDPIPE_FTP_CA")]
-    ftp_ca: Option<PathBuf>,
-    /// Print what would happen and touch nothing: the server is listed, nothing is
-    /// downloaded, removed, encoded or written.
-    #[arg(long)]
-    dry_run: bool,
-}
-
-fn period(text: &str) -> Result<Period, String> {
-    Period::parse(text).map_err(|e| e.to_string())
-}
-
-fn cadence(text: &str) -> Result<i64, String> {
-    match Period::parse(text).map_err(|e| e.to_string())? {
-        Period { months: 0, seconds } => Ok(seconds),
-        _ => Err(format!(
-            "{text:?}: a cadence in months or years has no fixed length; give days (P30D)"
-        )),
-    }
-}
-
-fn utc(text: &str) -> Result<FrameTime, String> {
-    let iso = iso8601_utc(text)?;
-    NaiveDateTime::parse_from_str(&iso, "%Y-%m-%dT%H:%M:%SZ").map_err(|e| e.to_string())
-}
-
-fn size(text: &str) -> Result<(u32, u32), String> {
-    let bad = || format!("{text:?}: a size is WIDTHxHEIGHT, as 1920x1080");
-    let (w, h) = text.split_once(['x', 'X']).ok_or_else(bad)?;
-    let (w, h): (u32, u32) = (
-        w.trim().parse().map_err(|_| bad())?,
-        h.trim().parse().map_err(|_| bad())?,
-    );
-    if w == 0 || h == 0 || w > compose::MAX_SIDE || h > compose::MAX_SIDE {
-        return Err(format!(
-            "{text:?}: each side must be 1 to {} pixels",
-            compose::MAX_SIDE
-        ));
-    }
-    Ok((w, h))
-}
+mod args;
+mod report;
+pub use args::TimelapseArgs;
+use args::{FillArg, Preset};
+use report::{
+    one_line, CatalogReport, Duplicate, FramesReport, MovieReport, PeriodReport, PipelineReport,
+    RunReport,
+};
 
 fn stamp(t: FrameTime) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-/// The run report: what was found, fetched, made, handed on and written.
-#[derive(Debug, Default, Serialize)]
-struct RunReport {
-    input: String,
-    dry_run: bool,
-    period: Option<PeriodReport>,
-    frames: Option<FramesReport>,
-    sync: Option<SyncReport>,
-    movie: Option<MovieReport>,
-    pipeline: Option<PipelineReport>,
-    catalog: Option<CatalogReport>,
-    /// Why the run failed; `None` when it did not.
-    error: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct PeriodReport {
-    start: String,
-    end: String,
-    first_frame: String,
-    last_frame: String,
-}
-
-#[derive(Debug, Serialize)]
-struct FramesReport {
-    /// Frame files in the folder.
-    found: usize,
-    /// The period's frames, one per time.
-    used: usize,
-    duplicates: Vec<Duplicate>,
-    /// Frame files whose name has no time: left out.
-    untimed: Vec<String>,
-    cadence_s: Option<i64>,
-    /// The times a frame was expected at and none is there.
-    gaps: Vec<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct Duplicate {
-    kept: String,
-    dropped: String,
-}
-
-#[derive(Debug, Serialize)]
-struct MovieReport {
-    path: String,
-    /// Whether the movie was made (it is in place); false in a dry run or a failure.
-    made: bool,
-    width: u32,
-    height: u32,
-    fps: u32,
-    /// Frames in the movie: the period's frames, and the gaps filled.
-    steps: usize,
-    duration_s: f64,
-    fill: String,
-    label: bool,
-    basemap: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct PipelineReport {
-    video_id: String,
-    status: String,
-    links: Vec<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct CatalogReport {
-    catalog: String,
-    dataset_id: String,
-    start: String,
-    end: String,
-    link: Option<String>,
-    result: String,
 }
 
 /// Runs the job; the report is written (or, in a dry run, printed) whatever happens.
@@ -269,56 +61,6 @@ pub async fn run(out: &Path, args: &TimelapseArgs, interactive: bool) -> Result<
     }
     println!("{}", one_line(&report));
     result.map(|()| ExitCode::SUCCESS)
-}
-
-fn one_line(r: &RunReport) -> String {
-    let mut parts = vec![format!("timelapse {}", r.input)];
-    if let Some(f) = &r.frames {
-        parts.push(format!(
-            "{} frames found, {} used, {} duplicate(s), {} gap(s), {} untimed",
-            f.found,
-            f.used,
-            f.duplicates.len(),
-            f.gaps.len(),
-            f.untimed.len()
-        ));
-    }
-    if let Some(s) = &r.sync {
-        let verb = if r.dry_run {
-            "to download"
-        } else {
-            "downloaded"
-        };
-        parts.push(format!(
-            "{} {verb}, {} up to date",
-            s.downloaded.len(),
-            s.up_to_date
-        ));
-    }
-    if let Some(p) = &r.period {
-        parts.push(format!("{} to {}", p.first_frame, p.last_frame));
-    }
-    if let Some(m) = &r.movie {
-        let verb = match (r.dry_run, m.made) {
-            (true, _) => "would make",
-            (false, true) => "made",
-            (false, false) => "did not make",
-        };
-        parts.push(format!(
-            "{verb} {} ({} frames, {:.2} s)",
-            m.path, m.steps, m.duration_s
-        ));
-    }
-    if let Some(p) = &r.pipeline {
-        parts.push(format!("video {} {}", p.video_id, p.status));
-    }
-    if let Some(c) = &r.catalog {
-        parts.push(format!("catalog {}", c.result));
-    }
-    if r.error.is_some() {
-        parts.push("FAILED".into());
-    }
-    parts.join("; ")
 }
 
 async fn job(
@@ -369,7 +111,8 @@ async fn job(
         }
         if args.dry_run {
             // Nothing was downloaded: the movie is planned from the server's listing.
-            return plan(args, report, remote, wanted_size, fps, &movie, &dir, listed);
+            plan(args, report, remote, wanted_size, fps, &movie, &dir, listed);
+            return Ok(());
         }
         on_server = Some(remote);
     }
@@ -409,7 +152,7 @@ async fn job(
         &movie,
         &dir,
         names.len(),
-    )?;
+    );
     if args.dry_run {
         return Ok(());
     }
@@ -532,7 +275,7 @@ fn plan(
     movie: &Path,
     dir: &Path,
     found: usize,
-) -> Result<()> {
+) {
     let steps = selection.steps(fill(args.fill));
     let (first, last) = (
         selection.frames.first().expect("select keeps one at least"),
@@ -572,7 +315,6 @@ fn plan(
         cadence_s: selection.cadence_s,
         gaps: selection.gaps.into_iter().map(stamp).collect(),
     });
-    Ok(())
 }
 
 /// Writes the period into the catalog now (`--movie-only`: nothing is published, so
