@@ -168,9 +168,7 @@ impl Stub {
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
-                if let Some(request) = serve(stream, &answer) {
-                    seen.lock().unwrap().push(request);
-                }
+                serve(stream, &answer, &seen);
             }
         });
         Stub { endpoint, requests }
@@ -186,10 +184,13 @@ impl Stub {
     }
 }
 
+/// Reads one request, records it, then answers: recorded before the client can see
+/// the answer, so a test that reads `requests` after its call returns finds it.
 fn serve(
     mut stream: TcpStream,
     answer: &impl Fn(&StubRequest) -> (u16, String),
-) -> Option<StubRequest> {
+    seen: &Mutex<Vec<StubRequest>>,
+) -> Option<()> {
     let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
@@ -221,12 +222,13 @@ fn serve(
         body,
     };
     let (status, text) = answer(&request);
+    seen.lock().unwrap().push(request);
     let _ = write!(
         stream,
         "HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nx-amzn-requestid: stub\r\nConnection: close\r\n\r\n{text}",
         text.len()
     );
-    Some(request)
+    Some(())
 }
 
 /// A MediaConvert stand-in: CreateJob answers a job whose id is derived from the
