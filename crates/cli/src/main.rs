@@ -6,6 +6,8 @@
 mod command;
 mod delivery;
 mod progress;
+mod queue;
+mod serve;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -39,8 +41,23 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Make renditions, HLS, MP3, GIF, frame captures, a cover, manifest.json and
-    /// report.html for one video (or audio file).
-    Process(command::process::ProcessArgs),
+    /// report.html for each video (or audio file, or link).
+    Process(Box<command::process::ProcessArgs>),
+    /// Process each video dropped in a folder, once it has finished being written.
+    Watch(Box<command::watch::WatchArgs>),
+    /// The web app: library, upload, links, live progress, search, the JSON API.
+    Serve(Box<command::serve::ServeArgs>),
+    /// Find the videos where words were said (or are in a title, description or tags).
+    Search {
+        /// The words; every one must match (word forms count: "measure" finds "measured").
+        words: String,
+        /// At most this many hits.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Print the hits as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Send what is still due for published videos: speaker emails and organiser
     /// notices a mail server could not take, links a locked sheet deferred.
     Publish(command::publish::PublishArgs),
@@ -85,6 +102,11 @@ fn main() -> ExitCode {
             Command::Publish(args) => command::publish::run(&cli.out, args).await,
             Command::Catalog(c) => command::catalog::run(c).await,
             Command::Timelapse(args) => command::timelapse::run(&cli.out, args, interactive).await,
+            Command::Watch(args) => command::watch::run(&cli.out, args),
+            Command::Serve(args) => command::serve::run(&cli.out, args).await,
+            Command::Search { words, limit, json } => {
+                command::search::run(&cli.out, words, *limit, *json)
+            }
             Command::List { json } => command::list::run(&cli.out, *json),
             Command::Show { id, json } => command::show::run(&cli.out, id, *json),
         }

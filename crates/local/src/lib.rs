@@ -3,12 +3,14 @@
 //! measures, Rekognition's part), SQLite (DynamoDB's part) and a report page.
 
 pub mod analyze;
+pub mod download;
 pub mod mail;
 pub mod movie;
 pub mod probe;
 pub mod publish;
 pub mod records;
 pub mod report;
+pub mod search;
 pub mod store;
 pub mod transcoder;
 
@@ -18,5 +20,6 @@ pub use movie::{encode_movie, MovieEncodeError};
 pub use probe::FfProber;
 pub use publish::{LogNotifier, ReportPublisher};
 pub use records::SqliteRecords;
+pub use search::{Field as SearchField, SearchHit};
 pub use store::LocalStore;
 pub use transcoder::{EncoderSettings, FfmpegTranscoder, Progress, ProgressSink};

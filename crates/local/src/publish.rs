@@ -9,7 +9,7 @@ use vidpipe_domain::record::{Stage, VideoRecord};
 use vidpipe_domain::transcript::Transcript;
 use vidpipe_domain::PortError;
 
-use crate::report::{render, SpeechView};
+use crate::report::{render, CaptionsSource, SpeechView, SUBTITLES_VTT};
 use crate::store::LocalStore;
 
 /// Writes `report.html` beside the outputs; the links are its path and the HLS master's.
@@ -21,30 +21,11 @@ impl Publisher for ReportPublisher<'_> {
     async fn publish(&self, record: &VideoRecord) -> Result<Vec<String>, PortError> {
         let key = keys::report(&record.id);
         let dir = keys::media_dir(&record.id);
-        let mut transcript = None;
-        if let Some(speech) = &record.speech {
-            let doc = self.store.get(&speech.transcript_key).await?;
-            let parsed = Transcript::from_transcribe_json(&speech.transcript_key, &doc)
-                .map_err(|e| PortError::Invalid(e.to_string()))?;
-            let vtt = match self
-                .store
-                .get(&keys::transcript_file(&record.id, "captions.vtt"))
-                .await
-            {
-                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-                Err(PortError::NotFound(_)) => to_vtt(&cues(&parsed, f64::MAX)),
-                Err(e) => return Err(e),
-            };
-            transcript = Some((parsed, vtt));
-        }
-        let view = transcript.as_ref().map(|(t, vtt)| SpeechView {
-            transcript: t,
-            captions_vtt: vtt,
-        });
+        let speech = LoadedSpeech::of(self.store, record).await?;
         let page = render(
             record,
             &|k| self.store.relative_path(&dir, k),
-            view.as_ref(),
+            speech.view().as_ref(),
         );
         self.store.put(&key, page.into_bytes(), "text/html").await?;
         let mut links = vec![self.store.path_of(&key)?.display().to_string()];
@@ -61,6 +42,62 @@ impl Publisher for ReportPublisher<'_> {
             );
         }
         Ok(links)
+    }
+}
+
+/// A video's transcript and the captions its player shows, read from the store.
+pub struct LoadedSpeech {
+    pub transcript: Option<Transcript>,
+    /// WebVTT: a link's English subtitles when it came with some, else the captions
+    /// made from the transcript.
+    pub captions_vtt: Option<String>,
+    pub captions_source: CaptionsSource,
+}
+
+impl LoadedSpeech {
+    /// # Errors
+    /// The transcript the record names cannot be read or parsed.
+    pub async fn of(store: &LocalStore, record: &VideoRecord) -> Result<LoadedSpeech, PortError> {
+        let mut transcript = None;
+        let mut vtt = None;
+        if let Some(speech) = &record.speech {
+            let doc = store.get(&speech.transcript_key).await?;
+            let parsed = Transcript::from_transcribe_json(&speech.transcript_key, &doc)
+                .map_err(|e| PortError::Invalid(e.to_string()))?;
+            vtt = match text_of(store, &keys::transcript_file(&record.id, "captions.vtt")).await? {
+                Some(text) => Some(text),
+                None => Some(to_vtt(&cues(&parsed, f64::MAX))),
+            };
+            transcript = Some(parsed);
+        }
+        let subtitles = text_of(store, &keys::transcript_file(&record.id, SUBTITLES_VTT)).await?;
+        let captions_source = match subtitles {
+            Some(_) => CaptionsSource::LinkSubtitles,
+            None => CaptionsSource::Transcription,
+        };
+        Ok(LoadedSpeech {
+            transcript,
+            captions_vtt: subtitles.or(vtt),
+            captions_source,
+        })
+    }
+
+    /// What the report shows of it; `None` without captions.
+    pub fn view(&self) -> Option<SpeechView<'_>> {
+        self.captions_vtt.as_deref().map(|vtt| SpeechView {
+            transcript: self.transcript.as_ref(),
+            captions_vtt: vtt,
+            captions_source: self.captions_source,
+        })
+    }
+}
+
+/// A stored text object, `None` when there is none.
+async fn text_of(store: &LocalStore, key: &str) -> Result<Option<String>, PortError> {
+    match store.get(key).await {
+        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+        Err(PortError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

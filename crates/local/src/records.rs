@@ -102,13 +102,15 @@ impl SqliteRecords {
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(db_error)?;
         conn.execute_batch(SCHEMA).map_err(db_error)?;
+        conn.execute_batch(crate::search::SCHEMA)
+            .map_err(db_error)?;
         migrate_cover_stage(&conn).map_err(db_error)?;
         Ok(SqliteRecords {
             conn: Mutex::new(conn),
         })
     }
 
-    fn with<T>(
+    pub(crate) fn with<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error>,
     ) -> Result<T, PortError> {
@@ -124,6 +126,15 @@ impl SqliteRecords {
             rows.collect()
         })?;
         texts.iter().map(|t| parse(t)).collect()
+    }
+
+    /// Each video's id and record version, to tell which changed since a last look.
+    pub fn versions(&self) -> Result<Vec<(String, u64)>, PortError> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached("SELECT id, version FROM videos")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+            rows.collect()
+        })
     }
 
     /// The record whose id starts with `prefix` (at least 4 characters), if exactly one.

@@ -26,11 +26,26 @@ table{border-collapse:collapse;width:100%;font-size:13px} td,th{border-bottom:1p
 const SEEK_JS: &str = "document.addEventListener('click',function(e){var t=e.target.closest('[data-t]');\
 if(!t)return;var p=document.getElementById('player');if(!p)return;p.currentTime=parseFloat(t.dataset.t);p.play();});";
 
+/// The name, under `transcripts/<id>/`, of the English subtitles a link came with.
+pub const SUBTITLES_VTT: &str = "subtitles.en.vtt";
+
 /// What the report shows of the speech, besides the record.
 pub struct SpeechView<'a> {
-    pub transcript: &'a Transcript,
+    /// vidpipe's own transcript, when the video was transcribed.
+    pub transcript: Option<&'a Transcript>,
     /// WebVTT text, inlined into the player's caption track.
     pub captions_vtt: &'a str,
+    /// Where the captions come from, told under the player.
+    pub captions_source: CaptionsSource,
+}
+
+/// Which transcript the player's captions show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptionsSource {
+    /// vidpipe's transcription (Whisper locally, Transcribe in the cloud).
+    Transcription,
+    /// The English subtitles of the page the video was downloaded from.
+    LinkSubtitles,
 }
 
 fn mib(bytes: u64) -> String {
@@ -47,7 +62,6 @@ pub fn render(
     rel: &dyn Fn(&str) -> String,
     speech: Option<&SpeechView<'_>>,
 ) -> String {
-    let cover = record.cover_key.as_deref().map(rel);
     let page: Markup = html! {
         (DOCTYPE)
         html lang="en" {
@@ -58,21 +72,41 @@ pub fn render(
                 style { (PreEscaped(CSS)) }
             }
             body {
-                (heading(record))
-                (watch(record, rel, speech, cover.as_deref()))
-                @if let Some(sp) = speech { (speech_section(record, rel, sp)) }
-                @if let Some(c) = &cover { h2 { "Cover" } img src=(c) alt="cover" width="480"; }
-
-                (renditions(record, rel, cover.as_deref()))
-                (media(record, rel))
-                (frames(record, rel))
-                (outputs(record, rel))
+                (body(record, rel, speech, None))
                 p.muted { "Everything above is listed with its plan in " a href="manifest.json" { "manifest.json" } "." }
                 script { (PreEscaped(SEEK_JS)) }
             }
         }
     };
     page.into_string()
+}
+
+/// The report's stylesheet, for pages that show [`body`].
+pub fn css() -> &'static str {
+    CSS
+}
+
+/// What the report shows, without the page around it: `vidpipe serve`'s video page
+/// shows it too. `hls` is the HLS master playlist's URL, given to the player as its
+/// `data-hls` attribute for a script that plays it (the MP4 rendition stays its
+/// source otherwise).
+pub fn body(
+    record: &VideoRecord,
+    rel: &dyn Fn(&str) -> String,
+    speech: Option<&SpeechView<'_>>,
+    hls: Option<&str>,
+) -> Markup {
+    let cover = record.cover_key.as_deref().map(rel);
+    html! {
+        (heading(record))
+        (watch(record, rel, speech, cover.as_deref(), hls))
+        @if let Some((sp, t)) = speech.and_then(|sp| sp.transcript.map(|t| (sp, t))) { (speech_section(record, rel, sp, t)) }
+        @if let Some(c) = &cover { h2 { "Cover" } img src=(c) alt="cover" width="480"; }
+        (renditions(record, rel, cover.as_deref()))
+        (media(record, rel))
+        (frames(record, rel))
+        (outputs(record, rel))
+    }
 }
 
 /// Title, status, failure, description, tags, speakers and the clip.
@@ -104,6 +138,7 @@ fn watch(
     rel: &dyn Fn(&str) -> String,
     speech: Option<&SpeechView<'_>>,
     cover: Option<&str>,
+    hls: Option<&str>,
 ) -> Markup {
     let main = record
         .outputs_of(OutputKind::Rendition)
@@ -122,9 +157,12 @@ fn watch(
     html! {
         @if let Some(m) = main {
             h2 { "Watch" }
-            video #player controls preload="metadata" poster=[cover] {
+            video #player controls preload="metadata" poster=[cover] data-hls=[hls] {
                 source src=(rel(&m.key)) type="video/mp4";
                 @if let Some(t) = &track { track kind="captions" src=(t) srclang="en" label="English" default; }
+            }
+            @if let Some(s) = speech {
+                p.muted { "Captions: " (match s.captions_source { CaptionsSource::Transcription => "vidpipe's transcription", CaptionsSource::LinkSubtitles => "the link's English subtitles" }) "." }
             }
         }
     }
@@ -135,11 +173,13 @@ fn speech_section(
     record: &VideoRecord,
     rel: &dyn Fn(&str) -> String,
     sp: &SpeechView<'_>,
+    transcript: &Transcript,
 ) -> Markup {
     html! {
         h2 { "Transcript" }
-        @if sp.transcript.low_confidence { p.bad { "Low confidence: the speech may not be English, or is hard to hear. No tags were taken from it." } }
-        @let sentences = sp.transcript.sentences();
+        @if sp.captions_source == CaptionsSource::LinkSubtitles { p.muted { "The player's captions are the link's own English subtitles; this transcript is vidpipe's." } }
+        @if transcript.low_confidence { p.bad { "Low confidence: the speech may not be English, or is hard to hear. No tags were taken from it." } }
+        @let sentences = transcript.sentences();
         @if sentences.is_empty() { p.muted { "No speech was found." } }
         div.transcript {
             @for s in &sentences {

