@@ -89,6 +89,8 @@ pub struct JobView {
 struct Job {
     view: JobView,
     input: Input,
+    /// A talk sheet for this job alone (a watched folder's).
+    sheet: Option<String>,
 }
 
 struct Shared {
@@ -139,6 +141,11 @@ impl Queue {
 
     /// Queues `input`; returns its job number.
     pub fn submit(&self, input: Input) -> u64 {
+        self.submit_with_sheet(input, None)
+    }
+
+    /// Queues `input` with its own talk sheet (instead of the queue's `--sheet`).
+    pub fn submit_with_sheet(&self, input: Input, sheet: Option<String>) -> u64 {
         let mut jobs = lock(&self.shared.jobs);
         let job = jobs.len() as u64 + 1;
         jobs.push(Job {
@@ -151,6 +158,7 @@ impl Queue {
                 progress: None,
             },
             input,
+            sheet,
         });
         drop(jobs);
         lock(&self.shared.pending).0.push_back(job);
@@ -223,9 +231,9 @@ fn work(shared: &Shared) {
         let input = lock(&shared.jobs)
             .iter()
             .find(|j| j.view.job == job)
-            .map(|j| j.input.clone());
-        if let Some(input) = input {
-            let (state, video_id, detail) = match run_job(shared, &runtime, job, &input) {
+            .map(|j| (j.input.clone(), j.sheet.clone()));
+        if let Some((input, sheet)) = input {
+            let (state, video_id, detail) = match run_job(shared, &runtime, job, &input, sheet) {
                 Ok(done) => done,
                 Err(e) => (JobState::Failed, None, Some(format!("{e:#}"))),
             };
@@ -245,18 +253,27 @@ fn run_job(
     runtime: &tokio::runtime::Runtime,
     job: u64,
     input: &Input,
+    sheet: Option<String>,
 ) -> Result<Outcome> {
     let mut args = shared.args.clone();
+    if sheet.is_some() {
+        args.sheet = sheet;
+    }
     match input {
         Input::File(path) => args.inputs = vec![path.display().to_string()],
         Input::Link(url) => {
             update(shared, job, |v| v.state = JobState::Downloading);
             let dir = shared.out.join("downloads").join(link_folder(url));
+            let decile = std::sync::atomic::AtomicU64::new(0);
             let progress = |done: u64, total: Option<u64>| {
                 let fraction = total
                     .filter(|t| *t > 0)
                     .map(|t| (done as f64 / t as f64).min(1.0));
                 update(shared, job, |v| v.progress = fraction);
+                let tenth = fraction.map_or(0, |f| (f * 10.0) as u64);
+                if tenth > decile.fetch_max(tenth, std::sync::atomic::Ordering::Relaxed) {
+                    tracing::info!("downloading {url}: {}% ({done} bytes)", tenth * 10);
+                }
             };
             let got = download(url, &dir, shared.max_download_bytes, &progress)?;
             if let Some(title) = &got.title {

@@ -479,3 +479,128 @@ fn a_watched_folder_processes_each_file_once_with_its_sidecar() {
     assert_eq!(again.len(), 1);
     assert_eq!(again[0]["version"], all[0]["version"], "nothing redone");
 }
+
+#[test]
+fn a_talk_sheet_dropped_in_the_watched_folder_fills_the_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let drop = tmp.path().join("drop");
+    std::fs::create_dir_all(&drop).unwrap();
+    let out = tmp.path().join("out");
+    make_media(
+        &drop,
+        "Metrics at scale",
+        Media {
+            seconds: 2.0,
+            size: Some("160x120"),
+            ..Media::default()
+        },
+    );
+    std::fs::write(
+        drop.join("talks.csv"),
+        "title,speakers,room\nMetrics at scale,Ada Lovelace,B1\nOther talk,Bob,B2\n",
+    )
+    .unwrap();
+    let o = vidpipe(
+        &out,
+        &[
+            "watch",
+            drop.to_str().unwrap(),
+            "--once",
+            "--settle-s",
+            "0.2",
+            "--no-transcribe",
+        ],
+    );
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    let all = records(&out);
+    assert_eq!(all.len(), 1, "the sheet is not a video");
+    let speakers = all[0]["sidecar"]["speakers"].to_string();
+    assert!(
+        speakers.contains("Ada Lovelace"),
+        "the row filled the speakers: {}",
+        all[0]
+    );
+}
+
+#[test]
+fn links_to_a_video_file_and_an_hls_stream_are_processed_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    std::fs::create_dir_all(site.join("hls")).unwrap();
+    let file = make_media(
+        &site,
+        "plain",
+        Media {
+            seconds: 3.0,
+            size: Some("320x240"),
+            ..Media::default()
+        },
+    );
+    let stream = make_media(
+        tmp.path(),
+        "stream",
+        Media {
+            seconds: 4.0,
+            size: Some("160x120"),
+            ..Media::default()
+        },
+    );
+    let ok = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(&stream)
+        .args([
+            "-c",
+            "copy",
+            "-f",
+            "hls",
+            "-hls_time",
+            "1",
+            "-hls_playlist_type",
+            "vod",
+        ])
+        .arg(site.join("hls/index.m3u8"))
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "the HLS stream");
+    assert!(file.exists());
+    let web = StaticServer::start(&site);
+    let out = tmp.path().join("out");
+    let o = vidpipe(
+        &out,
+        &[
+            "process",
+            "--no-transcribe",
+            &format!("{}/plain.mp4", web.url),
+            &format!("{}/hls/index.m3u8", web.url),
+            &format!("{}/missing.mp4", web.url),
+        ],
+    );
+    let table = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{table}\n{}", text(&o.stderr));
+    assert!(table.contains("2 of 3 published"), "{table}");
+    let missing = table.lines().find(|l| l.contains("missing.mp4")).unwrap();
+    assert!(
+        missing.contains("failed") && missing.contains("404"),
+        "{missing}"
+    );
+    let all = records(&out);
+    let durations: Vec<f64> = all
+        .iter()
+        .map(|r| r["media"]["duration_s"].as_f64().unwrap())
+        .collect();
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert!(
+        durations.iter().any(|d| (d - 3.0).abs() < 0.2),
+        "{durations:?}"
+    );
+    assert!(
+        durations.iter().any(|d| (d - 4.0).abs() < 0.3),
+        "{durations:?}"
+    );
+}

@@ -1,8 +1,9 @@
 //! `vidpipe watch DIR`: a drop folder, as the bucket's `uploads/` is in the cloud. A
 //! video or audio file that appears there is processed once it has finished being
 //! written (its size and modification time unchanged for `--settle-s`); a sidecar
-//! (`<name>.json`) dropped beside it is used, as `vidpipe process` uses it, and
-//! `--sheet` gives the talk sheet whose row fills what the sidecar leaves out.
+//! (`<name>.json`) dropped beside it is used, as `vidpipe process` uses it, and so is a
+//! talk sheet dropped in the folder (one `.xlsx`, `.ods` or `.csv` file), or the one
+//! `--sheet` names: its row fills what the sidecar leaves out.
 //!
 //! The folder is looked at every second (a poll, which works on every file system,
 //! network shares included). A file is queued once per content: a restarted watch
@@ -74,6 +75,28 @@ fn candidates(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// The talk sheet in `dir`: its one `.xlsx`, `.ods` or `.csv` file (none, or several:
+/// none is used).
+fn sheet_in(dir: &Path) -> Option<String> {
+    let sheets: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            let ext = p
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            matches!(ext.as_str(), "xlsx" | "ods" | "csv") && p.is_file()
+        })
+        .collect();
+    match sheets.as_slice() {
+        [one] => Some(one.display().to_string()),
+        _ => None,
+    }
+}
+
 /// The files that have settled since the last look, each once.
 fn settled(
     dir: &Path,
@@ -137,8 +160,9 @@ pub fn run(out: &Path, args: &WatchArgs) -> Result<ExitCode> {
     eprintln!("watching {} (Ctrl-C to stop)", args.dir.display());
     loop {
         for path in settled(&args.dir, &mut seen, &mut taken, settle)? {
-            tracing::info!(file = %path.display(), "queued");
-            queue.submit(Input::File(path));
+            let sheet = args.sheet.clone().or_else(|| sheet_in(&args.dir));
+            tracing::info!(file = %path.display(), sheet = ?sheet, "queued");
+            queue.submit_with_sheet(Input::File(path), sheet);
         }
         for job in queue.jobs() {
             if job.state.is_settled() && reported.insert(job.job) {

@@ -367,7 +367,9 @@ mod tests {
             "{d}"
         );
         assert!(
-            r.hashtags.iter().any(|t| t.contains("observability")),
+            r.hashtags
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case("#observability")),
             "{:?}",
             r.hashtags
         );
