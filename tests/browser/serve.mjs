@@ -66,9 +66,11 @@ try {
   const landedS = await page.evaluate(() => document.getElementById('player').currentTime);
   if (Math.abs(landedS - wordS) > 1) fail(`the player is at ${landedS} s, the word at ${wordS} s`);
 
-  // Play the HLS rendition: by hls.js (a blob: source) or the browser's own HLS.
+  // Play the HLS rendition through the vendored hls.js (Media Source: a blob: source).
   const source = await page.evaluate(() => document.getElementById('player').currentSrc);
-  if (!(source.startsWith('blob:') || source.includes('.m3u8'))) fail('not playing HLS: ' + source);
+  if (!source.startsWith('blob:')) fail('not playing HLS by hls.js: ' + source);
+  const levels = await page.evaluate(() => window.vidpipeHls.levels.map((l) => l.height));
+  if (levels.length < 1) fail('hls.js found no rungs');
   const before = landedS;
   await page.evaluate(() => { const p = document.getElementById('player'); p.muted = true; return p.play(); });
   await page.waitForFunction((t) => document.getElementById('player').currentTime > t + 1, before, { timeout: 30000 });
@@ -82,7 +84,7 @@ try {
   if (h1.trim() !== title) fail('the page shows ' + h1);
   await page.screenshot({ path: `${artefacts}/video.png`, fullPage: true });
 
-  console.log(JSON.stringify({ id, title, word_s: wordS, landed_s: landedS, played_s: playedS, source: source.slice(0, 5) }));
+  console.log(JSON.stringify({ id, title, word_s: wordS, landed_s: landedS, played_s: playedS, source: source.slice(0, 5), rungs: levels }));
 } finally {
   await browser.close();
 }

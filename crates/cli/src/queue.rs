@@ -111,6 +111,35 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The options of the queue's workers that `watch` and `serve` share.
+#[derive(clap::Args, Clone, Debug)]
+pub struct WorkerArgs {
+    /// How many videos are processed at a time. Default: one per two cores.
+    #[arg(long, short = 'j', value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Whisper model folder (see `vidpipe process --help`).
+    #[arg(long, env = "VIDPIPE_WHISPER_MODEL")]
+    pub model_dir: Option<PathBuf>,
+    /// Skip speech: no transcript, captions, speech tags or promo plan.
+    #[arg(long)]
+    pub no_transcribe: bool,
+}
+
+impl WorkerArgs {
+    /// `process`' defaults with these options.
+    pub fn process_args(&self) -> ProcessArgs {
+        ProcessArgs {
+            model_dir: self.model_dir.clone(),
+            no_transcribe: self.no_transcribe,
+            ..ProcessArgs::defaults()
+        }
+    }
+
+    pub fn workers(&self) -> usize {
+        self.jobs.map_or_else(default_workers, usize::from)
+    }
+}
+
 /// One job per two cores, at least one.
 pub fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))

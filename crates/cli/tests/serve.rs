@@ -14,20 +14,25 @@ use serde_json::Value;
 
 const SETTLE: Duration = Duration::from_secs(240);
 
+/// `dir/name.mp4`: a short clip of testsrc2 with a tone.
+fn clip(dir: &std::path::Path, name: &str, seconds: f64, size: &str) -> std::path::PathBuf {
+    make_media(
+        dir,
+        name,
+        Media {
+            seconds,
+            size: Some(size),
+            ..Media::default()
+        },
+    )
+}
+
 #[test]
 fn an_upload_is_processed_followed_live_and_found_by_search() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let server = Server::start(&out, &["--no-transcribe"]);
-    let video = make_media(
-        tmp.path(),
-        "upload talk",
-        Media {
-            seconds: 4.0,
-            size: Some("320x240"),
-            ..Media::default()
-        },
-    );
+    let video = clip(tmp.path(), "upload talk", 4.0, "320x240");
 
     // The event stream, opened before the upload: it must tell of the new video.
     let mut events = reqwest::blocking::Client::builder()
@@ -118,15 +123,7 @@ fn a_link_is_downloaded_with_its_subtitles_and_the_report_says_so() {
     let tmp = tempfile::tempdir().unwrap();
     let site = tmp.path().join("site");
     std::fs::create_dir_all(&site).unwrap();
-    make_media(
-        &site,
-        "talk",
-        Media {
-            seconds: 4.0,
-            size: Some("320x240"),
-            ..Media::default()
-        },
-    );
+    clip(&site, "talk", 4.0, "320x240");
     std::fs::write(
         site.join("talk.vtt"),
         "WEBVTT\n\n00:00.000 --> 00:02.000\nSubtitles from the page\n",
@@ -346,15 +343,7 @@ fn the_server_refuses_what_it_must() {
     );
     assert_eq!(r.status(), 400);
     assert!(r.text().unwrap().contains("empty (0 bytes)"));
-    let small = make_media(
-        tmp.path(),
-        "small",
-        Media {
-            seconds: 1.0,
-            size: Some("160x120"),
-            ..Media::default()
-        },
-    );
+    let small = clip(tmp.path(), "small", 1.0, "160x120");
     let r = upload(
         reqwest::blocking::multipart::Form::new()
             .file("file", &small)
@@ -374,24 +363,8 @@ fn the_server_refuses_what_it_must() {
 fn several_files_go_through_one_queue_and_end_in_a_table() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let a = make_media(
-        tmp.path(),
-        "a",
-        Media {
-            seconds: 2.0,
-            size: Some("160x120"),
-            ..Media::default()
-        },
-    );
-    let b = make_media(
-        tmp.path(),
-        "b",
-        Media {
-            seconds: 3.0,
-            size: Some("160x120"),
-            ..Media::default()
-        },
-    );
+    let a = clip(tmp.path(), "a", 2.0, "160x120");
+    let b = clip(tmp.path(), "b", 3.0, "160x120");
     let empty = tmp.path().join("empty.mp4");
     std::fs::write(&empty, b"").unwrap();
     let o = vidpipe(
@@ -431,15 +404,7 @@ fn a_watched_folder_processes_each_file_once_with_its_sidecar() {
     let drop = tmp.path().join("drop");
     std::fs::create_dir_all(&drop).unwrap();
     let out = tmp.path().join("out");
-    make_media(
-        &drop,
-        "first",
-        Media {
-            seconds: 2.0,
-            size: Some("160x120"),
-            ..Media::default()
-        },
-    );
+    clip(&drop, "first", 2.0, "160x120");
     std::fs::write(drop.join("first.json"), r#"{"title": "Dropped talk"}"#).unwrap();
     std::fs::write(drop.join("notes.txt"), "not a video").unwrap();
     let o = vidpipe(
@@ -486,15 +451,7 @@ fn a_talk_sheet_dropped_in_the_watched_folder_fills_the_record() {
     let drop = tmp.path().join("drop");
     std::fs::create_dir_all(&drop).unwrap();
     let out = tmp.path().join("out");
-    make_media(
-        &drop,
-        "Metrics at scale",
-        Media {
-            seconds: 2.0,
-            size: Some("160x120"),
-            ..Media::default()
-        },
-    );
+    clip(&drop, "Metrics at scale", 2.0, "160x120");
     std::fs::write(
         drop.join("talks.csv"),
         "title,speakers,room\nMetrics at scale,Ada Lovelace,B1\nOther talk,Bob,B2\n",
@@ -532,24 +489,8 @@ fn links_to_a_video_file_and_an_hls_stream_are_processed_from_the_command_line()
     let tmp = tempfile::tempdir().unwrap();
     let site = tmp.path().join("site");
     std::fs::create_dir_all(site.join("hls")).unwrap();
-    let file = make_media(
-        &site,
-        "plain",
-        Media {
-            seconds: 3.0,
-            size: Some("320x240"),
-            ..Media::default()
-        },
-    );
-    let stream = make_media(
-        tmp.path(),
-        "stream",
-        Media {
-            seconds: 4.0,
-            size: Some("160x120"),
-            ..Media::default()
-        },
-    );
+    let file = clip(&site, "plain", 3.0, "320x240");
+    let stream = clip(tmp.path(), "stream", 4.0, "160x120");
     let ok = std::process::Command::new("ffmpeg")
         .args(["-v", "error", "-y", "-i"])
         .arg(&stream)
@@ -603,4 +544,80 @@ fn links_to_a_video_file_and_an_hls_stream_are_processed_from_the_command_line()
         durations.iter().any(|d| (d - 4.0).abs() < 0.3),
         "{durations:?}"
     );
+}
+
+#[test]
+fn a_run_started_from_the_command_line_shows_in_the_servers_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let server = Server::start(&out, &["--no-transcribe"]);
+    let mut events = reqwest::blocking::Client::builder()
+        .timeout(None)
+        .build()
+        .unwrap()
+        .get(format!("{}/api/events", server.url))
+        .send()
+        .unwrap();
+    let video = clip(tmp.path(), "from the terminal", 3.0, "320x240");
+    let o = process(&out, &video, &["--no-transcribe"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let id = record_of(&out, "from the terminal.mp4")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    while !(seen.contains(&id) && seen.contains("\"status\":\"published\"")) {
+        let n = events.read(&mut buf).expect("the stream stays open");
+        assert!(n > 0, "the stream ended: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    // The library shows it too.
+    let page = server.get("/").text().unwrap();
+    assert!(page.contains(&format!("id=\"v-{id}\"")), "{page}");
+}
+
+#[test]
+fn a_link_larger_than_the_download_limit_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    clip(&site, "big", 3.0, "320x240");
+    let web = StaticServer::start(&site);
+    let out = tmp.path().join("out");
+    let o = vidpipe(
+        &out,
+        &[
+            "process",
+            "--no-transcribe",
+            "--max-download-mib",
+            "0",
+            &format!("{}/big.mp4", web.url),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let table = text(&o.stdout);
+    assert!(
+        table.contains("larger than the limit of 0 bytes"),
+        "{table}"
+    );
+    let downloads = out.join("downloads");
+    let kept: Vec<_> = walk(&downloads)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "mp4"))
+        .collect();
+    assert!(kept.is_empty(), "nothing too large is kept: {kept:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

@@ -5,7 +5,8 @@
 //! yt-dlp is run as a program, as ffmpeg is (`pip install yt-dlp`, done by `make
 //! setup`). Its options used here are documented in its README ("Usage and Options"):
 //! `--print after_move:…` prints the final file's path once it is written,
-//! `--max-filesize` skips a larger file, `--progress-template` gives machine-readable
+//! `--max-filesize` skips a larger file (telling so only without `--quiet`, which
+//! `--print` implies: hence `--no-quiet`), `--progress-template` gives machine-readable
 //! progress lines.
 
 use std::io::{BufRead, BufReader};
@@ -66,7 +67,7 @@ pub fn download(
     };
     std::fs::create_dir_all(dir).map_err(|e| failed(format!("{}: {e}", dir.display())))?;
     let mut child = Command::new("yt-dlp")
-        .args(["--ignore-config", "--no-playlist", "--newline", "--progress"])
+        .args(["--ignore-config", "--no-playlist", "--newline", "--progress", "--no-quiet"])
         .args(["--no-colors", "--no-mtime", "--restrict-filenames"])
         .args(["--max-filesize", &max_bytes.to_string()])
         .args(["--write-subs", "--sub-langs", "en.*,en", "--sub-format", "vtt"])

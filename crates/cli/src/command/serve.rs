@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 
 use super::process::ProcessArgs;
-use crate::queue::{default_workers, Queue};
+use crate::queue::{Queue, WorkerArgs};
 use crate::serve::{random_token, router, App};
 
 #[derive(clap::Args, Clone)]
@@ -30,15 +30,8 @@ pub struct ServeArgs {
     /// The largest download a link may give, in MiB.
     #[arg(long, default_value_t = 20 * 1024)]
     pub max_download_mib: u64,
-    /// How many videos are processed at a time. Default: one per two cores.
-    #[arg(long, short = 'j', value_parser = clap::value_parser!(u16).range(1..))]
-    pub jobs: Option<u16>,
-    /// Whisper model folder (see `vidpipe process --help`).
-    #[arg(long, env = "VIDPIPE_WHISPER_MODEL")]
-    pub model_dir: Option<PathBuf>,
-    /// Skip speech for what the server processes.
-    #[arg(long)]
-    pub no_transcribe: bool,
+    #[command(flatten)]
+    pub workers: WorkerArgs,
 }
 
 /// Serves until interrupted (Ctrl-C), then lets the videos being processed finish.
@@ -56,12 +49,10 @@ pub async fn run(out: &Path, args: &ServeArgs) -> Result<ExitCode> {
     }
     let (store, records) = super::open(out)?;
     let process = ProcessArgs {
-        model_dir: args.model_dir.clone(),
-        no_transcribe: args.no_transcribe,
         max_download_mib: args.max_download_mib,
-        ..ProcessArgs::defaults()
+        ..args.workers.process_args()
     };
-    let workers = args.jobs.map_or_else(default_workers, usize::from);
+    let workers = args.workers.workers();
     let app = Arc::new(App {
         out: store.root().to_path_buf(),
         store,

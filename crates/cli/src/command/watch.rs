@@ -19,7 +19,7 @@ use vidpipe_domain::events::{AUDIO_EXTENSIONS, VIDEO_EXTENSIONS};
 
 use super::process::ProcessArgs;
 use crate::delivery::DeliveryArgs;
-use crate::queue::{default_workers, summary_table, Input, JobState, Queue};
+use crate::queue::{summary_table, Input, JobState, Queue, WorkerArgs};
 
 #[derive(clap::Args, Clone)]
 pub struct WatchArgs {
@@ -31,15 +31,8 @@ pub struct WatchArgs {
     /// Take what is in the folder now, process it, print the table and stop.
     #[arg(long)]
     pub once: bool,
-    /// How many videos are processed at a time. Default: one per two cores.
-    #[arg(long, short = 'j', value_parser = clap::value_parser!(u16).range(1..))]
-    pub jobs: Option<u16>,
-    /// Whisper model folder (see `vidpipe process --help`).
-    #[arg(long, env = "VIDPIPE_WHISPER_MODEL")]
-    pub model_dir: Option<PathBuf>,
-    /// Skip speech.
-    #[arg(long)]
-    pub no_transcribe: bool,
+    #[command(flatten)]
+    pub workers: WorkerArgs,
     /// The talk sheet (see `vidpipe process --help`).
     #[arg(long)]
     pub sheet: Option<String>,
@@ -142,18 +135,12 @@ pub fn run(out: &Path, args: &WatchArgs) -> Result<ExitCode> {
         "--settle-s must be seconds, not negative"
     );
     let process = ProcessArgs {
-        model_dir: args.model_dir.clone(),
-        no_transcribe: args.no_transcribe,
         sheet: args.sheet.clone(),
         delivery: args.delivery.clone(),
-        ..ProcessArgs::defaults()
+        ..args.workers.process_args()
     };
     process.delivery.open()?;
-    let queue = Queue::start(
-        out,
-        &process,
-        args.jobs.map_or_else(default_workers, usize::from),
-    );
+    let queue = Queue::start(out, &process, args.workers.workers());
     let settle = Duration::from_secs_f64(args.settle_s);
     let (mut seen, mut taken) = (HashMap::new(), HashSet::new());
     let mut reported = HashSet::new();

@@ -92,14 +92,17 @@
   if (player) {
     var start = page && page.dataset.start ? parseFloat(page.dataset.start) : null;
     var hlsUrl = player.dataset.hls;
+    // hls.js where Media Source Extensions are (it adapts the rung to the bandwidth the
+    // same way in every browser), else the browser's own HLS (Safari on iOS), else the
+    // MP4 rendition the element already has.
     if (hlsUrl) {
-      if (player.canPlayType('application/vnd.apple.mpegurl')) {
-        player.src = hlsUrl;
-      } else if (window.Hls && window.Hls.isSupported()) {
+      if (window.Hls && window.Hls.isSupported()) {
         var hls = new window.Hls();
         hls.loadSource(hlsUrl);
         hls.attachMedia(player);
         window.vidpipeHls = hls;
+      } else if (player.canPlayType('application/vnd.apple.mpegurl')) {
+        player.src = hlsUrl;
       }
     }
     if (start != null) {
