@@ -2,7 +2,7 @@
 //! processes what is uploaded or linked.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
