@@ -262,9 +262,18 @@ fn work(shared: &Shared) {
             .find(|j| j.view.job == job)
             .map(|j| (j.input.clone(), j.sheet.clone()));
         if let Some((input, sheet)) = input {
-            let (state, video_id, detail) = match run_job(shared, &runtime, job, &input, sheet) {
-                Ok(done) => done,
-                Err(e) => (JobState::Failed, None, Some(format!("{e:#}"))),
+            // A panic fails its job, not the worker (a server runs for days).
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run_job(shared, &runtime, job, &input, sheet)
+            }));
+            let (state, video_id, detail) = match ran {
+                Ok(Ok(done)) => done,
+                Ok(Err(e)) => (JobState::Failed, None, Some(format!("{e:#}"))),
+                Err(_) => (
+                    JobState::Failed,
+                    None,
+                    Some("vidpipe stopped on an internal error (a panic; see the log)".into()),
+                ),
             };
             update(shared, job, |v| {
                 v.state = state;

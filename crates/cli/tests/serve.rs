@@ -53,13 +53,17 @@ fn an_upload_is_processed_followed_live_and_found_by_search() {
     let id = body["id"].as_str().expect("an id at once").to_string();
     assert_eq!(id.len(), 16);
 
-    let mut seen = String::new();
-    let mut buf = [0u8; 4096];
-    while !seen.contains("\"status\":\"published\"") {
-        let n = events.read(&mut buf).expect("the stream stays open");
-        assert!(n > 0, "the stream ended: {seen}");
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
+    // This video's own stream, opened as its page opens it.
+    let mut one = reqwest::blocking::Client::builder()
+        .timeout(None)
+        .build()
+        .unwrap()
+        .get(format!("{}/api/videos/{id}/events", server.url))
+        .send()
+        .unwrap();
+    let mine = read_until(&mut one, &["\"status\":\"published\""]);
+    assert!(mine.contains(&format!("\"id\":\"{id}\"")), "{mine}");
+    let seen = read_until(&mut events, &["\"status\":\"published\""]);
     assert!(
         seen.contains("event: video") && seen.contains(&id),
         "{seen}"
@@ -565,13 +569,7 @@ fn a_run_started_from_the_command_line_shows_in_the_servers_events() {
         .as_str()
         .unwrap()
         .to_string();
-    let mut seen = String::new();
-    let mut buf = [0u8; 4096];
-    while !(seen.contains(&id) && seen.contains("\"status\":\"published\"")) {
-        let n = events.read(&mut buf).expect("the stream stays open");
-        assert!(n > 0, "the stream ended: {seen}");
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
+    read_until(&mut events, &[id.as_str(), "\"status\":\"published\""]);
     // The library shows it too.
     let page = server.get("/").text().unwrap();
     assert!(page.contains(&format!("id=\"v-{id}\"")), "{page}");
@@ -607,6 +605,19 @@ fn a_link_larger_than_the_download_limit_is_refused() {
         .filter(|p| p.extension().is_some_and(|e| e == "mp4"))
         .collect();
     assert!(kept.is_empty(), "nothing too large is kept: {kept:?}");
+}
+
+/// Reads an event stream until everything in `wanted` has been seen; returns what was
+/// read.
+fn read_until(stream: &mut reqwest::blocking::Response, wanted: &[&str]) -> String {
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    while !wanted.iter().all(|w| seen.contains(w)) {
+        let n = stream.read(&mut buf).expect("the stream stays open");
+        assert!(n > 0, "the stream ended: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    seen
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

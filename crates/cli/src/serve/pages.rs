@@ -27,8 +27,9 @@ td img.cover{width:96px;border-radius:4px} .hit{margin:.8rem 0} mark{background:
 form.edit label{display:block;margin-top:.5rem;font-weight:600} form.edit input,form.edit textarea{width:100%;font:inherit}
 ";
 
-/// A whole page around `content`, with the CSRF token for the scripts.
-fn page(app: &super::App, title: &str, content: Markup) -> Html<String> {
+/// A whole page around `content`, with the CSRF token for the scripts; `player`: the
+/// page has the HLS player (hls.js is loaded).
+fn page(app: &super::App, title: &str, content: Markup, player: bool) -> Html<String> {
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
@@ -49,7 +50,7 @@ fn page(app: &super::App, title: &str, content: Markup) -> Html<String> {
                     }
                 }
                 (content)
-                script src="/assets/hls.light.min.js" {}
+                @if player { script src="/assets/hls.light.min.js" {} }
                 script src="/assets/app.js" {}
             }
         }
@@ -64,6 +65,7 @@ fn error_page(app: &super::App, status: StatusCode, message: &str) -> Response {
             app,
             "Error",
             html! { h1 { (status.as_str()) } p.bad { (message) } },
+            false,
         ),
     )
         .into_response()
@@ -124,7 +126,7 @@ pub async fn library(State(app): State<Shared>) -> Response {
             tbody { @for s in &summaries { (row(s)) } }
         }
     };
-    page(&app, "Library", content).into_response()
+    page(&app, "Library", content, false).into_response()
 }
 
 /// `GET /fragments/videos/{id}`: one row, for the live library.
@@ -176,7 +178,7 @@ pub async fn video(
             (edit_form(&app, &record))
         }
     };
-    page(&app, &record.title(), content).into_response()
+    page(&app, &record.title(), content, true).into_response()
 }
 
 /// Where the video is published: the links it has (the destinations come with the
@@ -329,7 +331,7 @@ pub async fn search(State(app): State<Shared>, Query(q): Query<SearchQuery>) -> 
             }
         }
     };
-    page(&app, "Search", content).into_response()
+    page(&app, "Search", content, false).into_response()
 }
 
 #[cfg(test)]
