@@ -35,13 +35,7 @@ fn an_upload_is_processed_followed_live_and_found_by_search() {
     let video = clip(tmp.path(), "upload talk", 4.0, "320x240");
 
     // The event stream, opened before the upload: it must tell of the new video.
-    let mut events = reqwest::blocking::Client::builder()
-        .timeout(None)
-        .build()
-        .unwrap()
-        .get(format!("{}/api/events", server.url))
-        .send()
-        .unwrap();
+    let mut events = server.events("/api/events");
     assert_eq!(events.headers()["content-type"], "text/event-stream");
 
     let r = server.upload(
@@ -54,13 +48,7 @@ fn an_upload_is_processed_followed_live_and_found_by_search() {
     assert_eq!(id.len(), 16);
 
     // This video's own stream, opened as its page opens it.
-    let mut one = reqwest::blocking::Client::builder()
-        .timeout(None)
-        .build()
-        .unwrap()
-        .get(format!("{}/api/videos/{id}/events", server.url))
-        .send()
-        .unwrap();
+    let mut one = server.events(&format!("/api/videos/{id}/events"));
     let mine = read_until(&mut one, &["\"status\":\"published\""]);
     assert!(mine.contains(&format!("\"id\":\"{id}\"")), "{mine}");
     let seen = read_until(&mut events, &["\"status\":\"published\""]);
@@ -411,39 +399,12 @@ fn a_watched_folder_processes_each_file_once_with_its_sidecar() {
     clip(&drop, "first", 2.0, "160x120");
     std::fs::write(drop.join("first.json"), r#"{"title": "Dropped talk"}"#).unwrap();
     std::fs::write(drop.join("notes.txt"), "not a video").unwrap();
-    let o = vidpipe(
-        &out,
-        &[
-            "watch",
-            drop.to_str().unwrap(),
-            "--once",
-            "--settle-s",
-            "0.5",
-            "--no-transcribe",
-        ],
-    );
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
+    watch_once(&out, &drop, "0.5");
     let all = records(&out);
     assert_eq!(all.len(), 1, "only the video");
     assert_eq!(all[0]["sidecar"]["title"], "Dropped talk");
     // Again: the same file is found done, not processed twice.
-    let o = vidpipe(
-        &out,
-        &[
-            "watch",
-            drop.to_str().unwrap(),
-            "--once",
-            "--settle-s",
-            "0.2",
-            "--no-transcribe",
-        ],
-    );
-    assert!(o.status.success());
+    watch_once(&out, &drop, "0.2");
     let again = records(&out);
     assert_eq!(again.len(), 1);
     assert_eq!(again[0]["version"], all[0]["version"], "nothing redone");
@@ -461,23 +422,7 @@ fn a_talk_sheet_dropped_in_the_watched_folder_fills_the_record() {
         "title,speakers,room\nMetrics at scale,Ada Lovelace,B1\nOther talk,Bob,B2\n",
     )
     .unwrap();
-    let o = vidpipe(
-        &out,
-        &[
-            "watch",
-            drop.to_str().unwrap(),
-            "--once",
-            "--settle-s",
-            "0.2",
-            "--no-transcribe",
-        ],
-    );
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
+    watch_once(&out, &drop, "0.2");
     let all = records(&out);
     assert_eq!(all.len(), 1, "the sheet is not a video");
     let speakers = all[0]["sidecar"]["speakers"].to_string();
@@ -555,13 +500,7 @@ fn a_run_started_from_the_command_line_shows_in_the_servers_events() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let server = Server::start(&out, &["--no-transcribe"]);
-    let mut events = reqwest::blocking::Client::builder()
-        .timeout(None)
-        .build()
-        .unwrap()
-        .get(format!("{}/api/events", server.url))
-        .send()
-        .unwrap();
+    let mut events = server.events("/api/events");
     let video = clip(tmp.path(), "from the terminal", 3.0, "320x240");
     let o = process(&out, &video, &["--no-transcribe"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
@@ -605,6 +544,26 @@ fn a_link_larger_than_the_download_limit_is_refused() {
         .filter(|p| p.extension().is_some_and(|e| e == "mp4"))
         .collect();
     assert!(kept.is_empty(), "nothing too large is kept: {kept:?}");
+}
+
+/// `vidpipe watch DIR --once`, without speech; it must succeed.
+fn watch_once(out: &std::path::Path, dir: &std::path::Path, settle_s: &str) {
+    let dir = dir.to_str().unwrap();
+    let args = [
+        "watch",
+        dir,
+        "--once",
+        "--settle-s",
+        settle_s,
+        "--no-transcribe",
+    ];
+    let o = vidpipe(out, &args);
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
 }
 
 /// Reads an event stream until everything in `wanted` has been seen; returns what was

@@ -54,6 +54,17 @@ impl Server {
         r.json().expect("JSON")
     }
 
+    /// Opens a server-sent event stream (no read timeout).
+    pub fn events(&self, path: &str) -> reqwest::blocking::Response {
+        reqwest::blocking::Client::builder()
+            .timeout(None)
+            .build()
+            .unwrap()
+            .get(format!("{}{path}", self.url))
+            .send()
+            .expect("the stream opens")
+    }
+
     /// Polls `GET /api/videos/{id}` until its status is published or failed.
     pub fn wait_settled(&self, id: &str, limit: Duration) -> Value {
         let start = Instant::now();
