@@ -15,6 +15,7 @@ use std::thread::JoinHandle;
 use anyhow::Result;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use vidpipe_domain::keys::{UploadIdentity, VideoId};
 use vidpipe_domain::record::VideoStatus;
 use vidpipe_local::download::{download, is_link};
 
@@ -86,11 +87,20 @@ pub struct JobView {
     pub progress: Option<f64>,
 }
 
+/// What one job has of its own, beside the queue's options.
+#[derive(Debug, Clone, Default)]
+pub struct JobOptions {
+    /// A talk sheet for this job alone (a watched folder's), instead of `--sheet`.
+    pub sheet: Option<String>,
+    /// The file's SHA-256 (hex), when it is known already (a web upload hashes as it
+    /// is received): not read again, and the video id is known from the start.
+    pub content_sha256: Option<String>,
+}
+
 struct Job {
     view: JobView,
     input: Input,
-    /// A talk sheet for this job alone (a watched folder's).
-    sheet: Option<String>,
+    options: JobOptions,
 }
 
 struct Shared {
@@ -170,11 +180,15 @@ impl Queue {
 
     /// Queues `input`; returns its job number.
     pub fn submit(&self, input: Input) -> u64 {
-        self.submit_with_sheet(input, None)
+        self.submit_with(input, JobOptions::default())
     }
 
-    /// Queues `input` with its own talk sheet (instead of the queue's `--sheet`).
-    pub fn submit_with_sheet(&self, input: Input, sheet: Option<String>) -> u64 {
+    /// Queues `input` with options of its own.
+    pub fn submit_with(&self, input: Input, options: JobOptions) -> u64 {
+        let video_id = options
+            .content_sha256
+            .as_deref()
+            .map(|sha| VideoId::derive(&UploadIdentity::Content { sha256_hex: sha }).to_string());
         let mut jobs = lock(&self.shared.jobs);
         let job = jobs.len() as u64 + 1;
         jobs.push(Job {
@@ -182,12 +196,12 @@ impl Queue {
                 job,
                 input: input.label(),
                 state: JobState::Queued,
-                video_id: None,
+                video_id,
                 detail: None,
                 progress: None,
             },
             input,
-            sheet,
+            options,
         });
         drop(jobs);
         lock(&self.shared.pending).0.push_back(job);
@@ -201,11 +215,6 @@ impl Queue {
             .iter()
             .map(|j| j.view.clone())
             .collect()
-    }
-
-    /// Sets what is known of a job (a web upload knows its video id at once).
-    pub fn set_video_id(&self, job: u64, id: &str) {
-        update(&self.shared, job, |v| v.video_id = Some(id.to_string()));
     }
 
     /// Lets the workers finish what is queued, waits for them, and returns every job.
@@ -260,11 +269,11 @@ fn work(shared: &Shared) {
         let input = lock(&shared.jobs)
             .iter()
             .find(|j| j.view.job == job)
-            .map(|j| (j.input.clone(), j.sheet.clone()));
-        if let Some((input, sheet)) = input {
+            .map(|j| (j.input.clone(), j.options.clone()));
+        if let Some((input, options)) = input {
             // A panic fails its job, not the worker (a server runs for days).
             let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                run_job(shared, &runtime, job, &input, sheet)
+                run_job(shared, &runtime, job, &input, options)
             }));
             let (state, video_id, detail) = match ran {
                 Ok(Ok(done)) => done,
@@ -291,12 +300,13 @@ fn run_job(
     runtime: &tokio::runtime::Runtime,
     job: u64,
     input: &Input,
-    sheet: Option<String>,
+    options: JobOptions,
 ) -> Result<Outcome> {
     let mut args = shared.args.clone();
-    if sheet.is_some() {
-        args.sheet = sheet;
+    if options.sheet.is_some() {
+        args.sheet = options.sheet;
     }
+    args.content_sha256 = options.content_sha256;
     match input {
         Input::File(path) => args.inputs = vec![path.display().to_string()],
         Input::Link(url) => {

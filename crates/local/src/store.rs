@@ -109,6 +109,19 @@ impl LocalStore {
     /// [`PortError::Invalid`] when the path has no file name;
     /// [`PortError::Failed`] when reading or linking fails.
     pub fn upload_file(&self, path: &Path) -> Result<ObjectCreated, PortError> {
+        self.upload_file_hashed(path, None)
+    }
+
+    /// [`upload_file`](Self::upload_file) of a file whose SHA-256 (hex) the caller has
+    /// already taken (a web upload hashes as it receives): it is not read again.
+    ///
+    /// # Errors
+    /// As [`upload_file`](Self::upload_file).
+    pub fn upload_file_hashed(
+        &self,
+        path: &Path,
+        sha256_hex: Option<&str>,
+    ) -> Result<ObjectCreated, PortError> {
         let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
             PortError::Invalid(format!("{}: no usable file name", path.display()))
         })?;
@@ -136,7 +149,15 @@ impl LocalStore {
             )));
         }
         std::os::unix::fs::symlink(&absolute, &link).map_err(|e| io_error(&link, e))?;
-        let (sha, size) = sha256_file(&absolute)?;
+        let (sha, size) = match sha256_hex {
+            Some(sha) => {
+                let size = fs::metadata(&absolute)
+                    .map_err(|e| io_error(&absolute, e))?
+                    .len();
+                (sha.to_string(), size)
+            }
+            None => sha256_file(&absolute)?,
+        };
         Ok(ObjectCreated {
             bucket: LOCAL_BUCKET.into(),
             key,
@@ -346,5 +367,8 @@ mod tests {
         let missing = store.upload_file(&dir.path().join("gone.mp4")).unwrap();
         assert_eq!((missing.size_bytes, missing.etag), (0, None));
         assert!(store.upload_file(dir.path()).is_err());
+        // A hash the caller took is used as it is (the file is not read again).
+        let known = store.upload_file_hashed(&src, Some("00ff")).unwrap();
+        assert_eq!((known.etag.as_deref(), known.size_bytes), (Some("00ff"), 3));
     }
 }

@@ -87,6 +87,9 @@ pub struct ProcessArgs {
     /// No summary of a published video on standard output (the queue prints a table).
     #[arg(skip)]
     pub no_summary: bool,
+    /// The file's SHA-256 (hex) when it is known already: the file is not read again.
+    #[arg(skip)]
+    pub content_sha256: Option<String>,
 }
 
 impl ProcessArgs {
@@ -123,6 +126,7 @@ impl ProcessArgs {
             speakers: None,
             delivery: DeliveryArgs::none(),
             no_summary: false,
+            content_sha256: None,
         }
     }
 
@@ -307,7 +311,7 @@ fn put_upload(store: &LocalStore, args: &ProcessArgs) -> Result<ObjectCreated> {
         None if stored.exists() => std::fs::remove_file(&stored)?,
         None => {}
     }
-    let event = store.upload_file(args.video())?;
+    let event = store.upload_file_hashed(args.video(), args.content_sha256.as_deref())?;
     store.take_created(); // The sidecar write: ingest reads it with the video.
     Ok(event)
 }

@@ -19,7 +19,7 @@ use vidpipe_domain::events::{AUDIO_EXTENSIONS, VIDEO_EXTENSIONS};
 
 use super::process::ProcessArgs;
 use crate::delivery::DeliveryArgs;
-use crate::queue::{summary_table, Input, JobState, Queue, WorkerArgs};
+use crate::queue::{summary_table, Input, JobOptions, JobState, Queue, WorkerArgs};
 
 #[derive(clap::Args, Clone)]
 pub struct WatchArgs {
@@ -149,7 +149,11 @@ pub fn run(out: &Path, args: &WatchArgs) -> Result<ExitCode> {
         for path in settled(&args.dir, &mut seen, &mut taken, settle)? {
             let sheet = args.sheet.clone().or_else(|| sheet_in(&args.dir));
             tracing::info!(file = %path.display(), sheet = ?sheet, "queued");
-            queue.submit_with_sheet(Input::File(path), sheet);
+            let options = JobOptions {
+                sheet,
+                ..JobOptions::default()
+            };
+            queue.submit_with(Input::File(path), options);
         }
         for job in queue.jobs() {
             if job.state.is_settled() && reported.insert(job.job) {

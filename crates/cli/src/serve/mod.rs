@@ -141,16 +141,29 @@ pub fn refuse(status: StatusCode, reason: impl Into<String>) -> Response {
 ///   urlencoded form carries it as its `csrf` field, checked by the form's handler). Else 403. Programs
 ///   that send neither header (curl, scripts) are not browsers and pass.
 async fn guard(State(app): State<Shared>, request: Request, next: Next) -> Response {
-    let headers = request.headers().clone();
+    let set_cookie = match check(&app, &request) {
+        Ok(c) => c,
+        Err(refused) => return refused,
+    };
+    let mut response = next.run(request).await;
+    if let Some(c) = set_cookie.and_then(|c| c.parse().ok()) {
+        response.headers_mut().insert(header::SET_COOKIE, c);
+    }
+    response
+}
+
+/// [`guard`]'s checks: the refusal, or the cookie to set (a browser gave `?token=`).
+fn check(app: &App, request: &Request) -> Result<Option<String>, Response> {
+    let headers = request.headers();
     let mut set_cookie = None;
     if let Some(token) = &app.token {
         let query_token = query_param(request.uri().query().unwrap_or(""), "token");
-        let given = bearer(&headers)
-            .or_else(|| cookie(&headers, TOKEN_COOKIE))
+        let given = bearer(headers)
+            .or_else(|| cookie(headers, TOKEN_COOKIE))
             .or(query_token.clone());
         let ok = given.is_some_and(|g| bool::from(g.as_bytes().ct_eq(token.as_bytes())));
         if !ok {
-            return refuse(StatusCode::UNAUTHORIZED, "this server needs its token (--token): Authorization: Bearer <token>, or ?token=<token> once in a browser");
+            return Err(refuse(StatusCode::UNAUTHORIZED, "this server needs its token (--token): Authorization: Bearer <token>, or ?token=<token> once in a browser"));
         }
         if query_token.is_some() {
             set_cookie = Some(format!(
@@ -158,23 +171,16 @@ async fn guard(State(app): State<Shared>, request: Request, next: Next) -> Respo
             ));
         }
     }
-    let unsafe_method = !matches!(*request.method(), Method::GET | Method::HEAD);
-    if unsafe_method {
-        if let Err(reason) = same_origin(&headers) {
-            return refuse(StatusCode::FORBIDDEN, reason);
-        }
-        if is_browser(&headers) && !has_csrf_header(&app, &headers) && !is_form_post(&headers) {
-            return refuse(
+    if !matches!(*request.method(), Method::GET | Method::HEAD) {
+        same_origin(headers).map_err(|reason| refuse(StatusCode::FORBIDDEN, reason))?;
+        if is_browser(headers) && !has_csrf_header(app, headers) && !is_form_post(headers) {
+            return Err(refuse(
                 StatusCode::FORBIDDEN,
                 "missing or wrong CSRF token (X-CSRF-Token)",
-            );
+            ));
         }
     }
-    let mut response = next.run(request).await;
-    if let Some(c) = set_cookie.and_then(|c| c.parse().ok()) {
-        response.headers_mut().insert(header::SET_COOKIE, c);
-    }
-    response
+    Ok(set_cookie)
 }
 
 /// Whether the request came from a browser: browsers send `Sec-Fetch-Site` (Fetch

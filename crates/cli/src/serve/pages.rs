@@ -101,7 +101,7 @@ pub async fn library(State(app): State<Shared>) -> Response {
         .queue
         .jobs()
         .into_iter()
-        .filter(|j| !j.state.is_settled() || j.state == JobState::Failed)
+        .filter(|j| j.state != JobState::Published)
         .collect();
     let content = html! {
         h1 { "Library" }

@@ -18,7 +18,7 @@ use vidpipe_domain::keys::{UploadIdentity, VideoId};
 use vidpipe_domain::sidecar::Sidecar;
 
 use super::{refuse, Shared};
-use crate::queue::Input;
+use crate::queue::{Input, JobOptions};
 
 /// Free space the disk must keep beside an upload: the renditions are written next.
 pub const FREE_MARGIN_BYTES: u64 = 512 << 20;
@@ -96,8 +96,11 @@ pub async fn receive(app: Shared, request: Request) -> Response {
         }
     }
     let id = VideoId::derive(&UploadIdentity::Content { sha256_hex: &sha });
-    let job = app.queue.submit(Input::File(video));
-    app.queue.set_video_id(job, id.as_str());
+    let options = JobOptions {
+        content_sha256: Some(sha),
+        ..JobOptions::default()
+    };
+    let job = app.queue.submit_with(Input::File(video), options);
     (
         StatusCode::ACCEPTED,
         Json(serde_json::json!({ "id": id, "job": job })),
