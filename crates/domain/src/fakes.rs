@@ -23,6 +23,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub struct MemStore {
     pub objects: Mutex<BTreeMap<String, Vec<u8>>>,
     pub created: Mutex<Vec<ObjectCreated>>,
+    /// Answer a HEAD or GET of a missing key as S3 answers a caller without
+    /// `s3:ListBucket`: 403 Access Denied, not "no such key" (S3 API Reference,
+    /// HeadObject and GetObject). Listings still answer.
+    pub without_list_bucket: std::sync::atomic::AtomicBool,
 }
 
 impl MemStore {
@@ -54,19 +58,37 @@ fn mem_etag(bytes: &[u8]) -> String {
     )
 }
 
+impl MemStore {
+    /// The answer for a missing `key`: not found, or 403 (see `without_list_bucket`).
+    fn missing(&self, key: &str) -> PortError {
+        if self
+            .without_list_bucket
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            PortError::Failed(format!("s3 {key}: AccessDenied (403): Access Denied"))
+        } else {
+            PortError::NotFound(key.into())
+        }
+    }
+}
+
 impl ObjectReader for MemStore {
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, PortError> {
-        Ok(lock(&self.objects).get(key).map(|b| ObjectInfo {
-            key: key.into(),
-            size_bytes: b.len() as u64,
-            etag: Some(mem_etag(b)),
-        }))
+        match lock(&self.objects).get(key) {
+            Some(b) => Ok(Some(ObjectInfo {
+                key: key.into(),
+                size_bytes: b.len() as u64,
+                etag: Some(mem_etag(b)),
+            })),
+            None => match self.missing(key) {
+                PortError::NotFound(_) => Ok(None),
+                denied => Err(denied),
+            },
+        }
     }
     async fn get(&self, key: &str) -> Result<Vec<u8>, PortError> {
-        lock(&self.objects)
-            .get(key)
-            .cloned()
-            .ok_or_else(|| PortError::NotFound(key.into()))
+        let found = lock(&self.objects).get(key).cloned();
+        found.ok_or_else(|| self.missing(key))
     }
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, PortError> {
         Ok(lock(&self.objects)

@@ -101,12 +101,13 @@ impl MediaConvertTranscoder<'_> {
         if plan.renditions.is_empty() {
             return Ok(());
         }
-        let key = keys::fade_overlay(id);
-        if self.store.head(&key).await?.is_none() {
-            let (w, h) = overlay_size(plan);
-            self.store.put(&key, black_png(w, h)?, "image/png").await?;
-        }
-        Ok(())
+        // Written every time, not when absent: this function's role has no
+        // `s3:ListBucket`, without which S3 answers a HEAD of a missing key with 403
+        // (S3 API Reference, HeadObject). The same plan gives the same image.
+        let (w, h) = overlay_size(plan);
+        self.store
+            .put(&keys::fade_overlay(id), black_png(w, h)?, "image/png")
+            .await
     }
 }
 

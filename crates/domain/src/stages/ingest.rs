@@ -277,7 +277,12 @@ async fn read_sidecar<S: ObjectReader>(
     store: &S,
     sidecar_key: &str,
 ) -> Result<Option<Sidecar>, StageError> {
-    if store.head(sidecar_key).await?.is_none() {
+    // A listing, not a HEAD: S3 answers a HEAD of a missing key with 403 to a caller
+    // without `s3:ListBucket` (S3 API Reference, HeadObject), and ingest's ListBucket
+    // is granted only for requests whose `s3:prefix` is under `uploads/`, which a
+    // listing carries and a HEAD does not.
+    let listed = store.list(sidecar_key).await?;
+    if !listed.iter().any(|o| o.key == sidecar_key) {
         return Ok(None);
     }
     Ok(Some(Sidecar::parse(

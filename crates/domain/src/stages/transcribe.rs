@@ -45,8 +45,7 @@ where
         match transcriber.transcribe(audio_key, &job_name).await? {
             Submission::Submitted { job_id } => Ok(format!("job {job_id} started")),
             Submission::Finished { outcome, .. } => {
-                write_transcript_files(store, &id, &outcome, clip_duration_s(&record)).await?;
-                // Last: its creation triggers transcribe-store.
+                // Its creation triggers transcribe-store, which writes the captions.
                 store
                     .put(
                         &keys::transcript_json(&id),
@@ -159,13 +158,13 @@ where
         Err(e) => return Err(record_failure(records, notifier, &id, stage, e).await),
     };
     // Amazon Transcribe writes its own subtitles (`transcript.srt`, `.vtt`); the
-    // captions vidpipe publishes are the same everywhere, made here when absent.
-    if store
-        .head(&keys::transcript_file(&id, "captions.vtt"))
-        .await?
-        .is_none()
-    {
-        write_transcript_files(store, &id, &transcript, clip_duration_s(&record)).await?;
+    // captions vidpipe publishes are the same everywhere, made here from the
+    // transcript. Written every time rather than when absent: asking S3 whether an
+    // object exists needs `s3:ListBucket`, without which a missing key answers 403
+    // (S3 API Reference, HeadObject), and the same transcript gives the same files.
+    let written = write_transcript_files(store, &id, &transcript, clip_duration_s(&record)).await;
+    if let Err(e) = written {
+        return Err(record_failure(records, notifier, &id, stage, e.into()).await);
     }
     let speech = understand(&record, transcript_key, &transcript, config);
     let stored = modify_record(records, &id, |r| {

@@ -182,3 +182,51 @@ async fn no_audio_stream_skips_transcription() {
         .unwrap()
         .is_empty());
 }
+
+/// S3 answers a HEAD or GET of a missing key with 403 to a role without
+/// `s3:ListBucket` (S3 API Reference, HeadObject): ingest looking for a sidecar that
+/// is not there, and transcribe-store for captions not written yet, must not ask
+/// that way. Transcription as in the cloud: the document comes later.
+#[tokio::test]
+async fn a_bucket_without_list_bucket_still_publishes_with_captions() {
+    let mut t = FakeTranscriber::speaking(TALK, 3.5);
+    t.asynchronous = true;
+    let w = speaking_world(t);
+    w.store
+        .without_list_bucket
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        crate::ports::ObjectReader::head(&w.store, "uploads/none.json")
+            .await
+            .is_err(),
+        "the fake answers a missing key with 403"
+    );
+    let event = w.upload("uploads/talk.mp4", b"v", Some(media(60.0, true, true)));
+    let transcoder = FakeTranscoder::new(&w.store);
+    let id = w.run(&transcoder, event).await;
+    let rec = w.record(&id);
+    assert_eq!(rec.failure, None);
+    assert_eq!(rec.stage(Stage::TranscribeStart), StageStatus::Done);
+    let transcript = spoken(TALK, 3.5).to_transcribe_json();
+    w.store.insert(&keys::transcript_json(&id), &transcript);
+    let handled = stages::transcribe_store(
+        &w.store,
+        &w.records,
+        &w.recorder,
+        &w.recorder,
+        &w.config.understanding,
+        &keys::transcript_json(&id),
+    )
+    .await;
+    assert!(handled.is_ok(), "{handled:?}");
+    assert_eq!(w.record(&id).stage(Stage::TranscribeStore), StageStatus::Done);
+    let vtt = w
+        .store
+        .objects
+        .lock()
+        .unwrap()
+        .get(&keys::transcript_file(&id, "captions.vtt"))
+        .cloned()
+        .expect("captions.vtt written");
+    assert!(String::from_utf8(vtt).unwrap().starts_with("WEBVTT"));
+}
