@@ -71,6 +71,21 @@ impl DynamoRecords {
 const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
 
 impl VideoRecords for DynamoRecords {
+    /// The function's name and its execution environment's log stream (Lambda's
+    /// `AWS_LAMBDA_FUNCTION_NAME` and `AWS_LAMBDA_LOG_STREAM_NAME`), for the default
+    /// lease: Lambda's longest timeout.
+    fn lease_terms(&self) -> vidpipe_domain::ports::LeaseTerms {
+        let var = |name| std::env::var(name).unwrap_or_else(|_| "?".into());
+        vidpipe_domain::ports::LeaseTerms {
+            holder: format!(
+                "{} ({})",
+                var("AWS_LAMBDA_FUNCTION_NAME"),
+                var("AWS_LAMBDA_LOG_STREAM_NAME")
+            ),
+            lease_s: vidpipe_domain::ports::DEFAULT_LEASE_S,
+        }
+    }
+
     async fn create(&self, record: &VideoRecord) -> Result<Created, PortError> {
         let result = self
             .client

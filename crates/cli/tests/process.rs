@@ -368,3 +368,64 @@ fn portrait_stays_portrait_and_a_window_past_the_end_is_clamped() {
     let g = video_stream(&gif).unwrap();
     assert!(g["height"].as_u64() > g["width"].as_u64());
 }
+
+/// A run killed during the transcode (`kill -9`: no chance to give its claim back)
+/// leaves the stage running under its lease; the next run without `--force` sees
+/// that the process holding it has ended, runs the video again and finishes it.
+#[test]
+fn a_run_killed_during_the_transcode_is_finished_by_the_next_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let video = make_media(
+        dir.path(),
+        "killed",
+        Media {
+            seconds: 40.0,
+            ..Media::default()
+        },
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vidpipe"))
+        .arg("--out")
+        .arg(&out)
+        .args(["process", video.to_str().unwrap(), "--no-transcribe"])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("vidpipe starts");
+    let transcode = |out: &Path| -> Option<(String, Value)> {
+        let list = vidpipe(out, &["list", "--json"]);
+        let records: Vec<Value> = serde_json::from_slice(&list.stdout).ok()?;
+        let stage = records.first()?["stages"]["transcode"].clone();
+        Some((stage["status"].as_str()?.to_string(), stage))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let running = loop {
+        match transcode(&out) {
+            Some((status, stage)) if status == "running" => break stage,
+            _ if std::time::Instant::now() > deadline => panic!("the transcode never ran"),
+            _ => std::thread::sleep(std::time::Duration::from_millis(100)),
+        }
+    };
+    let holder = format!("pid {} on ", child.id());
+    assert!(
+        running["lease"]["holder"]
+            .as_str()
+            .is_some_and(|h| h.starts_with(&holder)),
+        "{running}"
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert_eq!(
+        transcode(&out).unwrap().0,
+        "running",
+        "the claim outlives its run"
+    );
+
+    let again = process(&out, &video, &["--no-transcribe"]);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    let record = record_of(&out, "killed.mp4");
+    assert_eq!(record["status"], "published");
+    assert_eq!(record["stages"]["transcode"]["status"], "done");
+    assert!(record["stages"]["transcode"].get("lease").is_none());
+}

@@ -95,6 +95,28 @@ pub trait VideoRecords: Send + Sync {
         &self,
         record: &VideoRecord,
     ) -> impl Future<Output = Result<UpdateResult, PortError>> + Send;
+    /// The lease a claim made through this table takes: who holds it and for how many
+    /// seconds. The default, [`DEFAULT_LEASE_S`] by an unnamed holder, is Lambda's
+    /// longest timeout; adapters name the holder, and a local run, which may
+    /// transcode for hours, takes a longer lease and checks its holder's process.
+    fn lease_terms(&self) -> LeaseTerms {
+        LeaseTerms {
+            holder: "unnamed".into(),
+            lease_s: DEFAULT_LEASE_S,
+        }
+    }
+}
+
+/// 15 minutes: no Lambda invocation runs longer (AWS Lambda Developer Guide,
+/// "Configure Lambda function timeout": at most 900 seconds), so a claim older than
+/// that is held by an invocation that has ended.
+pub const DEFAULT_LEASE_S: u64 = 900;
+
+/// Who claims, and for how long; see [`VideoRecords::lease_terms`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseTerms {
+    pub holder: String,
+    pub lease_s: u64,
 }
 
 /// The result of a conditional update.

@@ -90,6 +90,28 @@ pub struct StageState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     pub updated_at_unix_s: u64,
+    /// Who holds a running stage, and until when: set by the claim; none while a
+    /// job outside vidpipe holds it (a MediaConvert job, until its state change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<Lease>,
+}
+
+/// A claim's lease: an invocation or process that dies holding a stage leaves it
+/// running, and once the lease has expired the stage may be claimed again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// Who claimed it, for people and for the local check of dead runs
+    /// (`pid 4242 on host`, or a Lambda function's name and request id).
+    pub holder: String,
+    /// Seconds since the Unix epoch after which the claim may be taken again.
+    pub expires_unix_s: u64,
+}
+
+impl Lease {
+    /// Whether the lease has run out at `now_unix_s`.
+    pub fn expired_at(&self, now_unix_s: u64) -> bool {
+        self.expires_unix_s <= now_unix_s
+    }
 }
 
 /// The video's overall state.
@@ -251,6 +273,7 @@ impl VideoRecord {
                             status: StageStatus::Pending,
                             detail: None,
                             updated_at_unix_s: now,
+                            lease: None,
                         },
                     )
                 })
@@ -289,8 +312,35 @@ impl VideoRecord {
                 status,
                 detail,
                 updated_at_unix_s: now_unix_s(),
+                lease: None,
             },
         );
+    }
+
+    /// Marks `stage` running, held by `lease`.
+    pub fn claim_stage(&mut self, stage: Stage, lease: Lease) {
+        self.set_stage(stage, StageStatus::Running, None);
+        if let Some(state) = self.stages.get_mut(&stage) {
+            state.lease = Some(lease);
+        }
+    }
+
+    /// The lease of `stage` when it is running, else `None`.
+    pub fn lease(&self, stage: Stage) -> Option<&Lease> {
+        self.stages
+            .get(&stage)
+            .filter(|s| s.status == StageStatus::Running)
+            .and_then(|s| s.lease.as_ref())
+    }
+
+    /// Whether `stage` may be claimed at `now_unix_s`: pending, or running under a
+    /// lease that has expired (its holder died or timed out).
+    pub fn claimable(&self, stage: Stage, now_unix_s: u64) -> bool {
+        match self.stage(stage) {
+            StageStatus::Pending => true,
+            StageStatus::Running => self.lease(stage).is_some_and(|l| l.expired_at(now_unix_s)),
+            _ => false,
+        }
     }
 
     /// Records a failure: the stage and the video are failed, with the reason.
@@ -321,6 +371,7 @@ impl VideoRecord {
             status,
             detail,
             updated_at_unix_s: now_unix_s(),
+            lease: None,
         });
     }
 

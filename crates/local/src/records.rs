@@ -8,9 +8,49 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
-use vidpipe_domain::ports::{Created, UpdateResult, VideoRecords};
-use vidpipe_domain::record::{Stage, VideoRecord};
+use vidpipe_domain::ports::{Created, LeaseTerms, UpdateResult, VideoRecords};
+use vidpipe_domain::record::{Stage, StageStatus, VideoRecord};
 use vidpipe_domain::{PortError, VideoId};
+
+/// How long a local run's claim lasts: a day, longer than any local transcode. A run
+/// that dies sooner is found by [`claim_of_a_dead_run`] when vidpipe starts again.
+pub const LOCAL_LEASE_S: u64 = 24 * 3600;
+
+/// This machine's name (`/proc/sys/kernel/hostname`), `localhost` where unknown.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// The holder this process writes into its claims' leases: `pid N on HOST`.
+pub fn local_holder() -> String {
+    format!("pid {} on {}", std::process::id(), host_name())
+}
+
+/// A stage of `record` still running under the lease of a vidpipe process on this
+/// machine that has ended (killed, crashed, the machine restarted): the stage and the
+/// holder, for a run that takes the video over. `None` when every running stage's
+/// holder is alive, on another machine, or unknown.
+pub fn claim_of_a_dead_run(record: &VideoRecord) -> Option<(Stage, String)> {
+    let host = host_name();
+    record.stages.iter().find_map(|(stage, state)| {
+        let lease = state
+            .lease
+            .as_ref()
+            .filter(|_| state.status == StageStatus::Running)?;
+        let pid = lease
+            .holder
+            .strip_prefix("pid ")?
+            .strip_suffix(&format!(" on {host}"))?
+            .parse::<u32>()
+            .ok()?;
+        let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+        (!alive).then(|| (*stage, lease.holder.clone()))
+    })
+}
 
 pub struct SqliteRecords {
     conn: Mutex<Connection>,
@@ -154,6 +194,13 @@ fn parse(text: &str) -> Result<VideoRecord, PortError> {
 }
 
 impl VideoRecords for SqliteRecords {
+    fn lease_terms(&self) -> LeaseTerms {
+        LeaseTerms {
+            holder: local_holder(),
+            lease_s: LOCAL_LEASE_S,
+        }
+    }
+
     async fn create(&self, record: &VideoRecord) -> Result<Created, PortError> {
         let row = row_of(record)?;
         let inserted = self.with(|c| {

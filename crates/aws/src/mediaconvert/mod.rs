@@ -40,9 +40,7 @@ use sha2::{Digest, Sha256};
 use vidpipe_domain::events::JobKind;
 use vidpipe_domain::keys::{self, VideoId};
 use vidpipe_domain::plan::Plan;
-use vidpipe_domain::ports::{
-    ObjectReader, ObjectWriter, PromoJob, Submission, TranscodeJob, Transcoder,
-};
+use vidpipe_domain::ports::{ObjectWriter, PromoJob, Submission, TranscodeJob, Transcoder};
 use vidpipe_domain::PortError;
 
 pub use event::{job_state_change, JobEventError, JobStateEvent};

@@ -79,10 +79,11 @@ where
         Err(e) => return Err(record_failure(records, notifier, &id, Stage::Ingest, e).await),
     };
     if let Some(record) = existing.filter(|r| !options.force && prepared.is_recorded_in(r)) {
-        if record.stage(Stage::Transcode) == StageStatus::Pending
+        if record.claimable(Stage::Transcode, crate::record::now_unix_s())
             && record.status == VideoStatus::Processing
         {
-            // An earlier delivery recorded the plan but did not get to send the request.
+            // An earlier delivery recorded the plan but did not get to send the
+            // request, or the transcode's claim outlived its holder.
             request_transcode(bus, &id).await?;
         }
         info!(video_id = %id, "already ingested with the same plan");

@@ -192,20 +192,35 @@ pub async fn read_record<R: VideoRecords>(
         .ok_or_else(|| InputError::Other(format!("no record for video {id}")))?)
 }
 
-/// Claims `stage` of a processing video (pending → running) when `ready` holds for
-/// the record: the claimed record, or `None` when the stage is not pending, the video
-/// is not processing, or `ready` says no (another delivery has it, or it is done).
+/// Claims `stage` of a processing video (pending → running, under a lease from
+/// [`VideoRecords::lease_terms`]) when `ready` holds for the record: the claimed
+/// record, or `None` when the stage is not pending, the video is not processing, or
+/// `ready` says no (another delivery has it, or it is done). A stage still running
+/// under an expired lease is claimed again: its holder died or timed out.
 async fn claim<R: VideoRecords>(
     records: &R,
     id: &VideoId,
     stage: Stage,
     ready: impl Fn(&VideoRecord) -> bool,
 ) -> Result<Option<VideoRecord>, StageError> {
+    let terms = records.lease_terms();
+    let now = crate::record::now_unix_s();
     let claimed = modify_record(records, id, |r| {
         (r.status == crate::record::VideoStatus::Processing
-            && r.stage(stage) == StageStatus::Pending
+            && r.claimable(stage, now)
             && ready(r))
-        .then(|| r.set_stage(stage, StageStatus::Running, None))
+        .then(|| {
+            if let Some(lease) = r.lease(stage) {
+                warn!(video_id = %r.id, stage = %stage, holder = %lease.holder, "the claim's lease expired; claiming it again");
+            }
+            r.claim_stage(
+                stage,
+                crate::record::Lease {
+                    holder: terms.holder.clone(),
+                    expires_unix_s: now.saturating_add(terms.lease_s),
+                },
+            )
+        })
     })
     .await?;
     Ok(claimed.map(|(record, ())| record))

@@ -46,6 +46,11 @@ where
         Ok(Submission::Submitted { job_id }) => {
             modify_record(records, video_id, |r| {
                 r.job_id = Some(job_id.clone());
+                // The job holds the stage now, until its state change: a lease that
+                // ran out while MediaConvert works must not start a second job.
+                if let Some(state) = r.stages.get_mut(&Stage::Transcode) {
+                    state.lease = None;
+                }
                 Some(())
             })
             .await?;

@@ -34,12 +34,12 @@ where
 {
     let id = video_of_key(audio_key)?;
     let stage = Stage::TranscribeStart;
-    let Some(record) = claim(records, &id, stage, |_| true).await? else {
+    if claim(records, &id, stage, |_| true).await?.is_none() {
         return Ok(Handled::Skipped(
             id,
             "transcription already started, skipped or not wanted".into(),
         ));
-    };
+    }
     let job_name = keys::transcription_job_name(&id);
     let result = async {
         match transcriber.transcribe(audio_key, &job_name).await? {

@@ -120,3 +120,64 @@ async fn a_gif_job_of_its_own_is_kept_whichever_job_ends_first_and_never_fails_t
     let rec = w.record(&id);
     assert_eq!((rec.version, rec.failure), (version, None));
 }
+
+/// A claim made by an invocation that died before it submitted its job (a timeout, a
+/// killed process) is taken again once its lease has run out, and not before; once
+/// a job is submitted, the job holds the stage and no lease can run out.
+#[tokio::test]
+async fn a_claim_whose_holder_died_is_taken_again_after_its_lease() {
+    let w = World::new();
+    let transcoder = FakeTranscoder::asynchronous(&w.store);
+    let id = w.submitted_talk(&transcoder, 10.0).await;
+    let rec = w.record(&id);
+    assert_eq!(rec.stage(Stage::Transcode), StageStatus::Running);
+    assert_eq!(
+        rec.lease(Stage::Transcode),
+        None,
+        "the submitted job holds it"
+    );
+    assert_eq!(transcoder.submitted.lock().unwrap().len(), 1);
+    let redeliver = || stages::transcode(&w.records, &transcoder, &w.recorder, &w.recorder, &id);
+    assert!(matches!(
+        redeliver().await.unwrap(),
+        stages::Handled::Skipped(..)
+    ));
+
+    // As if the claiming invocation had died before submitting: no job, a lease.
+    let hold = |expires_unix_s| {
+        let mut rows = w.records.rows.lock().unwrap();
+        let r = rows.get_mut(&id).unwrap();
+        r.job_id = None;
+        r.claim_stage(
+            Stage::Transcode,
+            crate::record::Lease {
+                holder: "transcode (2026/12/02/[$LATEST]abc)".into(),
+                expires_unix_s,
+            },
+        );
+    };
+    let now = crate::record::now_unix_s();
+    hold(now + 600);
+    assert!(matches!(
+        redeliver().await.unwrap(),
+        stages::Handled::Skipped(..)
+    ));
+    assert_eq!(
+        transcoder.submitted.lock().unwrap().len(),
+        1,
+        "a live lease is kept"
+    );
+    hold(now - 1);
+    assert!(matches!(
+        redeliver().await.unwrap(),
+        stages::Handled::Done(_)
+    ));
+    assert_eq!(
+        transcoder.submitted.lock().unwrap().len(),
+        2,
+        "an expired one is taken"
+    );
+    let rec = w.record(&id);
+    assert_eq!(rec.job_id.as_deref(), Some(format!("job-{id}").as_str()));
+    assert_eq!(rec.lease(Stage::Transcode), None);
+}

@@ -219,7 +219,10 @@ async fn a_bucket_without_list_bucket_still_publishes_with_captions() {
     )
     .await;
     assert!(handled.is_ok(), "{handled:?}");
-    assert_eq!(w.record(&id).stage(Stage::TranscribeStore), StageStatus::Done);
+    assert_eq!(
+        w.record(&id).stage(Stage::TranscribeStore),
+        StageStatus::Done
+    );
     let vtt = w
         .store
         .objects
