@@ -43,11 +43,31 @@ pub fn parse_clip_time_s(text: &str) -> Result<f64, InputError> {
     Ok(total_s)
 }
 
-/// Formats seconds as a SMPTE-style `HH:MM:SS:FF` timecode at `fps` frames per second,
-/// the form MediaConvert's `InputClipping.StartTimecode`/`EndTimecode` take
-/// (AWS Elemental MediaConvert API reference, `InputClipping`). Frames are counted with
-/// `floor`, so the timecode never lands after the given instant. Non-drop-frame.
+/// The highest frame number a MediaConvert timecode may carry, plus one:
+/// `InsertableImage.StartTime` takes `HH:MM:SS:FF` with `FF` from 00 to 59 (its
+/// pattern `[:;][0-5]\d`, AWS Elemental MediaConvert API Reference).
+pub const MAX_TIMECODE_FPS: f64 = 60.0;
+
+/// The rate timecodes count frames at for a source of `fps`: `fps` itself up to
+/// [`MAX_TIMECODE_FPS`], above it `fps / k` for the least whole `k` that brings it
+/// there (120 → 60, 100 → 50, 240 → 60), as high-frame-rate timecode does (SMPTE
+/// ST 12-3 counts groups of frames at a base rate).
+pub fn timecode_rate(fps: f64) -> f64 {
+    if fps <= MAX_TIMECODE_FPS + 0.5 {
+        fps
+    } else {
+        fps / (fps / MAX_TIMECODE_FPS).ceil()
+    }
+}
+
+/// Formats seconds as a SMPTE-style `HH:MM:SS:FF` timecode for a source of `fps`
+/// frames per second, the form MediaConvert's `InputClipping.StartTimecode`/
+/// `EndTimecode` and `InsertableImage.StartTime` take (AWS Elemental MediaConvert API
+/// Reference). Frames count at [`timecode_rate`], so `FF` stays below 60 however fast
+/// the source. Frames are counted with `floor`, so the timecode never lands after the
+/// given instant. Non-drop-frame.
 pub fn timecode_hhmmssff(seconds: f64, fps: f64) -> String {
+    let fps = timecode_rate(fps);
     let fps_whole = fps.round().max(1.0) as u64;
     let total_frames = (seconds.max(0.0) * fps).floor() as u64;
     let frames = total_frames % fps_whole;
@@ -107,5 +127,25 @@ mod tests {
         assert_eq!(timecode_hhmmssff(3723.5, 25.0), "01:02:03:12");
         assert_eq!(timecode_hhmmssff(1.999, 30.0), "00:00:01:29");
         assert_eq!(hhmmss_mmm(61.5), "00:01:01.500");
+    }
+
+    #[test]
+    fn timecodes_of_fast_sources_count_frames_below_60() {
+        assert_eq!(timecode_hhmmssff(1.999, 59.94), "00:00:01:59");
+        assert_eq!(timecode_hhmmssff(1.5, 120.0), "00:00:01:30");
+        assert_eq!(timecode_hhmmssff(1.99, 100.0), "00:00:01:49");
+        assert_eq!(timecode_hhmmssff(10.999, 240.0), "00:00:10:59");
+        for fps in [60.0, 90.0, 119.88, 120.0, 144.0, 180.0, 240.0, 300.0, 960.0] {
+            let rate = timecode_rate(fps);
+            assert!(
+                (30.0..=MAX_TIMECODE_FPS + 0.5).contains(&rate),
+                "{fps} → {rate}"
+            );
+            for i in 0..(3.0 * fps) as u32 {
+                let tc = timecode_hhmmssff(i as f64 / fps, fps);
+                let ff: u32 = tc[9..].parse().unwrap();
+                assert!(tc.len() == 11 && ff < 60, "{fps} fps, frame {i}: {tc}");
+            }
+        }
     }
 }

@@ -414,13 +414,18 @@ fn input(
     i.build()
 }
 
-/// The overlay's size: the largest rendition's (16×16 where there is none).
+/// The overlay's size: the input's frame ([`Plan::source_frame_px`]), since input
+/// overlays are drawn at the input's resolution (MediaConvert User Guide, "Sizing
+/// your overlays for scaling"); for a plan recorded without it, the largest
+/// rendition's; 16×16 where there is neither.
 pub fn overlay_size(plan: &Plan) -> (u32, u32) {
-    plan.renditions
-        .iter()
-        .map(|r| (r.width_px, r.height_px))
-        .max_by_key(|(w, h)| w * h)
-        .unwrap_or((16, 16))
+    plan.source_frame_px.unwrap_or_else(|| {
+        plan.renditions
+            .iter()
+            .map(|r| (r.width_px, r.height_px))
+            .max_by_key(|(w, h)| w * h)
+            .unwrap_or((16, 16))
+    })
 }
 
 #[cfg(test)]

@@ -188,6 +188,13 @@ pub struct Plan {
     pub frames: Option<FrameCaptureSpec>,
     /// Source frame rate, for timecodes; 0 when there is no video.
     pub source_fps: f64,
+    /// The source's frames as an input overlay covers them, width × height in
+    /// pixels: the coded size, turned for a 90° or 270° rotation (the input is
+    /// rotated before overlays are drawn). MediaConvert draws input overlays at the
+    /// input's resolution, not an output's (MediaConvert User Guide, "Sizing your
+    /// overlays for scaling"). `None` without video, and in plans recorded before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_frame_px: Option<(u32, u32)>,
     /// Things a person should know about how the plan departs from what was asked.
     pub notes: Vec<String>,
 }
@@ -305,6 +312,13 @@ pub fn make_plan(
     };
 
     let audio_present = media.audio.is_some();
+    let source_frame_px = media.video.as_ref().map(|v| {
+        if v.rotation_deg.rem_euclid(180) == 90 {
+            (v.height_px, v.width_px)
+        } else {
+            (v.width_px, v.height_px)
+        }
+    });
     let (renditions, gif, frames, source_fps) = match &media.video {
         None => (Vec::new(), None, None, 0.0),
         Some(video) => {
@@ -329,6 +343,7 @@ pub fn make_plan(
         gif,
         frames,
         source_fps,
+        source_frame_px,
         notes,
     })
 }
