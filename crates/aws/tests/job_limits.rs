@@ -84,3 +84,47 @@ async fn a_portrait_phone_video_is_covered_in_its_turned_frame() {
         );
     }
 }
+
+/// A GIF job MediaConvert refuses does not fail the submission: the renditions job's
+/// id is returned for the record, and no second renditions job is made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_gif_job_keeps_the_renditions_job_and_its_id() {
+    let w = World::new(&[]).await;
+    let mediaconvert = Stub::start(|r| {
+        let body: Value = serde_json::from_slice(&r.body).unwrap_or_default();
+        if body["userMetadata"]["job"] == "gif" {
+            let refusal = serde_json::json!({"message": "Invalid GIF settings"});
+            return (400, refusal.to_string());
+        }
+        let job = serde_json::json!({"job": {"id": "job-renditions", "status": "SUBMITTED"}});
+        (201, job.to_string())
+    });
+    let transcoder = MediaConvertTranscoder {
+        client: aws_sdk_mediaconvert::Client::new(&sdk_config(&mediaconvert.endpoint).await),
+        role_arn: "arn:aws:iam::123456789012:role/vidpipe-mediaconvert".into(),
+        store: &w.function.store,
+    };
+    let job = TranscodeJob {
+        video_id: VideoId::parse("0123456789abcdef").unwrap(),
+        source_key: "uploads/talk.mp4".into(),
+        plan: make_plan(
+            &media_info(Some((1280, 720)), 25.0, 30.0, true),
+            ClipRequest::default(),
+            &PlanConfig::default(),
+        )
+        .unwrap(),
+    };
+    let submitted = transcoder.submit(&job).await.expect("submitted without its GIF");
+    assert_eq!(
+        submitted,
+        vidpipe_domain::ports::Submission::Submitted {
+            job_id: "job-renditions".into()
+        }
+    );
+    let kinds: Vec<Value> = mediaconvert
+        .bodies()
+        .iter()
+        .map(|b| b["userMetadata"]["job"].clone())
+        .collect();
+    assert_eq!(kinds, ["renditions", "gif"]);
+}

@@ -122,12 +122,16 @@ impl Transcoder for MediaConvertTranscoder<'_> {
                 job_settings(bucket, job),
             )
             .await?;
-        // Second, so that a retry after a failed GIF submit finds the renditions job
-        // by its token rather than making another.
+        // The renditions job exists now, and its id must reach the record: the client
+        // request token finds it again only within a minute (MediaConvert API
+        // Reference, "Preventing duplicate jobs"), so an error here would let a retry
+        // make a second renditions job. A GIF that cannot be made (after the SDK's
+        // own retries of throttling) is left out, never the video failed for it.
         if let Some(settings) = gif_job_settings(bucket, job) {
             let token = request_token(&job.video_id, JobKind::Gif, &job.plan);
-            self.create(&job.video_id, JobKind::Gif, token, settings)
-                .await?;
+            if let Err(e) = self.create(&job.video_id, JobKind::Gif, token, settings).await {
+                tracing::warn!(video_id = %job.video_id, error = %e, "the GIF job was not created; the video goes on without its GIF");
+            }
         }
         Ok(submitted)
     }
