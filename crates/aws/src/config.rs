@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, SdkConfig};
 use thiserror::Error;
 use vidpipe_domain::plan::{LadderRung, PlanConfig};
-use vidpipe_domain::stages::{IdScheme, PipelineConfig};
+use vidpipe_domain::stages::{IdScheme, PipelineConfig, TranscriptionLimits};
 
 /// A setting that is missing or unreadable. Raised at cold start, before any event.
 #[derive(Debug, Error, PartialEq)]
@@ -87,6 +87,7 @@ impl FunctionConfig {
             plan,
             id_scheme: IdScheme::Object,
             transcription: true,
+            transcription_limits: Some(TranscriptionLimits::AMAZON_TRANSCRIBE),
             ..PipelineConfig::default()
         };
         if let Some(v) = get("VIDPIPE_MAX_UPLOAD_BYTES") {

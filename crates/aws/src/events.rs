@@ -30,6 +30,8 @@ pub enum Body {
     Ignored(String),
     /// A MediaConvert job state change (EventBridge's event, whole).
     JobState(Value),
+    /// An Amazon Transcribe job state change (EventBridge's event, whole).
+    TranscriptionState(Value),
     Message(PipelineMessage),
 }
 
@@ -135,6 +137,9 @@ pub fn read_body(message_id: &str, body: &str) -> Result<Body, BodyError> {
         } else {
             Body::Objects(objects)
         });
+    }
+    if value.get("source").and_then(Value::as_str) == Some("aws.transcribe") {
+        return Ok(Body::TranscriptionState(value));
     }
     if value.get("source").and_then(Value::as_str) == Some("aws.mediaconvert") {
         return Ok(Body::JobState(value));

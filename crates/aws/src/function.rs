@@ -119,6 +119,7 @@ impl CloudAdapters {
         Around {
             deliveries: &self.deliveries,
             records: &self.records,
+            sdk: &self.clients.sdk,
         }
     }
 

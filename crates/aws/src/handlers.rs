@@ -37,6 +37,9 @@ use crate::s3::S3Store;
 pub struct Around<'a> {
     pub deliveries: &'a Deliveries,
     pub records: &'a DynamoRecords,
+    /// The SDK's settings, for the clients an event needs beyond the stage's own
+    /// (Transcribe's, to read why a transcription job failed).
+    pub sdk: &'a aws_config::SdkConfig,
 }
 
 /// The record's delivery count so far (SQS attribute `ApproximateReceiveCount`).
@@ -133,6 +136,20 @@ where
     let body = match read_body(message_id, message.body.as_deref().unwrap_or("")) {
         Ok(body) => body,
         Err(e) => return RecordEnd::Unreadable(e.to_string()),
+    };
+    let body = match body {
+        Body::TranscriptionState(event) if stage == Stage::TranscribeStore => {
+            let client = aws_sdk_transcribe::Client::new(around.sdk);
+            match crate::transcribe::failed_job(&client, &event).await {
+                Ok(Some(message)) => Body::Message(message),
+                Ok(None) => return RecordEnd::Settled("ignored: not a failed vidpipe job".into()),
+                Err((true, why)) => return RecordEnd::Again(why),
+                Err((false, why)) => {
+                    return RecordEnd::Unreadable(format!("Transcribe event: {why}"))
+                }
+            }
+        }
+        other => other,
     };
     let events = match events_for(stage, adapters.store(), body).await {
         Ok(events) => events,

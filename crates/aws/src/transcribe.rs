@@ -7,7 +7,9 @@
 use aws_sdk_transcribe::types::{
     LanguageCode, Media, MediaFormat, Settings, SubtitleFormat, Subtitles,
 };
-use vidpipe_domain::keys;
+use serde_json::Value;
+use vidpipe_domain::events::PipelineMessage;
+use vidpipe_domain::keys::{self, VideoId};
 use vidpipe_domain::ports::{Submission, Transcriber};
 use vidpipe_domain::transcript::Transcript;
 use vidpipe_domain::PortError;
@@ -77,4 +79,61 @@ impl Transcriber for TranscribeTranscriber {
             )),
         }
     }
+}
+
+/// What a "Transcribe Job State Change" event (EventBridge; Amazon Transcribe
+/// Developer Guide, "Using Amazon EventBridge with Amazon Transcribe": `detail` has
+/// `TranscriptionJobName` and `TranscriptionJobStatus`) asks of transcribe-store:
+/// for one of vidpipe's jobs (named `vidpipe-<video id>`) that FAILED, the failure
+/// with Transcribe's `FailureReason`, read with GetTranscriptionJob (the event does
+/// not carry it). `Ok(None)` for any other state or job: a COMPLETED job's transcript
+/// arrives as its object.
+///
+/// # Errors
+/// A malformed event (`Err(false, why)`: not to be delivered again), or
+/// GetTranscriptionJob's error (`Err(true, why)`: deliver again).
+pub async fn failed_job(
+    client: &aws_sdk_transcribe::Client,
+    event: &Value,
+) -> Result<Option<PipelineMessage>, (bool, String)> {
+    let detail = &event["detail"];
+    let (Some(name), Some(status)) = (
+        detail["TranscriptionJobName"].as_str(),
+        detail["TranscriptionJobStatus"].as_str(),
+    ) else {
+        return Err((
+            false,
+            "no TranscriptionJobName or TranscriptionJobStatus in detail".into(),
+        ));
+    };
+    let Some(video_id) = name
+        .strip_prefix("vidpipe-")
+        .and_then(VideoId::parse)
+        .filter(|id| keys::transcription_job_name(id) == name)
+    else {
+        return Ok(None);
+    };
+    if status != "FAILED" {
+        return Ok(None);
+    }
+    let job = client
+        .get_transcription_job()
+        .transcription_job_name(name)
+        .send()
+        .await
+        .map_err(|e| {
+            (
+                true,
+                port_error(&format!("transcribe GetTranscriptionJob {name}"), e).to_string(),
+            )
+        })?;
+    let reason = job
+        .transcription_job
+        .and_then(|j| j.failure_reason)
+        .unwrap_or_else(|| "Amazon Transcribe gave no reason".into());
+    Ok(Some(PipelineMessage::TranscriptionFailed {
+        video_id,
+        job_name: name.to_string(),
+        reason,
+    }))
 }

@@ -114,7 +114,10 @@ async fn a_refused_gif_job_keeps_the_renditions_job_and_its_id() {
         )
         .unwrap(),
     };
-    let submitted = transcoder.submit(&job).await.expect("submitted without its GIF");
+    let submitted = transcoder
+        .submit(&job)
+        .await
+        .expect("submitted without its GIF");
     assert_eq!(
         submitted,
         vidpipe_domain::ports::Submission::Submitted {

@@ -264,6 +264,14 @@ where
                 let understanding = &config.understanding;
                 stages::transcribe_store(store, records, bus, notifier, understanding, &o.key).await
             }
+            (
+                Stage::TranscribeStore,
+                Message(M::TranscriptionFailed {
+                    video_id,
+                    job_name,
+                    reason,
+                }),
+            ) => stages::transcription_failed(records, notifier, video_id, job_name, reason).await,
             (Stage::Cover, Created(o)) => match self.analyzer {
                 Some(an) => stages::cover(store, records, an, bus, notifier, &o.key).await,
                 None => not_here(),

@@ -91,6 +91,14 @@ pub enum PipelineMessage {
         video_id: VideoId,
         stage: Stage,
     },
+    /// The transcription job ended FAILED (Amazon Transcribe's job state change):
+    /// no transcript will come, so transcribe-store records the failure.
+    TranscriptionFailed {
+        video_id: VideoId,
+        job_name: String,
+        /// Transcribe's `FailureReason`.
+        reason: String,
+    },
 }
 
 impl PipelineMessage {
@@ -98,7 +106,8 @@ impl PipelineMessage {
         match self {
             PipelineMessage::TranscodeRequested { video_id }
             | PipelineMessage::PromoRequested { video_id }
-            | PipelineMessage::PartRecorded { video_id, .. } => video_id,
+            | PipelineMessage::PartRecorded { video_id, .. }
+            | PipelineMessage::TranscriptionFailed { video_id, .. } => video_id,
             PipelineMessage::JobStateChanged(change) => &change.video_id,
         }
     }
@@ -124,7 +133,8 @@ pub const AUDIO_EXTENSIONS: &[&str] = &["wav", "mp3", "m4a", "aac", "flac", "ogg
 /// - `transcripts/<id>/transcript.json` created → transcribe-store;
 /// - `media/<id>/frames/frame.*.jpg` created → cover;
 /// - transcode requested, promo requested, and job state changes → transcode;
-/// - part recorded → publish.
+/// - part recorded → publish;
+/// - a transcription job failed (Transcribe's state change) → transcribe-store.
 ///
 /// Anything else (renditions, HLS segments, the cover, the manifest) triggers nothing,
 /// which is what keeps outputs from looping back into the pipeline.
@@ -134,6 +144,9 @@ pub fn route(event: &PipelineEvent) -> Option<Stage> {
         | PipelineEvent::Message(PipelineMessage::PromoRequested { .. })
         | PipelineEvent::Message(PipelineMessage::JobStateChanged(_)) => Some(Stage::Transcode),
         PipelineEvent::Message(PipelineMessage::PartRecorded { .. }) => Some(Stage::Publish),
+        PipelineEvent::Message(PipelineMessage::TranscriptionFailed { .. }) => {
+            Some(Stage::TranscribeStore)
+        }
         PipelineEvent::ObjectCreated(o) => route_key(&o.key),
     }
 }

@@ -129,7 +129,10 @@ impl Transcoder for MediaConvertTranscoder<'_> {
         // own retries of throttling) is left out, never the video failed for it.
         if let Some(settings) = gif_job_settings(bucket, job) {
             let token = request_token(&job.video_id, JobKind::Gif, &job.plan);
-            if let Err(e) = self.create(&job.video_id, JobKind::Gif, token, settings).await {
+            if let Err(e) = self
+                .create(&job.video_id, JobKind::Gif, token, settings)
+                .await
+            {
                 tracing::warn!(video_id = %job.video_id, error = %e, "the GIF job was not created; the video goes on without its GIF");
             }
         }

@@ -309,16 +309,18 @@ fn reset_for_plan(r: &mut VideoRecord, p: &Prepared, config: &PipelineConfig, la
     r.talk = p.talk.clone();
     r.plan = Some(p.plan.clone());
     r.set_stage(Stage::Ingest, StageStatus::Done, None);
-    let why_no_transcript = if p.plan.mp3_bitrate_bps.is_none() {
-        Some("no audio stream")
-    } else if !config.transcription {
-        Some("no transcriber configured")
-    } else {
-        None
+    let over_limits = |bps| {
+        let limits = config.transcription_limits?;
+        limits.refusal(p.plan.clip.duration_s(), bps)
+    };
+    let why_no_transcript = match p.plan.mp3_bitrate_bps {
+        None => Some("no audio stream".to_string()),
+        Some(_) if !config.transcription => Some("no transcriber configured".into()),
+        Some(bps) => over_limits(bps),
     };
     if let Some(why) = why_no_transcript {
         for stage in [Stage::TranscribeStart, Stage::TranscribeStore] {
-            r.set_stage(stage, StageStatus::Skipped, Some(why.into()));
+            r.set_stage(stage, StageStatus::Skipped, Some(why.clone()));
         }
     }
     if p.plan.frames.is_none() {

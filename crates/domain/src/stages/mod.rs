@@ -37,7 +37,7 @@ pub use notify::{notify, NotifyReport};
 pub use promo::render_promo;
 pub use publish::{compose_tags_and_description, publish};
 pub use transcode::{job_state_changed, transcode};
-pub use transcribe::{transcribe_start, transcribe_store};
+pub use transcribe::{transcribe_start, transcribe_store, transcription_failed};
 
 /// How ingest derives video ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,7 +58,61 @@ pub struct PipelineConfig {
     /// Whether a transcriber is configured; without one the transcribe stages are
     /// recorded as skipped.
     pub transcription: bool,
+    /// What the transcriber takes, checked at ingest: audio outside them skips the
+    /// transcribe stages with the reason. `None`: no limits (local Whisper). Set by
+    /// the adapter, never read from a stored configuration.
+    #[serde(skip)]
+    pub transcription_limits: Option<TranscriptionLimits>,
     pub understanding: UnderstandingConfig,
+}
+
+/// A transcriber's input limits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TranscriptionLimits {
+    /// Who sets them, for the reason a person reads.
+    pub service: &'static str,
+    pub min_duration_s: f64,
+    pub max_duration_s: f64,
+    pub max_bytes: u64,
+}
+
+impl TranscriptionLimits {
+    /// Amazon Transcribe's batch limits (Amazon Transcribe Developer Guide,
+    /// "Guidelines and quotas"): audio from 500 ms to 4 hours (14,400 s), files up
+    /// to 2 GB.
+    pub const AMAZON_TRANSCRIBE: TranscriptionLimits = TranscriptionLimits {
+        service: "Amazon Transcribe",
+        min_duration_s: 0.5,
+        max_duration_s: 14_400.0,
+        max_bytes: 2_000_000_000,
+    };
+
+    /// Why an MP3 of `duration_s` seconds at `bitrate_bps` cannot be transcribed, or
+    /// `None` when it can.
+    pub fn refusal(&self, duration_s: f64, bitrate_bps: u64) -> Option<String> {
+        let bytes = (duration_s * bitrate_bps as f64 / 8.0).ceil() as u64;
+        let clock = crate::time::hhmmss_mmm;
+        if duration_s > self.max_duration_s {
+            Some(format!(
+                "the audio is {}, longer than {}'s limit of {}",
+                clock(duration_s),
+                self.service,
+                clock(self.max_duration_s)
+            ))
+        } else if duration_s < self.min_duration_s {
+            Some(format!(
+                "the audio is {duration_s:.3} s, shorter than {}'s minimum of {} s",
+                self.service, self.min_duration_s
+            ))
+        } else if bytes > self.max_bytes {
+            Some(format!(
+                "the MP3 would be about {bytes} bytes, over {}'s limit of {} bytes",
+                self.service, self.max_bytes
+            ))
+        } else {
+            None
+        }
+    }
 }
 
 impl Default for PipelineConfig {
@@ -68,6 +122,7 @@ impl Default for PipelineConfig {
             id_scheme: IdScheme::Object,
             max_upload_bytes: 50 << 30,
             transcription: false,
+            transcription_limits: None,
             understanding: UnderstandingConfig::default(),
         }
     }

@@ -13,8 +13,8 @@ use crate::understanding::{self, UnderstandingConfig};
 
 /// Transcribe-start, on the MP3 created: starts the transcription once (job named
 /// after the video). A transcriber that finishes during the call (local) has its
-/// transcript written here: `transcript.json` (Amazon Transcribe's shape),
-/// `transcript.txt`, `captions.srt` and `captions.vtt` under `transcripts/<id>/`.
+/// transcript written here, as `transcript.json` (Amazon Transcribe's shape) under
+/// `transcripts/<id>/`, whose creation runs transcribe-store as Transcribe's does.
 ///
 /// # Errors
 /// The transcriber's and the store's: a retryable one gives the claim back, any other
@@ -242,3 +242,33 @@ fn understand(
 
 #[cfg(test)]
 mod tests;
+
+/// Transcribe-store, on a transcription job that ended FAILED: no transcript will be
+/// written, so the failure is recorded on the video (with its notice) unless the
+/// stage has settled already (a late or repeated event).
+///
+/// # Errors
+/// The recorded failure, not retryable; [`StageError::Retryable`] when the record
+/// cannot be read.
+pub async fn transcription_failed<R, N>(
+    records: &R,
+    notifier: &N,
+    id: &VideoId,
+    job_name: &str,
+    reason: &str,
+) -> Result<Handled, StageError>
+where
+    R: VideoRecords,
+    N: Notifier,
+{
+    let stage = Stage::TranscribeStore;
+    let record = read_record(records, id).await?;
+    if record.stage(stage).is_settled() || record.status != VideoStatus::Processing {
+        return Ok(Handled::Skipped(
+            id.clone(),
+            format!("transcription job {job_name} failed after the video settled"),
+        ));
+    }
+    let error = InputError::Other(format!("transcription job {job_name} failed: {reason}"));
+    Err(record_failure(records, notifier, id, stage, error.into()).await)
+}

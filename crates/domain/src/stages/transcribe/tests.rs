@@ -233,3 +233,45 @@ async fn a_bucket_without_list_bucket_still_publishes_with_captions() {
         .expect("captions.vtt written");
     assert!(String::from_utf8(vtt).unwrap().starts_with("WEBVTT"));
 }
+
+/// Audio outside the transcriber's limits (Amazon Transcribe: 500 ms to 4 hours,
+/// 2 GB) is found at ingest: the speech stages are skipped with the reason, nothing
+/// is asked of the transcriber, and the video is still published.
+#[tokio::test]
+async fn audio_beyond_the_transcribers_limits_skips_speech_with_the_reason() {
+    let mut w = speaking_world(FakeTranscriber::speaking(TALK, 3.5));
+    w.config.transcription_limits = Some(crate::stages::TranscriptionLimits::AMAZON_TRANSCRIBE);
+    let event = w.upload(
+        "uploads/all-day.mp4",
+        b"v",
+        Some(media(5.0 * 3600.0, true, true)),
+    );
+    let transcoder = FakeTranscoder::new(&w.store);
+    let (_, id) = w.run_to_published(&transcoder, event).await;
+    let rec = w.record(&id);
+    for stage in [Stage::TranscribeStart, Stage::TranscribeStore] {
+        assert_eq!(rec.stage(stage), StageStatus::Skipped);
+        let why = rec.stages[&stage].detail.clone().unwrap();
+        assert!(
+            why.contains("05:00:00.000")
+                && why.contains("Amazon Transcribe's limit of 04:00:00.000"),
+            "{why}"
+        );
+    }
+    assert!(w
+        .transcriber
+        .as_ref()
+        .unwrap()
+        .calls
+        .lock()
+        .unwrap()
+        .is_empty());
+
+    let limits = crate::stages::TranscriptionLimits::AMAZON_TRANSCRIBE;
+    assert_eq!(limits.refusal(3600.0, 128_000), None);
+    assert!(limits.refusal(0.2, 128_000).unwrap().contains("shorter"));
+    assert!(limits
+        .refusal(3.9 * 3600.0, 1_200_000)
+        .unwrap()
+        .contains("bytes"));
+}
