@@ -45,6 +45,10 @@ pub struct FunctionConfig {
     /// How long emailed links stay valid (`VIDPIPE_LINK_EXPIRY_S`, default 7 days, the
     /// most SigV4 presigning allows).
     pub link_expiry: Duration,
+    /// Where `media/` is served (`VIDPIPE_MEDIA_BASE_URL`, the template's CloudFront
+    /// distribution, `https://d….cloudfront.net`): links are made on it and last.
+    /// Unset or empty: presigned S3 links.
+    pub media_base_url: Option<String>,
     /// Path-style S3 addressing (`VIDPIPE_S3_PATH_STYLE=true`), for local endpoints.
     pub s3_path_style: bool,
     /// The talk sheet (`VIDPIPE_TALK_SHEET`, `gsheet:<spreadsheet id>`): ingest fills
@@ -110,6 +114,9 @@ impl FunctionConfig {
             mediaconvert_role_arn: get("VIDPIPE_MEDIACONVERT_ROLE_ARN"),
             language_code: get("VIDPIPE_LANGUAGE").unwrap_or_else(|| "en-US".into()),
             link_expiry: Duration::from_secs(link_expiry_s.min(7 * 24 * 3600)),
+            media_base_url: get("VIDPIPE_MEDIA_BASE_URL")
+                .map(|u| u.trim_end_matches('/').to_string())
+                .filter(|u| !u.is_empty()),
             s3_path_style: get("VIDPIPE_S3_PATH_STYLE").is_some_and(|v| v == "true"),
             talk_sheet: get("VIDPIPE_TALK_SHEET"),
             google_key_secret: get("VIDPIPE_GOOGLE_KEY_SECRET"),

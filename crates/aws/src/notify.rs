@@ -105,16 +105,39 @@ impl Notifier for CloudNotifier {
     }
 }
 
-/// The "none" destination: nothing is uploaded anywhere; the links are presigned
-/// GETs of the largest rendition, the promo clip and the cover.
+/// The "none" destination: nothing is uploaded anywhere; the links are to the
+/// largest rendition, the promo clip and the cover: on `base_url` (the template's
+/// CloudFront distribution in front of `media/`) where there is one, else presigned
+/// GETs.
 ///
 /// Presigned links last at most `expiry`, and never longer than the credentials that
-/// signed them: under a Lambda role that is the role session (hours). A deployment
-/// that emails links meant to last should put a CloudFront distribution in front of
-/// `media/` and publish its URLs instead.
+/// signed them: under a Lambda role that is the role session (hours); links on the
+/// distribution last as long as the files.
 pub struct LinksPublisher<'a> {
     pub store: &'a S3Store,
     pub expiry: Duration,
+    /// `https://d….cloudfront.net`, no trailing slash.
+    pub base_url: Option<String>,
+}
+
+/// Every byte of a key but these is percent-encoded in a link's path.
+const PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+impl LinksPublisher<'_> {
+    async fn link(&self, key: &str) -> Result<String, PortError> {
+        match &self.base_url {
+            Some(base) => Ok(format!(
+                "{base}/{}",
+                percent_encoding::utf8_percent_encode(key, PATH)
+            )),
+            None => self.store.presigned_get(key, self.expiry).await,
+        }
+    }
 }
 
 impl Publisher for LinksPublisher<'_> {
@@ -139,7 +162,7 @@ impl Publisher for LinksPublisher<'_> {
         }
         let mut links = Vec::new();
         for key in keys_to_link {
-            links.push(self.store.presigned_get(&key, self.expiry).await?);
+            links.push(self.link(&key).await?);
         }
         Ok(links)
     }
@@ -148,6 +171,64 @@ impl Publisher for LinksPublisher<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn output(key: String, kind: OutputKind) -> vidpipe_domain::record::OutputFile {
+        vidpipe_domain::record::OutputFile {
+            key,
+            kind,
+            name: None,
+            codec: "h264+aac".into(),
+            width_px: None,
+            height_px: None,
+            bitrate_bps: None,
+            duration_s: None,
+            bytes: 1,
+        }
+    }
+
+    /// With the template's distribution, links are its URLs (they last); without it,
+    /// presigned S3 GETs that expire.
+    #[tokio::test]
+    async fn links_are_on_the_distribution_where_there_is_one() {
+        let sdk = aws_sdk_s3::config::Builder::new()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "k", "s", None, None, "t",
+            ))
+            .build();
+        let store = S3Store::new(aws_sdk_s3::Client::from_conf(sdk), "vidpipe-media");
+        let id = vidpipe_domain::keys::VideoId::parse("0123456789abcdef").unwrap();
+        let mut record = VideoRecord::new(id.clone(), "uploads/talk.mp4", "talk.mp4");
+        record.outputs = vec![
+            output(
+                format!("media/{id}/rendition_1080p.mp4"),
+                OutputKind::Rendition,
+            ),
+            output(format!("media/{id}/promo clip.mp4"), OutputKind::Promo),
+            output(format!("media/{id}/cover.jpg"), OutputKind::Cover),
+        ];
+        let mut publisher = LinksPublisher {
+            store: &store,
+            expiry: Duration::from_secs(3600),
+            base_url: Some("https://d111111abcdef8.cloudfront.net".into()),
+        };
+        assert_eq!(
+            publisher.publish(&record).await.unwrap(),
+            [
+                format!("https://d111111abcdef8.cloudfront.net/media/{id}/rendition_1080p.mp4"),
+                format!("https://d111111abcdef8.cloudfront.net/media/{id}/promo%20clip.mp4"),
+                format!("https://d111111abcdef8.cloudfront.net/media/{id}/cover.jpg"),
+            ]
+        );
+        publisher.base_url = None;
+        let presigned = publisher.publish(&record).await.unwrap();
+        assert!(
+            presigned[0].contains("X-Amz-Expires=3600"),
+            "{}",
+            presigned[0]
+        );
+    }
 
     #[test]
     fn subjects_are_ascii_and_short() {

@@ -170,6 +170,7 @@ impl<'a> Functions<'a> {
             publisher: LinksPublisher {
                 store: &f.store,
                 expiry: f.config.link_expiry,
+                base_url: f.config.media_base_url.clone(),
             },
         }
     }

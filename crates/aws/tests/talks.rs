@@ -164,6 +164,7 @@ async fn ingest_fills_each_upload_from_its_row_and_publish_emails_and_writes_bac
     let publisher = LinksPublisher {
         store: &f.store,
         expiry: f.config.link_expiry,
+        base_url: f.config.media_base_url.clone(),
     };
     let message = serde_json::to_string(&PipelineMessage::PartRecorded {
         video_id: id.clone(),

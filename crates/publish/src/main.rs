@@ -12,6 +12,7 @@ async fn main() -> Result<(), Error> {
     let publisher = LinksPublisher {
         store: &f.store,
         expiry: f.config.link_expiry,
+        base_url: f.config.media_base_url.clone(),
     };
     f.serve(Stage::Publish, f.adapters().with_publisher(&publisher))
         .await
