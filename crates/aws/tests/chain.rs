@@ -150,13 +150,7 @@ impl<'a> Functions<'a> {
         Functions {
             f,
             bus: f.bus.clone(),
-            transcoder: MediaConvertTranscoder {
-                client: aws_sdk_mediaconvert::Client::new(
-                    &sdk_config(&mediaconvert.endpoint).await,
-                ),
-                role_arn: "arn:aws:iam::123456789012:role/vidpipe-mediaconvert".into(),
-                store: &f.store,
-            },
+            transcoder: stub_transcoder(mediaconvert, &f.store).await,
             transcriber: TranscribeTranscriber {
                 client: aws_sdk_transcribe::Client::new(&w.sdk),
                 bucket: BUCKET.into(),
@@ -891,11 +885,7 @@ async fn the_promo_is_a_second_job_with_one_clipping_per_segment_and_fades_at_th
 
     let w = World::new(&[]).await;
     let mediaconvert = mediaconvert_stub();
-    let transcoder = MediaConvertTranscoder {
-        client: aws_sdk_mediaconvert::Client::new(&sdk_config(&mediaconvert.endpoint).await),
-        role_arn: "arn:aws:iam::123456789012:role/vidpipe-mediaconvert".into(),
-        store: &w.function.store,
-    };
+    let transcoder = stub_transcoder(&mediaconvert, &w.function.store).await;
     let media = MediaInfo {
         format: "mov,mp4,m4a,3gp".into(),
         duration_s: 60.0,

@@ -6,7 +6,6 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use vidpipe_aws::mediaconvert::MediaConvertTranscoder;
 use vidpipe_domain::fakes::media_info;
 use vidpipe_domain::keys::VideoId;
 use vidpipe_domain::plan::{make_plan, ClipRequest, PlanConfig};
@@ -17,11 +16,7 @@ use vidpipe_domain::ports::{TranscodeJob, Transcoder};
 async fn create_jobs(width: u32, height: u32, fps: f64, rotation_deg: i32) -> Vec<Value> {
     let w = World::new(&[]).await;
     let mediaconvert = mediaconvert_stub();
-    let transcoder = MediaConvertTranscoder {
-        client: aws_sdk_mediaconvert::Client::new(&sdk_config(&mediaconvert.endpoint).await),
-        role_arn: "arn:aws:iam::123456789012:role/vidpipe-mediaconvert".into(),
-        store: &w.function.store,
-    };
+    let transcoder = stub_transcoder(&mediaconvert, &w.function.store).await;
     let mut media = media_info(Some((width, height)), fps, 60.0, true);
     media.video.as_mut().unwrap().rotation_deg = rotation_deg;
     let clip = ClipRequest {
@@ -99,11 +94,7 @@ async fn a_refused_gif_job_keeps_the_renditions_job_and_its_id() {
         let job = serde_json::json!({"job": {"id": "job-renditions", "status": "SUBMITTED"}});
         (201, job.to_string())
     });
-    let transcoder = MediaConvertTranscoder {
-        client: aws_sdk_mediaconvert::Client::new(&sdk_config(&mediaconvert.endpoint).await),
-        role_arn: "arn:aws:iam::123456789012:role/vidpipe-mediaconvert".into(),
-        store: &w.function.store,
-    };
+    let transcoder = stub_transcoder(&mediaconvert, &w.function.store).await;
     let job = TranscodeJob {
         video_id: VideoId::parse("0123456789abcdef").unwrap(),
         source_key: "uploads/talk.mp4".into(),

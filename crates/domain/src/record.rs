@@ -101,7 +101,8 @@ pub struct StageState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
     /// Who claimed it, for people and for the local check of dead runs
-    /// (`pid 4242 on host`, or a Lambda function's name and request id).
+    /// (`pid 4242 on host`, or a Lambda function's name and its execution
+    /// environment's log stream).
     pub holder: String,
     /// Seconds since the Unix epoch after which the claim may be taken again.
     pub expires_unix_s: u64,

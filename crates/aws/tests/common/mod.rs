@@ -245,6 +245,18 @@ pub fn mediaconvert_stub() -> Stub {
     })
 }
 
+/// MediaConvert behind `stub` (see [`mediaconvert_stub`]), writing to `store`.
+pub async fn stub_transcoder<'a>(
+    stub: &Stub,
+    store: &'a vidpipe_aws::s3::S3Store,
+) -> vidpipe_aws::mediaconvert::MediaConvertTranscoder<'a> {
+    vidpipe_aws::mediaconvert::MediaConvertTranscoder {
+        client: aws_sdk_mediaconvert::Client::new(&sdk_config(&stub.endpoint).await),
+        role_arn: "arn:aws:iam::123456789012:role/vidpipe-mediaconvert".into(),
+        store,
+    }
+}
+
 /// Rekognition DetectFaces stand-in (moto answers it with HTTP 500): one clear face.
 pub fn faces_stub() -> Stub {
     Stub::start(|_| {

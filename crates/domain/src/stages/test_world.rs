@@ -97,6 +97,12 @@ impl World {
             .cloned()
             .expect("record")
     }
+
+    /// The audio keys the transcriber was asked to transcribe, in order.
+    pub(crate) fn transcriber_calls(&self) -> Vec<String> {
+        let transcriber = self.transcriber.as_ref().expect("a transcriber");
+        transcriber.calls.lock().unwrap().clone()
+    }
 }
 
 pub(crate) fn dark_first_frames(i: u32) -> u8 {

@@ -240,15 +240,12 @@ fn understand(
     }
 }
 
-#[cfg(test)]
-mod tests;
-
 /// Transcribe-store, on a transcription job that ended FAILED: no transcript will be
 /// written, so the failure is recorded on the video (with its notice) unless the
 /// stage has settled already (a late or repeated event).
 ///
 /// # Errors
-/// The recorded failure, not retryable; [`StageError::Retryable`] when the record
+/// The recorded failure (not retryable), or the record table's error when the record
 /// cannot be read.
 pub async fn transcription_failed<R, N>(
     records: &R,
@@ -272,3 +269,6 @@ where
     let error = InputError::Other(format!("transcription job {job_name} failed: {reason}"));
     Err(record_failure(records, notifier, id, stage, error.into()).await)
 }
+
+#[cfg(test)]
+mod tests;

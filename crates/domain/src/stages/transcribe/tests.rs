@@ -15,16 +15,7 @@ async fn speech_gives_a_transcript_captions_tags_description_and_promo() {
     let (_, id) = w.run_to_published(&transcoder, event.clone()).await;
     let rec = w.record(&id);
     assert_eq!(rec.stage(Stage::TranscribeStart), StageStatus::Done);
-    assert_eq!(
-        w.transcriber
-            .as_ref()
-            .unwrap()
-            .calls
-            .lock()
-            .unwrap()
-            .as_slice(),
-        [keys::audio_mp3(&id)]
-    );
+    assert_eq!(w.transcriber_calls(), [keys::audio_mp3(&id)]);
     for name in [
         "transcript.json",
         "transcript.txt",
@@ -173,14 +164,7 @@ async fn no_audio_stream_skips_transcription() {
         rec.stages[&Stage::TranscribeStart].detail.as_deref(),
         Some("no audio stream")
     );
-    assert!(w
-        .transcriber
-        .as_ref()
-        .unwrap()
-        .calls
-        .lock()
-        .unwrap()
-        .is_empty());
+    assert!(w.transcriber_calls().is_empty());
 }
 
 /// S3 answers a HEAD or GET of a missing key with 403 to a role without
@@ -258,14 +242,7 @@ async fn audio_beyond_the_transcribers_limits_skips_speech_with_the_reason() {
             "{why}"
         );
     }
-    assert!(w
-        .transcriber
-        .as_ref()
-        .unwrap()
-        .calls
-        .lock()
-        .unwrap()
-        .is_empty());
+    assert!(w.transcriber_calls().is_empty());
 
     let limits = crate::stages::TranscriptionLimits::AMAZON_TRANSCRIBE;
     assert_eq!(limits.refusal(3600.0, 128_000), None);
