@@ -370,8 +370,9 @@ fn portrait_stays_portrait_and_a_window_past_the_end_is_clamped() {
 }
 
 /// A run killed during the transcode (`kill -9`: no chance to give its claim back)
-/// leaves the stage running under its lease; the next run without `--force` sees
-/// that the process holding it has ended, runs the video again and finishes it.
+/// leaves the stage running under its lease; the next `vidpipe process` sees that
+/// the process holding it has ended and fails the video with that reason, and the
+/// file processed again without `--force` finishes.
 #[test]
 fn a_run_killed_during_the_transcode_is_finished_by_the_next_without_force() {
     let dir = tempfile::tempdir().unwrap();
@@ -384,13 +385,16 @@ fn a_run_killed_during_the_transcode_is_finished_by_the_next_without_force() {
             ..Media::default()
         },
     );
+    // The database made first, as by any earlier command, so that the run and the
+    // polling below do not both create it.
+    assert!(vidpipe(&out, &["list"]).status.success());
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vidpipe"))
         .arg("--out")
         .arg(&out)
         .args(["process", video.to_str().unwrap(), "--no-transcribe"])
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("killed.log")).unwrap())
         .spawn()
         .expect("vidpipe starts");
     let transcode = |out: &Path| -> Option<(String, Value)> {
@@ -403,7 +407,10 @@ fn a_run_killed_during_the_transcode_is_finished_by_the_next_without_force() {
     let running = loop {
         match transcode(&out) {
             Some((status, stage)) if status == "running" => break stage,
-            _ if std::time::Instant::now() > deadline => panic!("the transcode never ran"),
+            _ if std::time::Instant::now() > deadline => panic!(
+                "the transcode never ran: {}",
+                fs::read_to_string(dir.path().join("killed.log")).unwrap_or_default()
+            ),
             _ => std::thread::sleep(std::time::Duration::from_millis(100)),
         }
     };
@@ -420,6 +427,24 @@ fn a_run_killed_during_the_transcode_is_finished_by_the_next_without_force() {
         transcode(&out).unwrap().0,
         "running",
         "the claim outlives its run"
+    );
+
+    // Any command that processes finds it first: the killed run's video is failed
+    // with the reason (the library shows it), and another file is processed as usual.
+    let small = Media {
+        seconds: 2.0,
+        size: Some("320x240"),
+        ..Media::default()
+    };
+    let other = make_media(dir.path(), "other", small);
+    let done = process(&out, &other, &["--no-transcribe"]);
+    assert!(done.status.success(), "{}", text(&done.stderr));
+    let record = record_of(&out, "killed.mp4");
+    assert_eq!(record["status"], "failed");
+    let reason = record["failure"]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains(&holder) && reason.contains("ended"),
+        "{reason}"
     );
 
     let again = process(&out, &video, &["--no-transcribe"]);

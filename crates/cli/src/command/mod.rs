@@ -24,3 +24,28 @@ fn open(out: &Path) -> Result<(LocalStore, SqliteRecords)> {
         SqliteRecords::open(&out.join("vidpipe.db")).context("cannot open the database")?;
     Ok((store, records))
 }
+
+/// The local reconciler, run as a command starts: a processing video whose stage is
+/// still held by a vidpipe process on this machine that has ended (`kill -9`, a crash,
+/// a restart) is failed with the reason, and the failure is told as any other
+/// (`LogNotifier`); processing the file again then runs it whole. Videos held by
+/// live runs, or by runs on other machines, are left alone. The ids failed.
+async fn reconcile(records: &SqliteRecords) -> Result<Vec<vidpipe_domain::VideoId>> {
+    let mut failed = Vec::new();
+    for record in records.all()? {
+        if record.status != vidpipe_domain::record::VideoStatus::Processing {
+            continue;
+        }
+        let Some((stage, holder)) = vidpipe_local::records::claim_of_a_dead_run(&record) else {
+            continue;
+        };
+        let reason = format!(
+            "the vidpipe run that held its {stage} ({holder}) ended before it finished; process the file again to finish it"
+        );
+        let error = vidpipe_domain::InputError::Other(reason).into();
+        let notifier = vidpipe_local::LogNotifier;
+        vidpipe_domain::stages::record_failure(records, &notifier, &record.id, stage, error).await;
+        failed.push(record.id);
+    }
+    Ok(failed)
+}

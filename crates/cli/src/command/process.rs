@@ -179,6 +179,7 @@ pub async fn process(
     let talk = find_talk(args, &delivery).await?;
     let model = load_model(args)?;
     let (store, records) = super::open(out)?;
+    super::reconcile(&records).await?;
     let event = put_upload(&store, args)?;
     let config = PipelineConfig {
         plan: PlanConfig {
@@ -330,26 +331,19 @@ fn keep_subtitles(store: &LocalStore, id: &VideoId, vtt: &Path) -> Result<()> {
 
 /// The command line's clip and `--force`. A video whose last run failed is run again
 /// whole: locally nothing is lost by it, and the cause (a missing tool, a full disk)
-/// may be gone. So is one whose stage is held by a vidpipe process on this machine
-/// that has ended (`kill -9`, a crash): its claim would otherwise last its whole lease.
+/// may be gone; so is one the reconciler failed because the run holding it had ended
+/// (`super::reconcile`, run first).
 async fn ingest_options(
     args: &ProcessArgs,
     records: &SqliteRecords,
     id: &VideoId,
 ) -> Result<IngestOptions> {
-    let before = records.get(id).await?;
-    let failed_before = before
-        .as_ref()
+    let failed_before = records
+        .get(id)
+        .await?
         .is_some_and(|r| r.status == VideoStatus::Failed);
     if failed_before && !args.force {
         tracing::info!(video_id = %id, "the last run of this video failed; running it again");
-    }
-    let dead_run = before
-        .as_ref()
-        .filter(|r| r.status == VideoStatus::Processing)
-        .and_then(vidpipe_local::records::claim_of_a_dead_run);
-    if let Some((stage, holder)) = &dead_run {
-        tracing::warn!(video_id = %id, %stage, %holder, "a run that has ended held this video's {stage}; running it again");
     }
     let label = std::path::absolute(args.video()).unwrap_or_else(|_| args.video().to_path_buf());
     Ok(IngestOptions {
@@ -357,7 +351,7 @@ async fn ingest_options(
             start_s: args.start,
             end_s: args.end,
         },
-        force: args.force || failed_before || dead_run.is_some(),
+        force: args.force || failed_before,
         source_label: Some(label.display().to_string()),
         talk: None,
     })

@@ -48,6 +48,7 @@ pub async fn run(out: &Path, args: &ServeArgs) -> Result<ExitCode> {
         bail!("--token: use at least 16 characters");
     }
     let (store, records) = super::open(out)?;
+    super::reconcile(&records).await?;
     let process = ProcessArgs {
         max_download_mib: args.max_download_mib,
         ..args.workers.process_args()
