@@ -273,19 +273,17 @@ fn the_server_refuses_what_it_must() {
     }
 
     // Browsers: another site's post, or one without the CSRF token, is refused.
-    let cross = authed(
-        client
-            .post(url("/api/videos"))
-            .header("Origin", "http://evil.example")
-            .json(&serde_json::json!({ "url": "https://example.org/" })),
-    );
+    let post_link = |header: &str, value: &str| {
+        authed(
+            client
+                .post(url("/api/videos"))
+                .header(header, value)
+                .json(&serde_json::json!({ "url": "https://example.org/" })),
+        )
+    };
+    let cross = post_link("Origin", "http://evil.example");
     assert_eq!(cross.status(), 403);
-    let no_csrf = authed(
-        client
-            .post(url("/api/videos"))
-            .header("Sec-Fetch-Site", "same-origin")
-            .json(&serde_json::json!({ "url": "https://example.org/" })),
-    );
+    let no_csrf = post_link("Sec-Fetch-Site", "same-origin");
     assert_eq!(no_csrf.status(), 403);
     assert!(no_csrf.text().unwrap().contains("CSRF"));
     let page = authed(client.get(url("/"))).text().unwrap();

@@ -455,14 +455,7 @@ pub fn spoken(text: &str, start_s: f64) -> crate::transcript::Transcript {
         t += 0.4;
         let punct = &raw[word.len()..];
         if !punct.is_empty() {
-            items.push(TranscriptItem {
-                kind: ItemKind::Punctuation,
-                content: punct.into(),
-                start_s: None,
-                end_s: None,
-                confidence: 0.0,
-                speaker: None,
-            });
+            items.push(TranscriptItem::punctuation(punct));
             if punct != "," {
                 t += 0.6;
             }

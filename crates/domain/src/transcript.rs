@@ -34,6 +34,21 @@ pub struct TranscriptItem {
     pub speaker: Option<String>,
 }
 
+impl TranscriptItem {
+    /// A punctuation mark: untimed, confidence 0, as Amazon Transcribe writes them
+    /// (its `items` of type `punctuation` carry no `start_time` or `end_time`).
+    pub fn punctuation(mark: impl Into<String>) -> TranscriptItem {
+        TranscriptItem {
+            kind: ItemKind::Punctuation,
+            content: mark.into(),
+            start_s: None,
+            end_s: None,
+            confidence: 0.0,
+            speaker: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Transcript {
     pub job_name: String,

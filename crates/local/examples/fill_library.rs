@@ -73,14 +73,7 @@ fn transcript(rng: &mut Rng, words: &[String], cumulative: &[f64], minutes: f64)
         t += 0.4;
         in_sentence += 1;
         if in_sentence == target {
-            items.push(TranscriptItem {
-                kind: ItemKind::Punctuation,
-                content: ".".into(),
-                start_s: None,
-                end_s: None,
-                confidence: 1.0,
-                speaker: None,
-            });
+            items.push(TranscriptItem::punctuation("."));
             (in_sentence, target) = (0, sentence_len(rng));
         }
     }

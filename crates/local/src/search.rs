@@ -338,14 +338,7 @@ mod tests {
     }
 
     fn stop() -> TranscriptItem {
-        TranscriptItem {
-            kind: ItemKind::Punctuation,
-            content: ".".into(),
-            start_s: None,
-            end_s: None,
-            confidence: 1.0,
-            speaker: None,
-        }
+        TranscriptItem::punctuation(".")
     }
 
     #[test]

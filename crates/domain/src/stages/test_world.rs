@@ -151,6 +151,12 @@ impl World {
         )
         .await
         .unwrap();
+        self.transcribe_store(id).await.unwrap();
+        true
+    }
+
+    /// Transcribe-store on the video's `transcript.json`, as its creation would run it.
+    pub(crate) async fn transcribe_store(&self, id: &VideoId) -> Result<Handled, StageError> {
         stages::transcribe_store(
             &self.store,
             &self.records,
@@ -160,8 +166,6 @@ impl World {
             &keys::transcript_json(id),
         )
         .await
-        .unwrap();
-        true
     }
 
     /// Runs `event` through the router: the id of the video ingest found.

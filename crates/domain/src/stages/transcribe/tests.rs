@@ -71,16 +71,7 @@ async fn speech_gives_a_transcript_captions_tags_description_and_promo() {
         .any(|o| o.kind == crate::record::OutputKind::Promo && o.key == keys::promo(&id)));
 
     // The same transcript announced again changes nothing.
-    let again = stages::transcribe_store(
-        &w.store,
-        &w.records,
-        &w.recorder,
-        &w.recorder,
-        &w.config.understanding,
-        &keys::transcript_json(&id),
-    )
-    .await
-    .unwrap();
+    let again = w.transcribe_store(&id).await.unwrap();
     assert!(matches!(again, stages::Handled::Skipped(..)));
     assert_eq!(w.recorder.published_count(), 1);
 }
@@ -142,7 +133,7 @@ async fn a_malformed_or_failed_transcript_fails_the_video_with_the_reason() {
         let id = w.run(&transcoder, event).await;
         assert_eq!(w.record(&id).stage(Stage::TranscribeStore), StageStatus::Pending);
         w.store.insert(&keys::transcript_json(&id), bytes);
-        let err = stages::transcribe_store(&w.store, &w.records, &w.recorder, &w.recorder, &w.config.understanding, &keys::transcript_json(&id)).await.unwrap_err();
+        let err = w.transcribe_store(&id).await.unwrap_err();
         assert!(!err.is_retryable());
         let rec = w.record(&id);
         let failure = rec.failure.unwrap();
@@ -193,15 +184,7 @@ async fn a_bucket_without_list_bucket_still_publishes_with_captions() {
     assert_eq!(rec.stage(Stage::TranscribeStart), StageStatus::Done);
     let transcript = spoken(TALK, 3.5).to_transcribe_json();
     w.store.insert(&keys::transcript_json(&id), &transcript);
-    let handled = stages::transcribe_store(
-        &w.store,
-        &w.records,
-        &w.recorder,
-        &w.recorder,
-        &w.config.understanding,
-        &keys::transcript_json(&id),
-    )
-    .await;
+    let handled = w.transcribe_store(&id).await;
     assert!(handled.is_ok(), "{handled:?}");
     assert_eq!(
         w.record(&id).stage(Stage::TranscribeStore),
