@@ -34,7 +34,7 @@ FUNCTIONS = [
     ("transcode", "sqs-transcode-requested.json"),
     ("transcribe-start", "sqs-s3-audio-created.json"),
     ("transcribe-store", "sqs-s3-transcript-created.json"),
-    ("rekognition", "sqs-s3-frame-captures-created.json"),
+    ("rekognition", "sqs-cover-requested.json"),
     ("publish", "sqs-part-recorded.json"),
 ]
 # Aims from the issue, for the functions that don't touch media.

@@ -1,6 +1,7 @@
 //! Pipeline messages on SQS. Where a message goes is [`vidpipe_domain::events::route`]:
 //! transcode requests, promo requests and job state changes to the transcode queue,
-//! "part recorded" to the publish queue.
+//! cover requests to the cover stage's (`rekognition`), "part recorded" to the
+//! publish queue.
 
 use vidpipe_domain::events::{route, PipelineEvent, PipelineMessage};
 use vidpipe_domain::ports::MessageBus;
@@ -14,6 +15,7 @@ pub struct SqsBus {
     pub client: aws_sdk_sqs::Client,
     pub transcode_queue_url: Option<String>,
     pub publish_queue_url: Option<String>,
+    pub cover_queue_url: Option<String>,
 }
 
 impl SqsBus {
@@ -27,6 +29,7 @@ impl SqsBus {
         let url = match stage {
             Some(Stage::Transcode) => self.transcode_queue_url.as_deref(),
             Some(Stage::Publish) => self.publish_queue_url.as_deref(),
+            Some(Stage::Cover) => self.cover_queue_url.as_deref(),
             _ => None,
         };
         url.ok_or_else(|| {

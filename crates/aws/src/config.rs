@@ -37,6 +37,8 @@ pub struct FunctionConfig {
     pub transcode_queue_url: Option<String>,
     /// Queue of the publish function (`VIDPIPE_PUBLISH_QUEUE_URL`).
     pub publish_queue_url: Option<String>,
+    /// Queue of the cover stage's function, `rekognition` (`VIDPIPE_COVER_QUEUE_URL`).
+    pub cover_queue_url: Option<String>,
     /// Role MediaConvert assumes to read and write the bucket
     /// (`VIDPIPE_MEDIACONVERT_ROLE_ARN`).
     pub mediaconvert_role_arn: Option<String>,
@@ -111,6 +113,7 @@ impl FunctionConfig {
             sender_email: get("VIDPIPE_SENDER_EMAIL"),
             transcode_queue_url: get("VIDPIPE_TRANSCODE_QUEUE_URL"),
             publish_queue_url: get("VIDPIPE_PUBLISH_QUEUE_URL"),
+            cover_queue_url: get("VIDPIPE_COVER_QUEUE_URL"),
             mediaconvert_role_arn: get("VIDPIPE_MEDIACONVERT_ROLE_ARN"),
             language_code: get("VIDPIPE_LANGUAGE").unwrap_or_else(|| "en-US".into()),
             link_expiry: Duration::from_secs(link_expiry_s.min(7 * 24 * 3600)),

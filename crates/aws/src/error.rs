@@ -5,9 +5,13 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use vidpipe_domain::PortError;
 
-/// Error codes that mean "slow down or try again" across the services we call
-/// (the AWS SDKs' own retry classifiers treat these as transient).
-const TRANSIENT_CODES: &[&str] = &[
+/// Error codes that mean "slow down": a rate or concurrency quota was reached (the
+/// AWS SDKs' retry classifiers treat these as throttling errors). Transcribe answers
+/// `LimitExceededException` when the account's concurrent jobs are all running
+/// (Amazon Transcribe API Reference, StartTranscriptionJob), Rekognition
+/// `ProvisionedThroughputExceededException` and `ThrottlingException`, MediaConvert
+/// `TooManyRequestsException` (HTTP 429).
+const THROTTLING_CODES: &[&str] = &[
     "Throttling",
     "ThrottlingException",
     "ThrottledException",
@@ -15,13 +19,18 @@ const TRANSIENT_CODES: &[&str] = &[
     "ProvisionedThroughputExceededException",
     "RequestLimitExceeded",
     "RequestThrottled",
+    "RequestThrottledException",
     "SlowDown",
+    "LimitExceededException",
+];
+
+/// Error codes that mean "try again": the service had a passing fault.
+const TRANSIENT_CODES: &[&str] = &[
     "ServiceUnavailable",
     "InternalError",
     "InternalFailure",
     "InternalServerError",
     "InternalServerErrorException",
-    "LimitExceededException",
 ];
 
 /// The service's error code, if the call got as far as an answer.
@@ -33,8 +42,9 @@ pub fn service_code<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) ->
 }
 
 /// Maps an SDK error from the call described by `what` (`"s3 GetObject media/…"`).
-/// Network failures, timeouts, throttling and 5xx answers are retryable; 404s are
-/// [`PortError::NotFound`]; everything else is [`PortError::Failed`].
+/// Throttling is [`PortError::Throttled`]; network failures, timeouts and 5xx
+/// answers are [`PortError::Unavailable`]; 404s are [`PortError::NotFound`];
+/// everything else is [`PortError::Failed`].
 pub fn port_error<E>(what: &str, err: SdkError<E, HttpResponse>) -> PortError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -45,7 +55,9 @@ where
             let code = se.err().code().unwrap_or("");
             let message = se.err().message().unwrap_or("");
             let text = format!("{what}: {code} (HTTP {status}): {message}");
-            if TRANSIENT_CODES.contains(&code) || status == 429 || status >= 500 {
+            if THROTTLING_CODES.contains(&code) || status == 429 {
+                PortError::Throttled(text)
+            } else if TRANSIENT_CODES.contains(&code) || status >= 500 {
                 PortError::Unavailable(text)
             } else if status == 404 || code == "NoSuchKey" || code == "NotFound" {
                 PortError::NotFound(text)

@@ -102,6 +102,7 @@ impl CloudAdapters {
                 client: aws_sdk_sqs::Client::new(sdk),
                 transcode_queue_url: config.transcode_queue_url.clone(),
                 publish_queue_url: config.publish_queue_url.clone(),
+                cover_queue_url: config.cover_queue_url.clone(),
             },
             clients,
             config,

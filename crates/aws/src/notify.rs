@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use serde_json::json;
 use tracing::warn;
-use vidpipe_domain::keys;
 use vidpipe_domain::outbox::organiser_notice;
 use vidpipe_domain::ports::{Mailer, Notifier, Publisher};
 use vidpipe_domain::record::{OutputKind, Stage, VideoRecord};
@@ -158,7 +157,7 @@ impl Publisher for LinksPublisher<'_> {
             }
         }
         if keys_to_link.is_empty() {
-            keys_to_link.push(keys::manifest(&record.id));
+            keys_to_link.push(record.keys().manifest());
         }
         let mut links = Vec::new();
         for key in keys_to_link {

@@ -9,7 +9,7 @@ use aws_sdk_transcribe::types::{
 };
 use serde_json::Value;
 use vidpipe_domain::events::PipelineMessage;
-use vidpipe_domain::keys::{self, VideoId};
+use vidpipe_domain::keys::PlanKeys;
 use vidpipe_domain::ports::{Submission, Transcriber};
 use vidpipe_domain::transcript::Transcript;
 use vidpipe_domain::PortError;
@@ -36,7 +36,7 @@ impl Transcriber for TranscribeTranscriber {
         audio_key: &str,
         job_name: &str,
     ) -> Result<Submission<Transcript>, PortError> {
-        let id = keys::video_id_in(audio_key)
+        let plan = PlanKeys::of_key(audio_key)
             .ok_or_else(|| PortError::Invalid(format!("{audio_key}: not a key of a video")))?;
         let subtitles = Subtitles::builder()
             .formats(SubtitleFormat::Srt)
@@ -55,7 +55,7 @@ impl Transcriber for TranscribeTranscriber {
                     .build(),
             )
             .output_bucket_name(&self.bucket)
-            .output_key(keys::transcript_json(&id))
+            .output_key(plan.transcript_json())
             .settings(
                 Settings::builder()
                     .show_speaker_labels(true)
@@ -106,11 +106,7 @@ pub async fn failed_job(
             "no TranscriptionJobName or TranscriptionJobStatus in detail".into(),
         ));
     };
-    let Some(video_id) = name
-        .strip_prefix("vidpipe-")
-        .and_then(VideoId::parse)
-        .filter(|id| keys::transcription_job_name(id) == name)
-    else {
+    let Some(video_id) = PlanKeys::of_job_name(name).map(|p| p.id) else {
         return Ok(None);
     };
     if status != "FAILED" {

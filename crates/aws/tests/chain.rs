@@ -400,14 +400,14 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
     assert!(rec
         .outputs
         .iter()
-        .any(|o| o.kind == OutputKind::HlsMaster && o.key == keys::hls_master(&id)));
+        .any(|o| o.kind == OutputKind::HlsMaster && o.key == keys::PlanKeys::new(&id, 0).hls_master()));
     assert!(rec.outputs.iter().any(|o| o.kind == OutputKind::Rendition
         && o.name.as_deref() == Some("360p")
         && o.width_px == Some(640)));
     assert!(
         rec.outputs
             .iter()
-            .any(|o| o.kind == OutputKind::Gif && o.key == keys::preview_gif(&id)),
+            .any(|o| o.kind == OutputKind::Gif && o.key == keys::PlanKeys::new(&id, 0).preview_gif()),
         "the GIF from its own job, recorded before the renditions job ended"
     );
 
@@ -420,7 +420,7 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
     replay.push(("transcribe-start", event));
     let job = aws_sdk_transcribe::Client::new(&w.sdk)
         .get_transcription_job()
-        .transcription_job_name(keys::transcription_job_name(&id))
+        .transcription_job_name(keys::PlanKeys::new(&id, 0).transcription_job_name())
         .send()
         .await
         .unwrap();
@@ -435,7 +435,7 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
         "{REPO}/tests/fixtures/transcribe-output-diarized.json"
     ))
     .unwrap();
-    w.put(&keys::transcript_json(&id), transcript).await;
+    w.put(&keys::PlanKeys::new(&id, 0).transcript_json(), transcript).await;
     let event = w.drain("transcribe-store").await;
     let r = fns.handle("transcribe-store", event.clone()).await;
     assert_eq!(failures(&r), Vec::<String>::new());
@@ -445,20 +445,21 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
     use vidpipe_domain::ports::ObjectReader;
     assert!(f
         .store
-        .head(&keys::transcript_file(&id, "captions.vtt"))
+        .head(&keys::PlanKeys::new(&id, 0).transcript_file("captions.vtt"))
         .await
         .unwrap()
         .is_some());
 
-    // rekognition: frame captures created.
+    // rekognition: the cover requested when the renditions job's outputs were
+    // recorded (the frame captures themselves notify nothing).
     let event = w.drain("rekognition").await;
     assert!(!event.records.is_empty());
     let r = fns.handle("rekognition", event.clone()).await;
     assert_eq!(failures(&r), Vec::<String>::new());
     replay.push(("rekognition", event));
     let rec = record(&w, &id).await;
-    assert_eq!(rec.cover_key.as_deref(), Some(keys::cover(&id).as_str()));
-    assert!(f.store.head(&keys::cover(&id)).await.unwrap().is_some());
+    assert_eq!(rec.cover_key.as_deref(), Some(keys::PlanKeys::new(&id, 0).cover().as_str()));
+    assert!(f.store.head(&keys::PlanKeys::new(&id, 0).cover()).await.unwrap().is_some());
     assert!(
         !faces.requests.lock().unwrap().is_empty(),
         "DetectFaces was asked"
@@ -467,13 +468,7 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
         rec.frames[0].rejected.is_some(),
         "the black first frame is not a cover candidate"
     );
-    // The cover's own notification (S3's prefix and suffix filters cannot tell
-    // `cover.jpg` from a frame capture): the function takes it and does nothing.
-    let event = w.drain("rekognition").await;
-    let version = record(&w, &id).await.version;
-    let r = fns.handle("rekognition", event).await;
-    assert_eq!(failures(&r), Vec::<String>::new());
-    assert_eq!(record(&w, &id).await.version, version);
+    assert!(w.drain("rekognition").await.records.is_empty(), "cover.jpg notifies nothing");
 
     // transcribe-store planned a promo (the transcript's first sentence, 4.9 s into
     // the clip, is clear of the 3 s fades): the promo job.
@@ -524,7 +519,7 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
         ("transcode", "sqs-mediaconvert-error.json"),
         ("transcribe-start", "sqs-s3-audio-created.json"),
         ("transcribe-store", "sqs-s3-transcript-created.json"),
-        ("rekognition", "sqs-s3-frame-captures-created.json"),
+        ("rekognition", "sqs-cover-requested.json"),
         ("publish", "sqs-part-recorded.json"),
     ] {
         let text = std::fs::read_to_string(format!("{REPO}/events/{file}")).unwrap();
@@ -921,6 +916,7 @@ async fn the_promo_is_a_second_job_with_one_clipping_per_segment_and_fades_at_th
     };
     let job = PromoJob {
         video_id: id.clone(),
+        generation: 0,
         source_key: "uploads/talk.mp4".into(),
         plan,
         // Seconds from the clip's start: source 15–22 s and 30–38 s.
@@ -999,7 +995,7 @@ async fn the_promo_is_a_second_job_with_one_clipping_per_segment_and_fades_at_th
         vidpipe_domain::events::JobOutcome::Complete { outputs } => {
             assert_eq!(outputs.len(), 1);
             assert_eq!(outputs[0].kind, OutputKind::Promo);
-            assert_eq!(outputs[0].key, keys::promo(&id));
+            assert_eq!(outputs[0].key, keys::PlanKeys::new(&id, 0).promo());
         }
         other => panic!("{other:?}"),
     }

@@ -25,6 +25,7 @@ async fn create_jobs(width: u32, height: u32, fps: f64, rotation_deg: i32) -> Ve
     };
     let job = TranscodeJob {
         video_id: VideoId::parse("0123456789abcdef").unwrap(),
+        generation: 0,
         source_key: "uploads/edge.mov".into(),
         plan: make_plan(&media, clip, &PlanConfig::default()).unwrap(),
     };
@@ -97,6 +98,7 @@ async fn a_refused_gif_job_keeps_the_renditions_job_and_its_id() {
     let transcoder = stub_transcoder(&mediaconvert, &w.function.store).await;
     let job = TranscodeJob {
         video_id: VideoId::parse("0123456789abcdef").unwrap(),
+        generation: 0,
         source_key: "uploads/talk.mp4".into(),
         plan: make_plan(
             &media_info(Some((1280, 720)), 25.0, 30.0, true),

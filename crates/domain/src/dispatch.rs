@@ -272,8 +272,8 @@ where
                     reason,
                 }),
             ) => stages::transcription_failed(records, notifier, video_id, job_name, reason).await,
-            (Stage::Cover, Created(o)) => match self.analyzer {
-                Some(an) => stages::cover(store, records, an, bus, notifier, &o.key).await,
+            (Stage::Cover, Message(M::CoverRequested { video_id })) => match self.analyzer {
+                Some(an) => stages::cover(store, records, an, bus, notifier, video_id).await,
                 None => not_here(),
             },
             (Stage::Publish, Message(M::PartRecorded { video_id, .. })) => match self.publisher {
@@ -425,7 +425,9 @@ mod tests {
         );
         // The cover before the transcode is recorded: not ready, delivered again, and
         // recorded as given up on the last delivery.
-        let frame = PipelineEvent::ObjectCreated(store.insert(&keys::frame_capture(&id, 0), b"j"));
+        let frame = PipelineEvent::Message(PipelineMessage::CoverRequested {
+            video_id: id.clone(),
+        });
         let analyzer = crate::fakes::FakeAnalyzer { store: &store };
         let adapters = Adapters::new(&store, &records, &recorder).with_analyzer(&analyzer);
         for (receive, want) in [

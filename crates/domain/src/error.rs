@@ -38,12 +38,23 @@ pub enum PortError {
     /// A dependency failed in a way retrying won't fix.
     #[error("{0}")]
     Failed(String),
+    /// A service refused the call for its rate or concurrency quota (an AWS
+    /// `ThrottlingException`, `TooManyRequestsException`, Transcribe's
+    /// `LimitExceededException`, S3's `SlowDown`). Retryable, and never a reason to
+    /// give up: the queue delivers it again later without counting the attempt.
+    #[error("throttled, retry later: {0}")]
+    Throttled(String),
 }
 
 impl PortError {
     /// Whether the same call may succeed later.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, PortError::Unavailable(_))
+        matches!(self, PortError::Unavailable(_) | PortError::Throttled(_))
+    }
+
+    /// Whether the service refused the call for its quota.
+    pub fn is_throttled(&self) -> bool {
+        matches!(self, PortError::Throttled(_))
     }
 }
 

@@ -30,6 +30,10 @@ pub struct JobStateChange {
     /// Which of the video's jobs this is.
     #[serde(default)]
     pub job: JobKind,
+    /// The generation of the plan the job was made for (MediaConvert
+    /// `UserMetadata["generation"]`; absent on jobs made before generations: 0).
+    #[serde(default)]
+    pub generation: u32,
 }
 
 /// How a finished job ended.
@@ -86,6 +90,11 @@ pub enum PipelineMessage {
     PromoRequested {
         video_id: VideoId,
     },
+    /// The renditions job's outputs are recorded, its frame captures with them:
+    /// choose the cover.
+    CoverRequested {
+        video_id: VideoId,
+    },
     /// A stage recorded its part; publish checks whether the video is complete.
     PartRecorded {
         video_id: VideoId,
@@ -106,6 +115,7 @@ impl PipelineMessage {
         match self {
             PipelineMessage::TranscodeRequested { video_id }
             | PipelineMessage::PromoRequested { video_id }
+            | PipelineMessage::CoverRequested { video_id }
             | PipelineMessage::PartRecorded { video_id, .. }
             | PipelineMessage::TranscriptionFailed { video_id, .. } => video_id,
             PipelineMessage::JobStateChanged(change) => &change.video_id,
@@ -131,19 +141,22 @@ pub const AUDIO_EXTENSIONS: &[&str] = &["wav", "mp3", "m4a", "aac", "flac", "ogg
 /// - object created under `uploads/` → ingest (videos, and sidecars `*.json`);
 /// - `media/<id>/audio.mp3` created → transcribe-start;
 /// - `transcripts/<id>/transcript.json` created → transcribe-store;
-/// - `media/<id>/frames/frame.*.jpg` created → cover;
 /// - transcode requested, promo requested, and job state changes → transcode;
+/// - cover requested (the renditions job's outputs recorded) → cover;
 /// - part recorded → publish;
 /// - a transcription job failed (Transcribe's state change) → transcribe-store.
 ///
-/// Anything else (renditions, HLS segments, the cover, the manifest) triggers nothing,
-/// which is what keeps outputs from looping back into the pipeline.
+/// (`<id>/` stands for the plan's folder, `<id>/g<N>/` after a replan: see
+/// [`keys::PlanKeys`].) Anything else (renditions, HLS segments, frame captures, the
+/// cover, the manifest) triggers nothing, which is what keeps outputs from looping
+/// back into the pipeline.
 pub fn route(event: &PipelineEvent) -> Option<Stage> {
     match event {
         PipelineEvent::Message(PipelineMessage::TranscodeRequested { .. })
         | PipelineEvent::Message(PipelineMessage::PromoRequested { .. })
         | PipelineEvent::Message(PipelineMessage::JobStateChanged(_)) => Some(Stage::Transcode),
         PipelineEvent::Message(PipelineMessage::PartRecorded { .. }) => Some(Stage::Publish),
+        PipelineEvent::Message(PipelineMessage::CoverRequested { .. }) => Some(Stage::Cover),
         PipelineEvent::Message(PipelineMessage::TranscriptionFailed { .. }) => {
             Some(Stage::TranscribeStore)
         }
@@ -156,13 +169,11 @@ pub fn route_key(key: &str) -> Option<Stage> {
     if key.starts_with(keys::UPLOADS_PREFIX) {
         return Some(Stage::Ingest);
     }
-    let id = keys::video_id_in(key)?;
-    if key == keys::audio_mp3(&id) {
+    let plan = keys::PlanKeys::of_key(key)?;
+    if key == plan.audio_mp3() {
         Some(Stage::TranscribeStart)
-    } else if key == keys::transcript_json(&id) {
+    } else if key == plan.transcript_json() {
         Some(Stage::TranscribeStore)
-    } else if key.starts_with(&keys::frames_dir(&id)) && keys::frame_capture_index(key).is_some() {
-        Some(Stage::Cover)
     } else {
         None
     }
@@ -188,22 +199,33 @@ mod tests {
         assert_eq!(route(&created("uploads/talk.mp4")), Some(Stage::Ingest));
         assert_eq!(route(&created("uploads/talk.json")), Some(Stage::Ingest));
         assert_eq!(
-            route(&created(&keys::audio_mp3(&id))),
+            route(&created(&keys::PlanKeys::new(&id, 0).audio_mp3())),
             Some(Stage::TranscribeStart)
         );
         assert_eq!(
             route(&created(&format!("transcripts/{id}/transcript.json"))),
             Some(Stage::TranscribeStore)
         );
+        let replanned = keys::PlanKeys::new(&id, 2);
         assert_eq!(
-            route(&created(&keys::frame_capture(&id, 3))),
-            Some(Stage::Cover)
+            route(&created(&replanned.audio_mp3())),
+            Some(Stage::TranscribeStart)
         );
+        assert_eq!(
+            route(&created(&replanned.transcript_json())),
+            Some(Stage::TranscribeStore)
+        );
+        let cover = PipelineMessage::CoverRequested {
+            video_id: id.clone(),
+        };
+        assert_eq!(route(&PipelineEvent::Message(cover)), Some(Stage::Cover));
         for quiet in [
-            keys::rendition(&id, "720p"),
-            keys::cover(&id),
-            keys::hls_master(&id),
-            keys::manifest(&id),
+            keys::PlanKeys::new(&id, 0).frame_capture(3),
+            replanned.frame_capture(3),
+            keys::PlanKeys::new(&id, 0).rendition("720p"),
+            keys::PlanKeys::new(&id, 0).cover(),
+            keys::PlanKeys::new(&id, 0).hls_master(),
+            keys::PlanKeys::new(&id, 0).manifest(),
             "elsewhere/x.mp4".into(),
         ] {
             assert_eq!(route(&created(&quiet)), None, "{quiet}");
@@ -232,6 +254,7 @@ mod tests {
                 message: "bad input".into(),
             },
             job: JobKind::Renditions,
+            generation: 2,
         });
         let text = serde_json::to_string(&m).unwrap();
         assert!(

@@ -177,6 +177,8 @@ pub struct FakeTranscoder<'a> {
     pub fail_with: Option<PortError>,
     pub submitted: Mutex<Vec<TranscodeJob>>,
     pub promos: Mutex<Vec<PromoJob>>,
+    /// The job ids asked to be cancelled, in order.
+    pub cancelled: Mutex<Vec<String>>,
     /// Luma each frame capture gets (index → value); default mid-grey detail.
     pub frame_fill: fn(u32) -> u8,
 }
@@ -189,6 +191,7 @@ impl<'a> FakeTranscoder<'a> {
             fail_with: None,
             submitted: Mutex::new(Vec::new()),
             promos: Mutex::new(Vec::new()),
+            cancelled: Mutex::new(Vec::new()),
             frame_fill: |_| 128,
         }
     }
@@ -203,7 +206,7 @@ impl<'a> FakeTranscoder<'a> {
     }
 
     /// The outputs a plan names, as a transcoder would report them.
-    pub fn outputs_for(&self, id: &VideoId, plan: &Plan) -> Vec<OutputFile> {
+    pub fn outputs_for(&self, at: &crate::keys::PlanKeys, plan: &Plan) -> Vec<OutputFile> {
         let mut outputs = Vec::new();
         let file = |key: String,
                     kind,
@@ -223,7 +226,7 @@ impl<'a> FakeTranscoder<'a> {
         };
         for r in &plan.renditions {
             outputs.push(file(
-                crate::keys::rendition(id, &r.name),
+                at.rendition(&r.name),
                 OutputKind::Rendition,
                 Some(r.name.clone()),
                 "h264+aac",
@@ -233,7 +236,7 @@ impl<'a> FakeTranscoder<'a> {
         }
         if plan.mp3_bitrate_bps.is_some() {
             outputs.push(file(
-                crate::keys::audio_mp3(id),
+                at.audio_mp3(),
                 OutputKind::Mp3,
                 None,
                 "mp3",
@@ -243,7 +246,7 @@ impl<'a> FakeTranscoder<'a> {
         }
         if let Some(g) = &plan.gif {
             outputs.push(file(
-                crate::keys::preview_gif(id),
+                at.preview_gif(),
                 OutputKind::Gif,
                 None,
                 "gif",
@@ -255,15 +258,15 @@ impl<'a> FakeTranscoder<'a> {
     }
 
     /// Writes the outputs and frame captures into the store.
-    pub fn write_outputs(&self, id: &VideoId, plan: &Plan) -> Vec<OutputFile> {
-        let outputs = self.outputs_for(id, plan);
+    pub fn write_outputs(&self, at: &crate::keys::PlanKeys, plan: &Plan) -> Vec<OutputFile> {
+        let outputs = self.outputs_for(at, plan);
         for o in &outputs {
             self.store.insert(&o.key, b"media");
         }
         if let Some(f) = &plan.frames {
             for i in 0..f.count {
                 self.store
-                    .insert(&crate::keys::frame_capture(id, i), &[(self.frame_fill)(i)]);
+                    .insert(&at.frame_capture(i), &[(self.frame_fill)(i)]);
             }
         }
         outputs
@@ -276,11 +279,11 @@ impl Transcoder for FakeTranscoder<'_> {
         if let Some(e) = &self.fail_with {
             return Err(e.clone());
         }
-        let job_id = format!("job-{}", job.video_id);
+        let job_id = format!("job-{}-{}", job.video_id, job.generation);
         if self.asynchronous {
             return Ok(Submission::Submitted { job_id });
         }
-        let outputs = self.write_outputs(&job.video_id, &job.plan);
+        let outputs = self.write_outputs(&job.keys(), &job.plan);
         Ok(Submission::Finished {
             job_id,
             outcome: JobOutcome::Complete { outputs },
@@ -291,7 +294,7 @@ impl Transcoder for FakeTranscoder<'_> {
         if let Some(e) = &self.fail_with {
             return Err(e.clone());
         }
-        let key = crate::keys::promo(&job.video_id);
+        let key = job.keys().promo();
         self.store.insert(&key, b"promo");
         let duration_s: f64 = job.segments.iter().map(|s| s.end_s - s.start_s).sum();
         let top = job.plan.renditions.first();
@@ -313,6 +316,11 @@ impl Transcoder for FakeTranscoder<'_> {
                 outputs: vec![file],
             },
         })
+    }
+
+    async fn cancel(&self, job_id: &str) -> Result<(), PortError> {
+        lock(&self.cancelled).push(job_id.to_string());
+        Ok(())
     }
 }
 

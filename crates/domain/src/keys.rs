@@ -104,80 +104,158 @@ pub fn extension_of(key: &str) -> Option<String> {
         .filter(|e| !e.is_empty())
 }
 
-/// `media/<id>/`
-pub fn media_dir(id: &VideoId) -> String {
-    format!("{MEDIA_PREFIX}{id}/")
+/// Where one plan of a video writes. A video's first plan is generation 0; every
+/// replan (a sidecar that arrives or changes, a forced run) makes the next, and each
+/// generation's jobs write under their own prefix, so a superseded job that is still
+/// running can never write over the current plan's files, and an event about its
+/// files names the generation it belongs to:
+/// - generation 0: `media/<id>/…` and `transcripts/<id>/…`;
+/// - generation N ≥ 1: `media/<id>/g<N>/…` and `transcripts/<id>/g<N>/…`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanKeys {
+    pub id: VideoId,
+    pub generation: u32,
 }
-/// The MP4 rendition named `name` (e.g. `720p`): `media/<id>/video_720p.mp4`.
-pub fn rendition(id: &VideoId, name: &str) -> String {
-    media_dir(id) + &layout::rendition(name)
+
+impl PlanKeys {
+    pub fn new(id: &VideoId, generation: u32) -> PlanKeys {
+        PlanKeys {
+            id: id.clone(),
+            generation,
+        }
+    }
+
+    /// The plan and generation of a key under `media/` or `transcripts/`, if it is
+    /// one of a video's.
+    pub fn of_key(key: &str) -> Option<PlanKeys> {
+        let rest = key
+            .strip_prefix(MEDIA_PREFIX)
+            .or_else(|| key.strip_prefix(TRANSCRIPTS_PREFIX))?;
+        let mut parts = rest.split('/');
+        let id = VideoId::parse(parts.next()?)?;
+        let generation = match (parts.next(), parts.next()) {
+            (Some(dir), Some(_)) => dir
+                .strip_prefix('g')
+                .filter(|n| n.bytes().all(|b| b.is_ascii_digit()) && !n.starts_with('0'))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0),
+            _ => 0,
+        };
+        Some(PlanKeys { id, generation })
+    }
+
+    /// `g<N>/`, or nothing for generation 0.
+    fn generation_dir(&self) -> String {
+        match self.generation {
+            0 => String::new(),
+            n => format!("g{n}/"),
+        }
+    }
+
+    /// `media/<id>/` (generation 0) or `media/<id>/g<N>/`.
+    pub fn media_dir(&self) -> String {
+        format!("{MEDIA_PREFIX}{}/{}", self.id, self.generation_dir())
+    }
+    /// The MP4 rendition named `name` (e.g. `720p`): `…/video_720p.mp4`.
+    pub fn rendition(&self, name: &str) -> String {
+        self.media_dir() + &layout::rendition(name)
+    }
+    /// The HLS master playlist: `…/hls/video.m3u8`.
+    pub fn hls_master(&self) -> String {
+        self.media_dir() + &layout::hls_master()
+    }
+    /// One HLS variant playlist: `…/hls/video_720p.m3u8`.
+    pub fn hls_variant(&self, name: &str) -> String {
+        self.media_dir() + &layout::hls_variant(name)
+    }
+    /// `…/audio.mp3`
+    pub fn audio_mp3(&self) -> String {
+        self.media_dir() + &layout::mp3()
+    }
+    /// `…/preview.gif`
+    pub fn preview_gif(&self) -> String {
+        self.media_dir() + &layout::gif()
+    }
+    /// `…/frames/`
+    pub fn frames_dir(&self) -> String {
+        self.media_dir() + layout::FRAMES_DIR
+    }
+    /// Frame capture `index` (0-based), named as MediaConvert's frame capture group
+    /// names them: `…/frames/frame.0000000.jpg`.
+    pub fn frame_capture(&self, index: u32) -> String {
+        self.media_dir() + &layout::frame_capture(index)
+    }
+    /// `…/cover.jpg`
+    pub fn cover(&self) -> String {
+        self.media_dir() + layout::COVER
+    }
+    /// `…/promo.mp4`
+    pub fn promo(&self) -> String {
+        self.media_dir() + &layout::promo()
+    }
+    /// `…/manifest.json`
+    pub fn manifest(&self) -> String {
+        self.media_dir() + layout::MANIFEST
+    }
+    /// `…/report.html`
+    pub fn report(&self) -> String {
+        self.media_dir() + layout::REPORT
+    }
+    /// `…/fade-black.png`: the overlay MediaConvert fades with.
+    pub fn fade_overlay(&self) -> String {
+        self.media_dir() + layout::FADE_OVERLAY
+    }
+    /// `…/<stem>`: a MediaConvert destination base (see [`crate::layout`]).
+    pub fn media_stem(&self, stem: &str) -> String {
+        self.media_dir() + stem
+    }
+    /// `transcripts/<id>/` (generation 0) or `transcripts/<id>/g<N>/`.
+    pub fn transcripts_dir(&self) -> String {
+        format!("{TRANSCRIPTS_PREFIX}{}/{}", self.id, self.generation_dir())
+    }
+    /// `…/transcript.json` (Amazon Transcribe's output shape).
+    pub fn transcript_json(&self) -> String {
+        self.transcript_file("transcript.json")
+    }
+    /// `…/<name>` for `transcript.txt`, `captions.srt`, `captions.vtt`.
+    pub fn transcript_file(&self, name: &str) -> String {
+        self.transcripts_dir() + name
+    }
+    /// The transcription job's name: `vidpipe-<id>` (generation 0) or
+    /// `vidpipe-<id>-g<N>`. Amazon Transcribe job names are unique per account and
+    /// Region (`[0-9a-zA-Z._-]+`, at most 200 characters), so a repeated start of one
+    /// plan is refused instead of making a second job, and each replan has its own.
+    pub fn transcription_job_name(&self) -> String {
+        match self.generation {
+            0 => format!("vidpipe-{}", self.id),
+            n => format!("vidpipe-{}-g{n}", self.id),
+        }
+    }
+
+    /// The plan a transcription job name names ([`PlanKeys::transcription_job_name`]).
+    pub fn of_job_name(name: &str) -> Option<PlanKeys> {
+        let rest = name.strip_prefix("vidpipe-")?;
+        let (id, generation) = match rest.split_once("-g") {
+            Some((id, n)) if !n.starts_with('0') => (id, n.parse().ok()?),
+            Some(_) => return None,
+            None => (rest, 0),
+        };
+        Some(PlanKeys {
+            id: VideoId::parse(id)?,
+            generation,
+        })
+    }
 }
-/// The HLS master playlist: `media/<id>/hls/video.m3u8`.
-pub fn hls_master(id: &VideoId) -> String {
-    media_dir(id) + &layout::hls_master()
+
+/// `transcripts/<id>/<name>`: a file of the video rather than of one of its plans
+/// (a link's own subtitles, downloaded with it, kept across replans).
+pub fn video_transcript_file(id: &VideoId, name: &str) -> String {
+    format!("{TRANSCRIPTS_PREFIX}{id}/{name}")
 }
-/// One HLS variant playlist: `media/<id>/hls/video_720p.m3u8`.
-pub fn hls_variant(id: &VideoId, name: &str) -> String {
-    media_dir(id) + &layout::hls_variant(name)
-}
-/// `media/<id>/audio.mp3`
-pub fn audio_mp3(id: &VideoId) -> String {
-    media_dir(id) + &layout::mp3()
-}
-/// `media/<id>/preview.gif`
-pub fn preview_gif(id: &VideoId) -> String {
-    media_dir(id) + &layout::gif()
-}
-/// `media/<id>/frames/`
-pub fn frames_dir(id: &VideoId) -> String {
-    media_dir(id) + layout::FRAMES_DIR
-}
-/// Frame capture `index` (0-based), named as MediaConvert's frame capture group names
-/// them: `media/<id>/frames/frame.0000000.jpg`.
-pub fn frame_capture(id: &VideoId, index: u32) -> String {
-    media_dir(id) + &layout::frame_capture(index)
-}
+
 /// The 0-based index in a frame capture key, if it is one.
 pub fn frame_capture_index(key: &str) -> Option<u32> {
     layout::frame_capture_index(key.rsplit('/').next()?)
-}
-/// `media/<id>/cover.jpg`
-pub fn cover(id: &VideoId) -> String {
-    media_dir(id) + layout::COVER
-}
-/// `media/<id>/promo.mp4`
-pub fn promo(id: &VideoId) -> String {
-    media_dir(id) + &layout::promo()
-}
-/// `media/<id>/manifest.json`
-pub fn manifest(id: &VideoId) -> String {
-    media_dir(id) + layout::MANIFEST
-}
-/// `media/<id>/report.html`
-pub fn report(id: &VideoId) -> String {
-    media_dir(id) + layout::REPORT
-}
-/// `media/<id>/fade-black.png`: the overlay MediaConvert fades with.
-pub fn fade_overlay(id: &VideoId) -> String {
-    media_dir(id) + layout::FADE_OVERLAY
-}
-/// `media/<id>/<stem>`: a MediaConvert destination base (see [`crate::layout`]).
-pub fn media_stem(id: &VideoId, stem: &str) -> String {
-    media_dir(id) + stem
-}
-/// `transcripts/<id>/transcript.json` (Amazon Transcribe's output shape).
-pub fn transcript_json(id: &VideoId) -> String {
-    format!("{TRANSCRIPTS_PREFIX}{id}/transcript.json")
-}
-/// `transcripts/<id>/<name>` for `transcript.txt`, `captions.srt`, `captions.vtt`.
-pub fn transcript_file(id: &VideoId, name: &str) -> String {
-    format!("{TRANSCRIPTS_PREFIX}{id}/{name}")
-}
-/// The transcription job's name: `vidpipe-<id>`. Amazon Transcribe job names are
-/// unique per account and Region (`[0-9a-zA-Z._-]+`, at most 200 characters), so a
-/// repeated start for the same video is refused instead of making a second job.
-pub fn transcription_job_name(id: &VideoId) -> String {
-    format!("vidpipe-{id}")
 }
 
 /// The video id in a key under `media/<id>/` or `transcripts/<id>/`.
@@ -238,19 +316,40 @@ mod tests {
     }
 
     #[test]
-    fn output_keys_live_under_the_id_and_parse_back() {
+    fn output_keys_live_under_the_id_and_generation_and_parse_back() {
         let id = VideoId::parse("0123456789abcdef").unwrap();
-        for key in [
-            rendition(&id, "720p"),
-            hls_master(&id),
-            audio_mp3(&id),
-            frame_capture(&id, 7),
-            cover(&id),
-        ] {
-            assert!(!key.starts_with(UPLOADS_PREFIX));
-            assert_eq!(video_id_in(&key), Some(id.clone()), "{key}");
+        for generation in [0, 1, 12] {
+            let plan = PlanKeys::new(&id, generation);
+            for key in [
+                plan.rendition("720p"),
+                plan.hls_master(),
+                plan.audio_mp3(),
+                plan.frame_capture(7),
+                plan.cover(),
+                plan.transcript_json(),
+            ] {
+                assert!(!key.starts_with(UPLOADS_PREFIX));
+                assert_eq!(video_id_in(&key), Some(id.clone()), "{key}");
+                assert_eq!(PlanKeys::of_key(&key), Some(plan.clone()), "{key}");
+            }
+            let name = plan.transcription_job_name();
+            assert_eq!(PlanKeys::of_job_name(&name), Some(plan.clone()), "{name}");
+            assert_eq!(frame_capture_index(&plan.frame_capture(12)), Some(12));
         }
-        assert_eq!(frame_capture_index(&frame_capture(&id, 12)), Some(12));
+        assert_eq!(
+            PlanKeys::new(&id, 3).rendition("720p"),
+            "media/0123456789abcdef/g3/video_720p.mp4"
+        );
+        assert_eq!(
+            PlanKeys::new(&id, 0).transcript_json(),
+            "transcripts/0123456789abcdef/transcript.json"
+        );
+        // Only `g<N>` folders name a generation; the layout's own folders do not.
+        for gen0 in ["media/0123456789abcdef/hls/video.m3u8", "media/0123456789abcdef/g0/x"] {
+            assert_eq!(PlanKeys::of_key(gen0).unwrap().generation, 0, "{gen0}");
+        }
+        assert_eq!(PlanKeys::of_job_name("vidpipe-0123456789abcdef-g01"), None);
+        assert_eq!(PlanKeys::of_job_name("other-0123456789abcdef"), None);
         assert_eq!(frame_capture_index("media/x/frames/other.jpg"), None);
     }
 

@@ -131,8 +131,18 @@ pub enum UpdateResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TranscodeJob {
     pub video_id: VideoId,
+    /// The plan's generation: the job writes under its prefix
+    /// ([`crate::keys::PlanKeys`]) and its state change carries it.
+    pub generation: u32,
     pub source_key: String,
     pub plan: Plan,
+}
+
+impl TranscodeJob {
+    /// Where this job writes.
+    pub fn keys(&self) -> crate::keys::PlanKeys {
+        crate::keys::PlanKeys::new(&self.video_id, self.generation)
+    }
 }
 
 /// What submitting a job gave: a transcode job ([`JobOutcome`]) or a transcription
@@ -150,6 +160,8 @@ pub enum Submission<T = JobOutcome> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PromoJob {
     pub video_id: VideoId,
+    /// The plan's generation, as [`TranscodeJob::generation`].
+    pub generation: u32,
     pub source_key: String,
     /// The video's plan (clip window, renditions, source frame rate).
     pub plan: Plan,
@@ -157,6 +169,13 @@ pub struct PromoJob {
     pub segments: Vec<crate::understanding::PromoSegment>,
     /// Fade at every join and at both ends, seconds.
     pub fade_s: f64,
+}
+
+impl PromoJob {
+    /// Where this job writes.
+    pub fn keys(&self) -> crate::keys::PlanKeys {
+        crate::keys::PlanKeys::new(&self.video_id, self.generation)
+    }
 }
 
 /// Runs transcode jobs (MediaConvert; ffmpeg).
@@ -173,6 +192,13 @@ pub trait Transcoder: Send + Sync {
         &self,
         job: &PromoJob,
     ) -> impl Future<Output = Result<Submission, PortError>> + Send;
+    /// Cancels a job of a superseded plan that may still be running, so that it
+    /// stops costing. A job that has already ended is not an error. Jobs that run
+    /// to their end within [`Transcoder::submit`] (ffmpeg) have nothing to cancel.
+    fn cancel(&self, job_id: &str) -> impl Future<Output = Result<(), PortError>> + Send {
+        let _ = job_id;
+        async { Ok(()) }
+    }
 }
 
 /// What looking at one frame capture found.

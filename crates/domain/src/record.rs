@@ -215,6 +215,15 @@ pub struct VideoRecord {
     pub plan: Option<Plan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,
+    /// The plan's generation: 0 for the first plan, one more for each replan. Jobs,
+    /// job names and output prefixes carry it ([`crate::keys::PlanKeys`]), and an
+    /// event of another generation is ignored.
+    #[serde(default)]
+    pub generation: u32,
+    /// Jobs of superseded plans that may still be running: the transcode stage
+    /// cancels them before it submits the current plan's job.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseded_jobs: Vec<String>,
     #[serde(default)]
     pub outputs: Vec<OutputFile>,
     #[serde(default)]
@@ -283,6 +292,8 @@ impl VideoRecord {
             sidecar: None,
             plan: None,
             job_id: None,
+            generation: 0,
+            superseded_jobs: Vec::new(),
             outputs: Vec::new(),
             frames: Vec::new(),
             cover_key: None,
@@ -298,6 +309,11 @@ impl VideoRecord {
             created_at_unix_s: now,
             updated_at_unix_s: now,
         }
+    }
+
+    /// Where the current plan writes.
+    pub fn keys(&self) -> crate::keys::PlanKeys {
+        crate::keys::PlanKeys::new(&self.id, self.generation)
     }
 
     pub fn stage(&self, stage: Stage) -> StageStatus {

@@ -118,7 +118,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         record.status = VideoStatus::Published;
         let doc = transcript(&mut rng, &words, &cumulative, minutes);
-        let key = keys::transcript_json(&id);
+        let key = keys::PlanKeys::new(&id, 0).transcript_json();
         let path = store.path_of(&key)?;
         std::fs::create_dir_all(path.parent().ok_or("no parent")?)?;
         std::fs::write(&path, doc.to_transcribe_json())?;

@@ -19,8 +19,8 @@ pub struct ReportPublisher<'a> {
 
 impl Publisher for ReportPublisher<'_> {
     async fn publish(&self, record: &VideoRecord) -> Result<Vec<String>, PortError> {
-        let key = keys::report(&record.id);
-        let dir = keys::media_dir(&record.id);
+        let at = record.keys();
+        let (key, dir) = (at.report(), at.media_dir());
         let speech = LoadedSpeech::of(self.store, record).await?;
         let page = render(
             record,
@@ -32,11 +32,11 @@ impl Publisher for ReportPublisher<'_> {
         if record
             .outputs
             .iter()
-            .any(|o| o.key == keys::hls_master(&record.id))
+            .any(|o| o.key == at.hls_master())
         {
             links.push(
                 self.store
-                    .path_of(&keys::hls_master(&record.id))?
+                    .path_of(&at.hls_master())?
                     .display()
                     .to_string(),
             );
@@ -64,13 +64,13 @@ impl LoadedSpeech {
             let doc = store.get(&speech.transcript_key).await?;
             let parsed = Transcript::from_transcribe_json(&speech.transcript_key, &doc)
                 .map_err(|e| PortError::Invalid(e.to_string()))?;
-            vtt = match text_of(store, &keys::transcript_file(&record.id, "captions.vtt")).await? {
+            vtt = match text_of(store, &record.keys().transcript_file("captions.vtt")).await? {
                 Some(text) => Some(text),
                 None => Some(to_vtt(&cues(&parsed, f64::MAX))),
             };
             transcript = Some(parsed);
         }
-        let subtitles = text_of(store, &keys::transcript_file(&record.id, SUBTITLES_VTT)).await?;
+        let subtitles = text_of(store, &keys::video_transcript_file(&record.id, SUBTITLES_VTT)).await?;
         let captions_source = match subtitles {
             Some(_) => CaptionsSource::LinkSubtitles,
             None => CaptionsSource::Transcription,

@@ -392,7 +392,7 @@ mod tests {
             low_confidence: false,
             untimed_text: None,
         };
-        let key = vidpipe_domain::keys::transcript_json(&id);
+        let key = vidpipe_domain::keys::PlanKeys::new(&id, 0).transcript_json();
         std::fs::create_dir_all(store.path_of(&key).unwrap().parent().unwrap()).unwrap();
         std::fs::write(
             store.path_of(&key).unwrap(),

@@ -80,6 +80,48 @@ impl LocalStore {
         }
     }
 
+    /// Removes the files of every plan of the video but `current`'s: locally one run
+    /// holds a video at a time (its lease), so once a replan's job starts nothing
+    /// reads the superseded plans' files, and keeping them would keep a full set of
+    /// renditions per forced run. The link's own subtitles (a file of the video, not
+    /// of a plan) stay. Nothing is removed for generation 0.
+    ///
+    /// # Errors
+    /// [`PortError::Failed`] when a file or folder cannot be removed.
+    pub fn remove_superseded(&self, current: &keys::PlanKeys) -> Result<(), PortError> {
+        if current.generation == 0 {
+            return Ok(());
+        }
+        let own = format!("g{}", current.generation);
+        let media = self.video_dir(&current.id);
+        let transcripts = media.join("transcripts");
+        let keep_media = |name: &str| name == own || name == "transcripts" || name.starts_with(".work");
+        let keep_transcripts = |name: &str| name == own || name.starts_with("subtitles");
+        for (dir, keep) in [
+            (&media, &keep_media as &dyn Fn(&str) -> bool),
+            (&transcripts, &keep_transcripts),
+        ] {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                if keep(&entry.file_name().to_string_lossy()) {
+                    continue;
+                }
+                let path = entry.path();
+                let removed = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                removed.map_err(|e| {
+                    PortError::Failed(format!("cannot remove {}: {e}", path.display()))
+                })?;
+            }
+        }
+        Ok(())
+    }
+
     /// The directory that holds everything video `id` produced.
     pub fn video_dir(&self, id: &vidpipe_domain::VideoId) -> PathBuf {
         self.root.join(id.as_str())
@@ -317,7 +359,7 @@ mod tests {
         let id = VideoId::parse("0123456789abcdef").unwrap();
         let root = fs::canonicalize(dir.path()).unwrap();
         assert_eq!(
-            store.path_of(&keys::cover(&id)).unwrap(),
+            store.path_of(&keys::PlanKeys::new(&id, 0).cover()).unwrap(),
             root.join("0123456789abcdef/cover.jpg")
         );
         assert_eq!(
@@ -330,23 +372,23 @@ mod tests {
             assert!(store.path_of(bad).is_err(), "{bad}");
         }
         store
-            .put(&keys::manifest(&id), b"{}".to_vec(), "application/json")
+            .put(&keys::PlanKeys::new(&id, 0).manifest(), b"{}".to_vec(), "application/json")
             .await
             .unwrap();
         store
-            .copy(&keys::manifest(&id), &keys::cover(&id))
+            .copy(&keys::PlanKeys::new(&id, 0).manifest(), &keys::PlanKeys::new(&id, 0).cover())
             .await
             .unwrap();
         let created: Vec<_> = store.take_created().into_iter().map(|c| c.key).collect();
-        assert_eq!(created, vec![keys::manifest(&id), keys::cover(&id)]);
-        assert_eq!(store.list(&keys::media_dir(&id)).await.unwrap().len(), 2);
+        assert_eq!(created, vec![keys::PlanKeys::new(&id, 0).manifest(), keys::PlanKeys::new(&id, 0).cover()]);
+        assert_eq!(store.list(&keys::PlanKeys::new(&id, 0).media_dir()).await.unwrap().len(), 2);
         assert_eq!(store.head("uploads/none.mp4").await.unwrap(), None);
         assert_eq!(
-            store.relative_path(&keys::media_dir(&id), &keys::transcript_json(&id)),
+            store.relative_path(&keys::PlanKeys::new(&id, 0).media_dir(), &keys::PlanKeys::new(&id, 0).transcript_json()),
             "transcripts/transcript.json"
         );
         assert_eq!(
-            store.relative_path(&keys::media_dir(&id), &keys::hls_master(&id)),
+            store.relative_path(&keys::PlanKeys::new(&id, 0).media_dir(), &keys::PlanKeys::new(&id, 0).hls_master()),
             "hls/video.m3u8"
         );
     }

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Deserialize;
 use serde_json::Value;
 use vidpipe_domain::events::{JobKind, JobOutcome, JobStateChange};
-use vidpipe_domain::keys::{self, VideoId};
+use vidpipe_domain::keys::{self, PlanKeys, VideoId};
 use vidpipe_domain::ports::ObjectReader;
 use vidpipe_domain::record::{OutputFile, OutputKind};
 
@@ -35,7 +35,7 @@ pub struct JobDetail {
     pub job_id: String,
     #[serde(default)]
     pub status: String,
-    /// What CreateJob's `UserMetadata` carried: `video_id` and `job`.
+    /// What CreateJob's `UserMetadata` carried: `video_id`, `job` and `generation`.
     #[serde(default)]
     pub user_metadata: BTreeMap<String, String>,
     #[serde(default)]
@@ -110,6 +110,13 @@ pub async fn job_state_change<S: ObjectReader>(
         .ok_or_else(|| {
             JobEventError::Malformed(format!("job {job_id}: no vidpipe video_id in userMetadata"))
         })?;
+    let generation = match detail.user_metadata.get("generation") {
+        None => 0,
+        Some(n) => n.parse().map_err(|_| {
+            JobEventError::Malformed(format!("job {job_id}: generation '{n}' is not a number"))
+        })?,
+    };
+    let at = PlanKeys::new(&video_id, generation);
     let job = match detail.user_metadata.get("job") {
         None => JobKind::Renditions,
         Some(name) => JobKind::parse(name).ok_or_else(|| {
@@ -118,7 +125,7 @@ pub async fn job_state_change<S: ObjectReader>(
     };
     let outcome = match detail.status.as_str() {
         "COMPLETE" => JobOutcome::Complete {
-            outputs: complete_outputs(store, &video_id, job, &detail)
+            outputs: complete_outputs(store, &at, job, &detail)
                 .await
                 .map_err(JobEventError::Malformed)?,
         },
@@ -136,6 +143,7 @@ pub async fn job_state_change<S: ObjectReader>(
         job_id,
         outcome,
         job,
+        generation,
     })
 }
 
@@ -149,7 +157,7 @@ fn key_of(uri: &str) -> Option<String> {
 /// Every output key a COMPLETE event names, each with its output's details (none
 /// for an HLS master playlist), in key order.
 fn named_outputs(
-    id: &VideoId,
+    at: &PlanKeys,
     detail: &JobDetail,
 ) -> Result<Vec<(String, Option<OutputDetail>)>, String> {
     let mut by_key: HashMap<String, Option<OutputDetail>> = HashMap::new();
@@ -161,8 +169,8 @@ fn named_outputs(
             .flat_map(|d| d.output_file_paths.iter().map(move |p| (p, Some(d))));
         for (path, output) in playlists.chain(files) {
             let Some(key) = key_of(path) else { continue };
-            if !key.starts_with(&keys::media_dir(id)) {
-                return Err(format!("output {key} is outside media/{id}/"));
+            if !key.starts_with(&at.media_dir()) {
+                return Err(format!("output {key} is outside {}", at.media_dir()));
             }
             by_key.entry(key).or_insert(output.cloned());
         }
@@ -175,18 +183,18 @@ fn named_outputs(
 /// What an output key is, by the names in [`vidpipe_domain::layout`]; `None` for
 /// files not recorded as outputs (frame captures, segments).
 fn kind_of(
-    id: &VideoId,
+    at: &PlanKeys,
     job: JobKind,
     key: &str,
 ) -> Option<(OutputKind, Option<String>, &'static str)> {
     let file = key.rsplit('/').next().unwrap_or("");
     if job == JobKind::Promo {
         Some((OutputKind::Promo, None, "h264+aac"))
-    } else if key == keys::preview_gif(id) {
+    } else if key == at.preview_gif() {
         Some((OutputKind::Gif, None, "gif"))
-    } else if key == keys::hls_master(id) {
+    } else if key == at.hls_master() {
         Some((OutputKind::HlsMaster, None, "h264+aac"))
-    } else if key == keys::audio_mp3(id) {
+    } else if key == at.audio_mp3() {
         Some((OutputKind::Mp3, None, "mp3"))
     } else if keys::frame_capture_index(key).is_some() {
         None
@@ -205,13 +213,13 @@ fn kind_of(
 
 async fn complete_outputs<S: ObjectReader>(
     store: &S,
-    id: &VideoId,
+    at: &PlanKeys,
     job: JobKind,
     detail: &JobDetail,
 ) -> Result<Vec<OutputFile>, String> {
     let mut outputs = Vec::new();
-    for (key, output) in named_outputs(id, detail)? {
-        let Some((kind, name, codec)) = kind_of(id, job, &key) else {
+    for (key, output) in named_outputs(at, detail)? {
+        let Some((kind, name, codec)) = kind_of(at, job, &key) else {
             continue;
         };
         let bytes = match store.head(&key).await {

@@ -38,7 +38,7 @@ pub mod settings;
 use aws_sdk_mediaconvert::types::{JobSettings, StatusUpdateInterval};
 use sha2::{Digest, Sha256};
 use vidpipe_domain::events::JobKind;
-use vidpipe_domain::keys::{self, VideoId};
+use vidpipe_domain::keys::PlanKeys;
 use vidpipe_domain::plan::Plan;
 use vidpipe_domain::ports::{ObjectWriter, PromoJob, Submission, TranscodeJob, Transcoder};
 use vidpipe_domain::PortError;
@@ -54,11 +54,12 @@ use crate::s3::S3Store;
 pub use aws_sdk_mediaconvert::Client;
 
 /// The client request token: up to 64 ASCII characters (MediaConvert API Reference,
-/// CreateJob, `clientRequestToken`), the same for the same video, job and plan.
-pub fn request_token(id: &VideoId, job: JobKind, plan: &impl serde::Serialize) -> String {
+/// CreateJob, `clientRequestToken`), the same for the same video, generation, job and
+/// plan (at most 8 + 16 + 11 + 11 + 16 characters with the generation's 10 digits).
+pub fn request_token(at: &PlanKeys, job: JobKind, plan: &impl serde::Serialize) -> String {
     let digest = Sha256::digest(serde_json::to_vec(plan).unwrap_or_default());
     let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("vidpipe-{id}-{}-{hex}", job.as_str())
+    format!("vp-{}-{}-{}-{hex}", at.id, at.generation, job.as_str())
 }
 
 /// MediaConvert behind the [`Transcoder`] port.
@@ -72,11 +73,12 @@ pub struct MediaConvertTranscoder<'a> {
 impl MediaConvertTranscoder<'_> {
     async fn create(
         &self,
-        id: &VideoId,
+        at: &PlanKeys,
         job: JobKind,
         token: String,
         settings: JobSettings,
     ) -> Result<Submission, PortError> {
+        let id = &at.id;
         let out = self
             .client
             .create_job()
@@ -84,6 +86,7 @@ impl MediaConvertTranscoder<'_> {
             .settings(settings)
             .user_metadata("video_id", id.as_str())
             .user_metadata("job", job.as_str())
+            .user_metadata("generation", at.generation.to_string())
             .client_request_token(token)
             .status_update_interval(StatusUpdateInterval::Seconds60)
             .send()
@@ -95,7 +98,7 @@ impl MediaConvertTranscoder<'_> {
         Ok(Submission::Submitted { job_id })
     }
 
-    async fn put_overlay(&self, id: &VideoId, plan: &Plan) -> Result<(), PortError> {
+    async fn put_overlay(&self, at: &PlanKeys, plan: &Plan) -> Result<(), PortError> {
         if plan.renditions.is_empty() {
             return Ok(());
         }
@@ -104,19 +107,20 @@ impl MediaConvertTranscoder<'_> {
         // (S3 API Reference, HeadObject). The same plan gives the same image.
         let (w, h) = overlay_size(plan);
         self.store
-            .put(&keys::fade_overlay(id), black_png(w, h)?, "image/png")
+            .put(&at.fade_overlay(), black_png(w, h)?, "image/png")
             .await
     }
 }
 
 impl Transcoder for MediaConvertTranscoder<'_> {
     async fn submit(&self, job: &TranscodeJob) -> Result<Submission, PortError> {
-        self.put_overlay(&job.video_id, &job.plan).await?;
+        let at = job.keys();
+        self.put_overlay(&at, &job.plan).await?;
         let bucket = &self.store.bucket;
-        let token = request_token(&job.video_id, JobKind::Renditions, &job.plan);
+        let token = request_token(&at, JobKind::Renditions, &job.plan);
         let submitted = self
             .create(
-                &job.video_id,
+                &at,
                 JobKind::Renditions,
                 token,
                 job_settings(bucket, job),
@@ -128,9 +132,9 @@ impl Transcoder for MediaConvertTranscoder<'_> {
         // make a second renditions job. A GIF that cannot be made (after the SDK's
         // own retries of throttling) is left out, never the video failed for it.
         if let Some(settings) = gif_job_settings(bucket, job) {
-            let token = request_token(&job.video_id, JobKind::Gif, &job.plan);
+            let token = request_token(&at, JobKind::Gif, &job.plan);
             if let Err(e) = self
-                .create(&job.video_id, JobKind::Gif, token, settings)
+                .create(&at, JobKind::Gif, token, settings)
                 .await
             {
                 tracing::warn!(video_id = %job.video_id, error = %e, "the GIF job was not created; the video goes on without its GIF");
@@ -140,10 +144,26 @@ impl Transcoder for MediaConvertTranscoder<'_> {
     }
 
     async fn submit_promo(&self, job: &PromoJob) -> Result<Submission, PortError> {
-        self.put_overlay(&job.video_id, &job.plan).await?;
+        let at = job.keys();
+        self.put_overlay(&at, &job.plan).await?;
         let settings = promo_job_settings(&self.store.bucket, job)?;
-        let token = request_token(&job.video_id, JobKind::Promo, &(&job.plan, &job.segments));
-        self.create(&job.video_id, JobKind::Promo, token, settings)
-            .await
+        let token = request_token(&at, JobKind::Promo, &(&job.plan, &job.segments));
+        self.create(&at, JobKind::Promo, token, settings).await
+    }
+
+    /// CancelJob. MediaConvert cancels only a job that is SUBMITTED or PROGRESSING
+    /// (MediaConvert API Reference, CancelJob); one that has ended answers a
+    /// `ConflictException` (or `BadRequestException`), which is what was wanted.
+    async fn cancel(&self, job_id: &str) -> Result<(), PortError> {
+        match self.client.cancel_job().id(job_id).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => match crate::error::service_code(&e) {
+                Some("ConflictException" | "BadRequestException" | "NotFoundException") => {
+                    tracing::info!(%job_id, "the superseded job had already ended");
+                    Ok(())
+                }
+                _ => Err(port_error(&format!("mediaconvert CancelJob {job_id}"), e)),
+            },
+        }
     }
 }

@@ -11,7 +11,7 @@ use aws_sdk_mediaconvert::types::{
     OutputGroupSettings, OutputGroupType, ScalingBehavior, VideoCodec, VideoCodecSettings,
     VideoDescription, VideoSelector,
 };
-use vidpipe_domain::keys::{self, VideoId};
+use vidpipe_domain::keys::PlanKeys;
 use vidpipe_domain::layout;
 use vidpipe_domain::plan::{FrameCaptureSpec, GifSpec, Plan, RenditionSpec, SourceWindow, GOP_S};
 use vidpipe_domain::ports::{PromoJob, TranscodeJob};
@@ -29,9 +29,10 @@ pub const QVBR_QUALITY: i32 = 7;
 /// JPEG quality of frame captures (1–100).
 pub const FRAME_CAPTURE_QUALITY: i32 = 85;
 
-/// A destination base below the video's folder: `s3://<bucket>/media/<id>/<stem>`.
-fn destination(bucket: &str, id: &VideoId, stem: &str) -> String {
-    s3_uri(bucket, &keys::media_stem(id, stem))
+/// A destination base below the plan's folder: `s3://<bucket>/media/<id>/<stem>`
+/// (`media/<id>/g<N>/<stem>` after a replan).
+fn destination(bucket: &str, at: &PlanKeys, stem: &str) -> String {
+    s3_uri(bucket, &at.media_stem(stem))
 }
 
 fn clipping(window: SourceWindow, fps: f64) -> InputClipping {
@@ -45,7 +46,7 @@ fn clipping(window: SourceWindow, fps: f64) -> InputClipping {
 /// groups the plan has: MP4 renditions, the HLS ladder, the MP3, frame captures.
 pub fn job_settings(bucket: &str, job: &TranscodeJob) -> JobSettings {
     let plan = &job.plan;
-    let id = &job.video_id;
+    let at = &job.keys();
     let fps = plan.timecode_fps();
     let window = SourceWindow {
         start_s: plan.clip.start_s,
@@ -55,7 +56,7 @@ pub fn job_settings(bucket: &str, job: &TranscodeJob) -> JobSettings {
     let overlays = if plan.renditions.is_empty() {
         Vec::new()
     } else {
-        let image_uri = s3_uri(bucket, &keys::fade_overlay(id));
+        let image_uri = s3_uri(bucket, &at.fade_overlay());
         BlackOverlay {
             image_uri: &image_uri,
             fps,
@@ -65,14 +66,14 @@ pub fn job_settings(bucket: &str, job: &TranscodeJob) -> JobSettings {
     };
     let mut groups = Vec::new();
     if !plan.renditions.is_empty() {
-        groups.push(renditions_group(bucket, id, &plan.renditions));
-        groups.push(hls_group(bucket, id, plan));
+        groups.push(renditions_group(bucket, at, &plan.renditions));
+        groups.push(hls_group(bucket, at, plan));
     }
     if let Some(bps) = plan.mp3_bitrate_bps {
-        groups.push(mp3_group(bucket, id, bps));
+        groups.push(mp3_group(bucket, at, bps));
     }
     if let Some(frames) = &plan.frames {
-        groups.push(frame_capture_group(bucket, id, frames));
+        groups.push(frame_capture_group(bucket, at, frames));
     }
     let source = s3_uri(bucket, &job.source_key);
     JobSettings::builder()
@@ -87,10 +88,10 @@ pub fn job_settings(bucket: &str, job: &TranscodeJob) -> JobSettings {
 }
 
 /// A File group of MP4 renditions (H.264 QVBR capped at the rung's maxrate, AAC).
-pub fn renditions_group(bucket: &str, id: &VideoId, renditions: &[RenditionSpec]) -> OutputGroup {
+pub fn renditions_group(bucket: &str, at: &PlanKeys, renditions: &[RenditionSpec]) -> OutputGroup {
     file_group(
         "renditions",
-        destination(bucket, id, layout::RENDITION_STEM),
+        destination(bucket, at, layout::RENDITION_STEM),
         renditions
             .iter()
             .map(|r| av_output(r, ContainerType::Mp4, Some("mp4")))
@@ -99,7 +100,7 @@ pub fn renditions_group(bucket: &str, id: &VideoId, renditions: &[RenditionSpec]
 }
 
 /// An HLS group of the same ladder, segments of the plan's length.
-pub fn hls_group(bucket: &str, id: &VideoId, plan: &Plan) -> OutputGroup {
+pub fn hls_group(bucket: &str, at: &PlanKeys, plan: &Plan) -> OutputGroup {
     let segment_s = plan.hls_segment_s.unwrap_or(6) as i32;
     OutputGroup::builder()
         .name("hls")
@@ -108,7 +109,7 @@ pub fn hls_group(bucket: &str, id: &VideoId, plan: &Plan) -> OutputGroup {
                 .r#type(OutputGroupType::HlsGroupSettings)
                 .hls_group_settings(
                     HlsGroupSettings::builder()
-                        .destination(destination(bucket, id, layout::HLS_STEM))
+                        .destination(destination(bucket, at, layout::HLS_STEM))
                         .segment_length(segment_s)
                         .min_segment_length(0)
                         .segment_control(HlsSegmentControl::SegmentedFiles)
@@ -126,7 +127,7 @@ pub fn hls_group(bucket: &str, id: &VideoId, plan: &Plan) -> OutputGroup {
 }
 
 /// The MP3 (File group, raw container), CBR at `bitrate_bps`, 44.1 kHz stereo.
-pub fn mp3_group(bucket: &str, id: &VideoId, bitrate_bps: u64) -> OutputGroup {
+pub fn mp3_group(bucket: &str, at: &PlanKeys, bitrate_bps: u64) -> OutputGroup {
     let mp3 = Mp3Settings::builder()
         .bitrate(bitrate_bps as i32)
         .channels(2)
@@ -150,13 +151,13 @@ pub fn mp3_group(bucket: &str, id: &VideoId, bitrate_bps: u64) -> OutputGroup {
         .build();
     file_group(
         "audio",
-        destination(bucket, id, layout::MP3_STEM),
+        destination(bucket, at, layout::MP3_STEM),
         vec![output],
     )
 }
 
 /// Frame captures (File group): a JPEG every `interval_s`, at most `count`.
-pub fn frame_capture_group(bucket: &str, id: &VideoId, frames: &FrameCaptureSpec) -> OutputGroup {
+pub fn frame_capture_group(bucket: &str, at: &PlanKeys, frames: &FrameCaptureSpec) -> OutputGroup {
     // One capture every interval_s: 1000 / (interval_s × 1000) fps.
     let capture = FrameCaptureSettings::builder()
         .framerate_numerator(1000)
@@ -182,7 +183,7 @@ pub fn frame_capture_group(bucket: &str, id: &VideoId, frames: &FrameCaptureSpec
         .build();
     file_group(
         "frame-captures",
-        destination(bucket, id, layout::FRAME_STEM),
+        destination(bucket, at, layout::FRAME_STEM),
         vec![output],
     )
 }
@@ -200,7 +201,7 @@ pub fn promo_job_settings(bucket: &str, job: &PromoJob) -> Result<JobSettings, P
         ));
     };
     let fps = plan.timecode_fps();
-    let image_uri = s3_uri(bucket, &keys::fade_overlay(&job.video_id));
+    let image_uri = s3_uri(bucket, &job.keys().fade_overlay());
     let black = BlackOverlay {
         image_uri: &image_uri,
         fps,
@@ -220,7 +221,7 @@ pub fn promo_job_settings(bucket: &str, job: &PromoJob) -> Result<JobSettings, P
         .inputs(input(&source, Reads::of(plan), clippings, overlays))
         .output_groups(file_group(
             "promo",
-            destination(bucket, &job.video_id, layout::PROMO_STEM),
+            destination(bucket, &job.keys(), layout::PROMO_STEM),
             vec![output],
         ))
         .build())
@@ -247,7 +248,7 @@ pub fn gif_job_settings(bucket: &str, job: &TranscodeJob) -> Option<JobSettings>
             ))
             .output_groups(file_group(
                 "gif",
-                destination(bucket, &job.video_id, layout::GIF_STEM),
+                destination(bucket, &job.keys(), layout::GIF_STEM),
                 vec![gif_output(gif)],
             ))
             .build(),

@@ -394,7 +394,6 @@ impl World {
                     .queue_configurations(rule("ingest", "uploads/", None))
                     .queue_configurations(rule("transcribe-start", "media/", Some(".mp3")))
                     .queue_configurations(rule("transcribe-store", "transcripts/", Some(".json")))
-                    .queue_configurations(rule("rekognition", "media/", Some(".jpg")))
                     .build(),
             )
             .send()
@@ -424,6 +423,7 @@ impl World {
                 queue_urls["transcode"].clone(),
             ),
             ("VIDPIPE_PUBLISH_QUEUE_URL", queue_urls["publish"].clone()),
+            ("VIDPIPE_COVER_QUEUE_URL", queue_urls["rekognition"].clone()),
             (
                 "VIDPIPE_MEDIACONVERT_ROLE_ARN",
                 "arn:aws:iam::123456789012:role/vidpipe-mediaconvert".to_string(),

@@ -320,7 +320,7 @@ fn put_upload(store: &LocalStore, args: &ProcessArgs) -> Result<ObjectCreated> {
 /// Copies a link's English subtitles to `transcripts/<id>/subtitles.en.vtt`, where the
 /// report finds them.
 fn keep_subtitles(store: &LocalStore, id: &VideoId, vtt: &Path) -> Result<()> {
-    let path = store.path_of(&keys::transcript_file(id, SUBTITLES_VTT))?;
+    let path = store.path_of(&keys::video_transcript_file(id, SUBTITLES_VTT))?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }

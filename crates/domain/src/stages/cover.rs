@@ -1,31 +1,43 @@
 //! The cover stage: frame captures scored, the best copied to `cover.jpg`. In the
 //! cloud the `rekognition` function runs it, with Rekognition's labels and faces on
-//! top of the image measures (see [`crate::cover`] for the score).
+//! top of the image measures (see [`crate::cover`] for the score). It starts when
+//! the renditions job's outputs are recorded (a cover request), not on each frame
+//! capture: captures may land before the job's COMPLETE, and a stage started by them
+//! would wait for the queue's visibility timeout to look again.
+
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use super::{claim, modify_record, read_record, record_failure, Handled};
 use crate::cover::{choose_cover, score_frame, FrameMeasures, FrameScore};
 use crate::error::{InputError, StageError};
 use crate::events::PipelineMessage;
-use crate::keys;
+use crate::keys::{self, VideoId};
 use crate::plan::Plan;
 use crate::ports::{FrameAnalyzer, MessageBus, Notifier, ObjectReader, ObjectWriter, VideoRecords};
 use crate::record::{OutputFile, OutputKind, Stage, StageStatus, VideoRecord, VideoStatus};
 
-/// Cover, on a frame capture created: once the transcode is recorded, analyses every
-/// frame capture of the video, chooses the cover, copies it to `media/<id>/cover.jpg`
-/// and records the scores and labels. The first frame event does the work; the others
-/// find it done.
+/// Frames analysed at once: each is a few requests to the analyser (Rekognition's
+/// DetectLabels and DetectFaces, whose default quotas are 50 and 100 transactions per
+/// second in the larger Regions: Amazon Rekognition Developer Guide, "Guidelines and
+/// quotas"), so a video of 30 captures is analysed in 8 rounds, not 30.
+pub const FRAMES_AT_ONCE: usize = 4;
+
+/// Cover, on a cover request (sent when the renditions job's outputs are recorded, so
+/// every frame capture of the current plan is written): analyses the frame captures,
+/// at most [`FRAMES_AT_ONCE`] at a time, chooses the cover, copies it to
+/// `…/cover.jpg` and records the scores and labels. A repeated request finds it done.
 ///
 /// # Errors
-/// [`StageError::NotReady`] while the transcode is not yet recorded (the queue
-/// redelivers); [`InputError::Other`] for a key that names no video.
+/// [`StageError::NotReady`] while the transcode is not yet recorded (a request that
+/// overtook its job's outcome; the queue redelivers); a retryable analyser error
+/// (the claim is given back); the record's errors.
 pub async fn cover<S, R, A, B, N>(
     store: &S,
     records: &R,
     analyzer: &A,
     bus: &B,
     notifier: &N,
-    frame_key: &str,
+    id: &VideoId,
 ) -> Result<Handled, StageError>
 where
     S: ObjectReader + ObjectWriter,
@@ -34,13 +46,10 @@ where
     B: MessageBus,
     N: Notifier,
 {
-    let id = keys::video_id_in(frame_key).ok_or_else(|| {
-        InputError::Other(format!("{frame_key}: not a frame capture key of a video"))
-    })?;
+    let id = id.clone();
     let record = read_record(records, &id).await?;
-    if record.status != VideoStatus::Processing
-        || record.stage(Stage::Cover) != StageStatus::Pending
-    {
+    let now = crate::record::now_unix_s();
+    if record.status != VideoStatus::Processing || !record.claimable(Stage::Cover, now) {
         return Ok(Handled::Skipped(
             id,
             "cover already chosen, in progress or not wanted".into(),
@@ -61,11 +70,18 @@ where
         Ok(chosen) => chosen,
         Err(e) => return Err(record_failure(records, notifier, &id, Stage::Cover, e).await),
     };
-    modify_record(records, &id, |r| {
-        record_cover(r, &chosen);
-        Some(())
+    let stored = modify_record(records, &id, |r| {
+        let same_claim = r.generation == record.generation
+            && r.stage(Stage::Cover) == StageStatus::Running;
+        same_claim.then(|| record_cover(r, &chosen))
     })
     .await?;
+    if stored.is_none() {
+        return Ok(Handled::Skipped(
+            id,
+            "the video was planned again while its cover was chosen".into(),
+        ));
+    }
     bus.send(PipelineMessage::PartRecorded {
         video_id: id.clone(),
         stage: Stage::Cover,
@@ -109,16 +125,28 @@ async fn score_and_copy<S: ObjectReader + ObjectWriter, A: FrameAnalyzer>(
         .plan
         .as_ref()
         .ok_or_else(|| InputError::Other("no plan recorded".into()))?;
-    let mut frames = Vec::new();
-    let mut sizes = Vec::new();
+    let plan_keys = record.keys();
+    let captures: Vec<_> = store
+        .list(&plan_keys.frames_dir())
+        .await?
+        .into_iter()
+        .filter_map(|o| keys::frame_capture_index(&o.key).map(|i| (o, i)))
+        .collect();
+    let work = captures.iter().map(|(o, index)| (o.key.clone(), *index));
+    let analysed: Vec<_> = stream::iter(work.collect::<Vec<_>>())
+        .map(|(key, index)| async move { score_one(analyzer, plan, &key, index).await })
+        .buffered(FRAMES_AT_ONCE)
+        .try_collect()
+        .await?;
+    let sizes: Vec<u64> = captures.iter().map(|(o, _)| o.size_bytes).collect();
     let mut labels = LabelCounts::default();
-    for object in store.list(&keys::frames_dir(&record.id)).await? {
-        let Some(index) = keys::frame_capture_index(&object.key) else {
-            continue;
-        };
-        sizes.push(object.size_bytes);
-        frames.push(score_one(analyzer, plan, &object.key, index, &mut labels).await?);
-    }
+    let frames = analysed
+        .into_iter()
+        .map(|(frame, found)| {
+            labels.add(found);
+            frame
+        })
+        .collect::<Vec<_>>();
     let labels = labels.most_frequent_first();
     let Some(best) = choose_cover(&frames) else {
         return Ok(Chosen {
@@ -127,7 +155,7 @@ async fn score_and_copy<S: ObjectReader + ObjectWriter, A: FrameAnalyzer>(
             labels,
         });
     };
-    let cover_key = keys::cover(&record.id);
+    let cover_key = plan_keys.cover();
     // A server-side copy: the cover is as large as the capture listed above.
     store.copy(&frames[best].key, &cover_key).await?;
     let cover = OutputFile {
@@ -148,28 +176,28 @@ async fn score_and_copy<S: ObjectReader + ObjectWriter, A: FrameAnalyzer>(
     })
 }
 
-/// Scores frame capture `index`; an unreadable one scores 0 with the reason.
+/// Scores frame capture `index`, with the labels found in it; an unreadable one
+/// scores 0 with the reason.
 async fn score_one<A: FrameAnalyzer>(
     analyzer: &A,
     plan: &Plan,
     key: &str,
     index: u32,
-    labels: &mut LabelCounts,
-) -> Result<FrameScore, StageError> {
+) -> Result<(FrameScore, Vec<String>), StageError> {
     let time_s = plan.frames.as_ref().map_or(0.0, |f| f.time_of_s(index));
     let (fade_in_end_s, fade_out_start_s) = (plan.fades.fade_in_s, plan.fades.fade_out_start_s);
     match analyzer.analyze(key).await {
-        Ok(a) => {
-            labels.add(a.labels);
-            Ok(score_frame(
+        Ok(a) => Ok((
+            score_frame(
                 key,
                 time_s,
                 a.measures,
                 a.detection_bonus,
                 fade_in_end_s,
                 fade_out_start_s,
-            ))
-        }
+            ),
+            a.labels,
+        )),
         Err(e) if e.is_retryable() => Err(e.into()),
         Err(e) => {
             let zero = FrameMeasures {
@@ -180,7 +208,7 @@ async fn score_one<A: FrameAnalyzer>(
             let mut f = score_frame(key, time_s, zero, 0.0, fade_in_end_s, fade_out_start_s);
             f.score = 0.0;
             f.rejected = Some(format!("unreadable: {e}"));
-            Ok(f)
+            Ok((f, Vec::new()))
         }
     }
 }

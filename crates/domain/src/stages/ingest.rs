@@ -292,14 +292,27 @@ async fn read_sidecar<S: ObjectReader>(
     )?))
 }
 
+/// Gives the record `p`'s plan with every stage to run. A record that had a plan
+/// moves to the next generation ([`crate::keys::PlanKeys`]), and its renditions job,
+/// if it may still be running, is left for the transcode stage to cancel.
 fn reset_for_plan(r: &mut VideoRecord, p: &Prepared, config: &PipelineConfig, label: &str) {
+    if r.plan.is_some() {
+        r.generation += 1;
+    }
+    if let Some(job) = r.job_id.take() {
+        if r.stage(Stage::Transcode) == StageStatus::Running && !r.superseded_jobs.contains(&job)
+        {
+            r.superseded_jobs.push(job);
+        }
+    }
     let fresh = VideoRecord::new(r.id.clone(), &r.source_key, label);
     r.stages = fresh.stages;
     r.status = VideoStatus::Processing;
     r.source = label.to_string();
     r.failure = None;
-    r.job_id = None;
     r.outputs.clear();
+    r.speech = None;
+    r.promo_render = None;
     r.frames.clear();
     r.cover_key = None;
     r.labels.clear();

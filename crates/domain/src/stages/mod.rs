@@ -29,9 +29,11 @@ pub mod transcode;
 pub mod transcribe;
 
 #[cfg(test)]
+mod superseded_tests;
+#[cfg(test)]
 mod test_world;
 
-pub use cover::cover;
+pub use cover::{cover, FRAMES_AT_ONCE};
 pub use ingest::{ingest, video_id_for};
 pub use notify::{notify, NotifyReport};
 pub use promo::render_promo;

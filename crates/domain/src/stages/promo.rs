@@ -35,6 +35,7 @@ pub async fn render_promo<R: VideoRecords, T: Transcoder, B: MessageBus>(
     let job = claimed.and_then(|(record, ())| {
         Some(PromoJob {
             video_id: video_id.clone(),
+            generation: record.generation,
             source_key: record.source_key.clone(),
             segments: record.speech.as_ref()?.promo.clone()?.segments,
             plan: record.plan?,
@@ -78,12 +79,13 @@ pub async fn render_promo<R: VideoRecords, T: Transcoder, B: MessageBus>(
         job_id,
         outcome,
         job: JobKind::Promo,
+        generation: job.generation,
     };
     promo_job_state_changed(records, bus, &change).await
 }
 
 /// Records how the promo job ended: its output, or why there is none; either way the
-/// part is announced so that publishing goes on.
+/// part is announced so that publishing goes on. A superseded plan's job is ignored.
 pub(super) async fn promo_job_state_changed<R: VideoRecords, B: MessageBus>(
     records: &R,
     bus: &B,
@@ -95,7 +97,8 @@ pub(super) async fn promo_job_state_changed<R: VideoRecords, B: MessageBus>(
             .promo_render
             .as_ref()
             .is_some_and(|p| matches!(p.status, StageStatus::Running | StageStatus::Pending));
-        open.then(|| match &change.outcome {
+        let current = r.generation == change.generation;
+        (open && current).then(|| match &change.outcome {
             JobOutcome::Complete { outputs } => {
                 r.outputs.retain(|o| o.kind != OutputKind::Promo);
                 r.outputs.extend(outputs.iter().cloned());
@@ -111,7 +114,7 @@ pub(super) async fn promo_job_state_changed<R: VideoRecords, B: MessageBus>(
     if stored.is_none() {
         return Ok(Handled::Skipped(
             id.clone(),
-            "promo already recorded".into(),
+            "promo already recorded, or of a superseded plan".into(),
         ));
     }
     announce_part(bus, id).await?;

@@ -4,7 +4,7 @@ use tracing::warn;
 
 use super::{modify_record, record_failure, Handled};
 use crate::error::StageError;
-use crate::keys::{self, VideoId};
+use crate::keys::VideoId;
 use crate::manifest::Manifest;
 use crate::ports::{Notifier, ObjectWriter, Publisher, VideoRecords};
 use crate::record::{Stage, StageStatus, VideoRecord, VideoStatus};
@@ -84,12 +84,10 @@ async fn write_manifest_and_publish<S: ObjectWriter, P: Publisher>(
     publisher: &P,
     record: &VideoRecord,
 ) -> Result<Vec<String>, crate::error::PortError> {
-    let id = &record.id;
-    let manifest = Manifest::of(record, &|key| {
-        store.relative_path(&keys::media_dir(id), key)
-    });
+    let plan = record.keys();
+    let manifest = Manifest::of(record, &|key| store.relative_path(&plan.media_dir(), key));
     store
-        .put(&keys::manifest(id), manifest.to_json(), "application/json")
+        .put(&plan.manifest(), manifest.to_json(), "application/json")
         .await?;
     publisher.publish(record).await
 }

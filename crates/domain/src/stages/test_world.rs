@@ -5,7 +5,7 @@ use crate::dispatch::Adapters;
 use crate::error::StageError;
 use crate::events::{JobKind, JobOutcome, JobStateChange, ObjectCreated, PipelineEvent};
 use crate::fakes::*;
-use crate::keys::{self, VideoId};
+use crate::keys::VideoId;
 use crate::media::MediaInfo;
 use crate::record::VideoStatus;
 use crate::router::{run, RunReport};
@@ -137,7 +137,7 @@ impl World {
             .objects
             .lock()
             .unwrap()
-            .get(&keys::audio_mp3(id))
+            .get(&self.record(id).keys().audio_mp3())
             .is_none()
         {
             return false;
@@ -147,7 +147,7 @@ impl World {
             &self.records,
             transcriber,
             &self.recorder,
-            &keys::audio_mp3(id),
+            &self.record(id).keys().audio_mp3(),
         )
         .await
         .unwrap();
@@ -163,7 +163,7 @@ impl World {
             &self.recorder,
             &self.recorder,
             &self.config.understanding,
-            &keys::transcript_json(id),
+            &self.record(id).keys().transcript_json(),
         )
         .await
     }
@@ -212,29 +212,40 @@ impl World {
         transcoder: &FakeTranscoder<'_>,
         id: &VideoId,
     ) -> JobStateChange {
-        let outputs = transcoder.write_outputs(id, self.record(id).plan.as_ref().unwrap());
-        self.store.take_created();
-        let complete = JobStateChange {
-            video_id: id.clone(),
-            job_id: format!("job-{id}"),
-            outcome: JobOutcome::Complete { outputs },
-            job: JobKind::Renditions,
-        };
+        let complete = self.complete_change(transcoder, id);
         self.job_state_changed(&complete).await.unwrap();
         complete
     }
 
-    /// The cover stage on frame capture `index` of the video.
-    pub(crate) async fn cover(&self, id: &VideoId, index: u32) -> Result<Handled, StageError> {
+    /// Writes the outputs `transcoder` makes for the video's current plan: the
+    /// renditions job's COMPLETE, as MediaConvert would announce it.
+    pub(crate) fn complete_change(
+        &self,
+        transcoder: &FakeTranscoder<'_>,
+        id: &VideoId,
+    ) -> JobStateChange {
+        let record = self.record(id);
+        let outputs = transcoder.write_outputs(&record.keys(), record.plan.as_ref().unwrap());
+        self.store.take_created();
+        JobStateChange {
+            video_id: id.clone(),
+            job_id: format!("job-{id}-{}", record.generation),
+            outcome: JobOutcome::Complete { outputs },
+            job: JobKind::Renditions,
+            generation: record.generation,
+        }
+    }
+
+    /// The cover stage on a cover request for the video.
+    pub(crate) async fn cover(&self, id: &VideoId) -> Result<Handled, StageError> {
         let analyzer = FakeAnalyzer { store: &self.store };
-        let key = keys::frame_capture(id, index);
         stages::cover(
             &self.store,
             &self.records,
             &analyzer,
             &self.recorder,
             &self.recorder,
-            &key,
+            id,
         )
         .await
     }

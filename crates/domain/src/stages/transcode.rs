@@ -12,7 +12,10 @@ use crate::record::{OutputFile, OutputKind, Stage, StageStatus, VideoStatus};
 
 /// Transcode, on a transcode request: turns the recorded plan into one job and
 /// submits it, once. A request for a video whose transcode is running or done does
-/// nothing. A job that finishes during the call (local) is recorded at once.
+/// nothing. Jobs of superseded plans that may still run are cancelled first (a
+/// failed cancel is logged: such a job writes under its own generation's prefix and
+/// its state change is ignored). A job that finishes during the call (local) is
+/// recorded at once.
 ///
 /// # Errors
 /// The transcoder's errors: a retryable one gives the claim back, any other fails the
@@ -37,8 +40,10 @@ where
             "transcode already running, done or not planned".into(),
         ));
     };
+    cancel_superseded(records, transcoder, &record).await?;
     let job = TranscodeJob {
         video_id: video_id.clone(),
+        generation: record.generation,
         source_key: record.source_key.clone(),
         plan,
     };
@@ -63,6 +68,7 @@ where
                 job_id,
                 outcome,
                 job: JobKind::Renditions,
+                generation: job.generation,
             };
             job_state_changed(records, bus, notifier, &change).await
         }
@@ -72,9 +78,36 @@ where
     }
 }
 
+/// Cancels the jobs of superseded plans recorded on `record`, and forgets them.
+async fn cancel_superseded<R: VideoRecords, T: Transcoder>(
+    records: &R,
+    transcoder: &T,
+    record: &crate::record::VideoRecord,
+) -> Result<(), StageError> {
+    if record.superseded_jobs.is_empty() {
+        return Ok(());
+    }
+    for job_id in &record.superseded_jobs {
+        match transcoder.cancel(job_id).await {
+            Ok(()) => info!(video_id = %record.id, %job_id, "superseded job cancelled"),
+            Err(e) => {
+                warn!(video_id = %record.id, %job_id, error = %e, "superseded job not cancelled; its outputs stay under its own generation")
+            }
+        }
+    }
+    let asked = record.superseded_jobs.clone();
+    modify_record(records, &record.id, |r| {
+        r.superseded_jobs.retain(|j| !asked.contains(j));
+        Some(())
+    })
+    .await?;
+    Ok(())
+}
+
 /// Transcode, on a job state change: records the outputs and announces the part, or
-/// records the failure. A change for another job than the recorded one, or for a
-/// transcode already settled, is ignored. The GIF's job (cloud) and the promo's are
+/// records the failure. A change for another job than the recorded one, for a
+/// superseded plan's job (another generation), or for a transcode already settled,
+/// is ignored. The GIF's job (cloud) and the promo's are
 /// recorded apart: neither fails the video.
 pub async fn job_state_changed<R, B, N>(
     records: &R,
@@ -96,7 +129,10 @@ where
         (JobKind::Renditions, JobOutcome::Error { code, message }) => {
             let id = &change.video_id;
             let current = records.get(id).await?;
-            if current.is_some_and(|r| r.job_id.as_deref().is_some_and(|j| j != change.job_id)) {
+            if current.is_some_and(|r| {
+                r.generation != change.generation
+                    || r.job_id.as_deref().is_some_and(|j| j != change.job_id)
+            }) {
                 return Ok(Handled::Skipped(
                     id.clone(),
                     "error from a superseded job".into(),
@@ -114,7 +150,8 @@ where
     }
 }
 
-/// Records the renditions job's outputs, once, and announces the part.
+/// Records the renditions job's outputs, once, announces the part and, when the plan
+/// has frame captures, asks for the cover.
 async fn renditions_complete<R: VideoRecords, B: MessageBus>(
     records: &R,
     bus: &B,
@@ -123,7 +160,8 @@ async fn renditions_complete<R: VideoRecords, B: MessageBus>(
 ) -> Result<Handled, StageError> {
     let id = &change.video_id;
     let stored = modify_record(records, id, |r| {
-        let ours = r.job_id.as_deref().is_none_or(|j| j == change.job_id);
+        let ours = r.generation == change.generation
+            && r.job_id.as_deref().is_none_or(|j| j == change.job_id);
         let open = r.status == VideoStatus::Processing
             && r.stage(Stage::Transcode) == StageStatus::Running;
         (ours && open).then(|| {
@@ -139,13 +177,34 @@ async fn renditions_complete<R: VideoRecords, B: MessageBus>(
         })
     })
     .await?;
-    if stored.is_none() {
-        return Ok(Handled::Skipped(
-            id.clone(),
-            "job state change already recorded or stale".into(),
-        ));
-    }
+    let record = match stored {
+        Some((record, ())) => record,
+        None => match records.get(id).await? {
+            // Recorded by an earlier delivery, which may have failed to send what
+            // follows: sending it again is harmless, as every stage is idempotent.
+            Some(r)
+                if r.generation == change.generation
+                    && r.job_id.as_deref() == Some(change.job_id.as_str())
+                    && r.status == VideoStatus::Processing
+                    && r.stage(Stage::Transcode) == StageStatus::Done =>
+            {
+                r
+            }
+            _ => {
+                return Ok(Handled::Skipped(
+                    id.clone(),
+                    "job state change of a superseded plan, or of a settled video".into(),
+                ))
+            }
+        },
+    };
     info!(video_id = %id, job_id = %change.job_id, outputs = outputs.len(), "transcode complete");
+    if record.stage(Stage::Cover) == StageStatus::Pending {
+        bus.send(PipelineMessage::CoverRequested {
+            video_id: id.clone(),
+        })
+        .await?;
+    }
     announce_part(bus, id).await?;
     Ok(Handled::Done(id.clone()))
 }
@@ -180,14 +239,16 @@ async fn gif_job_state_changed<R: VideoRecords>(
             .filter(|n| !r.outputs.iter().any(|o| o.key == n.key))
             .cloned()
             .collect::<Vec<_>>();
-        (r.status != VideoStatus::Failed && !new.is_empty()).then(|| r.outputs.extend(new))
+        let current = r.generation == change.generation;
+        (current && r.status != VideoStatus::Failed && !new.is_empty())
+            .then(|| r.outputs.extend(new))
     })
     .await?;
     match stored {
         Some(_) => Ok(Handled::Done(id.clone())),
         None => Ok(Handled::Skipped(
             id.clone(),
-            "GIF already recorded, or the video failed".into(),
+            "GIF already recorded, of a superseded plan, or the video failed".into(),
         )),
     }
 }

@@ -3,7 +3,7 @@
 use super::{claim, modify_record, read_record, record_failure, Handled};
 use crate::error::{InputError, PortError, StageError};
 use crate::events::PipelineMessage;
-use crate::keys::{self, VideoId};
+use crate::keys::{PlanKeys, VideoId};
 use crate::ports::{
     MessageBus, Notifier, ObjectReader, ObjectWriter, Submission, Transcriber, VideoRecords,
 };
@@ -12,7 +12,8 @@ use crate::transcript::Transcript;
 use crate::understanding::{self, UnderstandingConfig};
 
 /// Transcribe-start, on the MP3 created: starts the transcription once (job named
-/// after the video). A transcriber that finishes during the call (local) has its
+/// after the video and its plan's generation; an MP3 of a superseded plan is
+/// ignored). A transcriber that finishes during the call (local) has its
 /// transcript written here, as `transcript.json` (Amazon Transcribe's shape) under
 /// `transcripts/<id>/`, whose creation runs transcribe-store as Transcribe's does.
 ///
@@ -32,15 +33,18 @@ where
     T: Transcriber,
     N: Notifier,
 {
-    let id = video_of_key(audio_key)?;
+    let plan = plan_of_key(audio_key)?;
+    let id = plan.id.clone();
     let stage = Stage::TranscribeStart;
-    if claim(records, &id, stage, |_| true).await?.is_none() {
+    let current = |r: &VideoRecord| r.generation == plan.generation;
+    if claim(records, &id, stage, current).await?.is_none() {
         return Ok(Handled::Skipped(
             id,
-            "transcription already started, skipped or not wanted".into(),
+            "transcription already started, skipped, not wanted or of a superseded plan"
+                .into(),
         ));
     }
-    let job_name = keys::transcription_job_name(&id);
+    let job_name = plan.transcription_job_name();
     let result = async {
         match transcriber.transcribe(audio_key, &job_name).await? {
             Submission::Submitted { job_id } => Ok(format!("job {job_id} started")),
@@ -48,7 +52,7 @@ where
                 // Its creation triggers transcribe-store, which writes the captions.
                 store
                     .put(
-                        &keys::transcript_json(&id),
+                        &plan.transcript_json(),
                         outcome.to_transcribe_json(),
                         "application/json",
                     )
@@ -70,8 +74,8 @@ where
     Ok(Handled::Done(id))
 }
 
-fn video_of_key(key: &str) -> Result<VideoId, InputError> {
-    keys::video_id_in(key).ok_or_else(|| InputError::Other(format!("{key}: not a key of a video")))
+fn plan_of_key(key: &str) -> Result<PlanKeys, InputError> {
+    PlanKeys::of_key(key).ok_or_else(|| InputError::Other(format!("{key}: not a key of a video")))
 }
 
 /// The clip's length, seconds (captions are kept inside it).
@@ -86,7 +90,7 @@ fn clip_duration_s(record: &VideoRecord) -> f64 {
 /// `transcripts/<id>/` from `transcript`, cues kept inside `duration_s`.
 async fn write_transcript_files<S: ObjectWriter>(
     store: &S,
-    id: &VideoId,
+    plan: &PlanKeys,
     transcript: &Transcript,
     duration_s: f64,
 ) -> Result<(), PortError> {
@@ -107,7 +111,7 @@ async fn write_transcript_files<S: ObjectWriter>(
     for (name, text, content_type) in files {
         store
             .put(
-                &keys::transcript_file(id, name),
+                &plan.transcript_file(name),
                 text.into_bytes(),
                 content_type,
             )
@@ -139,7 +143,8 @@ where
     B: MessageBus,
     N: Notifier,
 {
-    let id = video_of_key(transcript_key)?;
+    let plan = plan_of_key(transcript_key)?;
+    let id = plan.id.clone();
     let stage = Stage::TranscribeStore;
     let record = read_record(records, &id).await?;
     if record.status != VideoStatus::Processing || record.stage(stage).is_settled() {
@@ -147,6 +152,9 @@ where
             id,
             "transcript already stored or not wanted".into(),
         ));
+    }
+    if record.generation != plan.generation {
+        return Ok(Handled::Skipped(id, "transcript of a superseded plan".into()));
     }
     let parsed = async {
         let bytes = store.get(transcript_key).await?;
@@ -162,13 +170,13 @@ where
     // transcript. Written every time rather than when absent: asking S3 whether an
     // object exists needs `s3:ListBucket`, without which a missing key answers 403
     // (S3 API Reference, HeadObject), and the same transcript gives the same files.
-    let written = write_transcript_files(store, &id, &transcript, clip_duration_s(&record)).await;
+    let written = write_transcript_files(store, &plan, &transcript, clip_duration_s(&record)).await;
     if let Err(e) = written {
         return Err(record_failure(records, notifier, &id, stage, e.into()).await);
     }
     let speech = understand(&record, transcript_key, &transcript, config);
     let stored = modify_record(records, &id, |r| {
-        (!r.stage(stage).is_settled()).then(|| {
+        (!r.stage(stage).is_settled() && r.generation == plan.generation).then(|| {
             if speech.promo.is_some() {
                 r.set_promo_render(StageStatus::Pending, None);
             }
@@ -242,7 +250,8 @@ fn understand(
 
 /// Transcribe-store, on a transcription job that ended FAILED: no transcript will be
 /// written, so the failure is recorded on the video (with its notice) unless the
-/// stage has settled already (a late or repeated event).
+/// stage has settled already (a late or repeated event) or the job was a superseded
+/// plan's.
 ///
 /// # Errors
 /// The recorded failure (not retryable), or the record table's error when the record
@@ -264,6 +273,12 @@ where
         return Ok(Handled::Skipped(
             id.clone(),
             format!("transcription job {job_name} failed after the video settled"),
+        ));
+    }
+    if PlanKeys::of_job_name(job_name).is_some_and(|p| p.generation != record.generation) {
+        return Ok(Handled::Skipped(
+            id.clone(),
+            format!("transcription job {job_name} of a superseded plan failed"),
         ));
     }
     let error = InputError::Other(format!("transcription job {job_name} failed: {reason}"));

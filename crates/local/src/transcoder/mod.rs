@@ -19,7 +19,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tracing::info;
 use vidpipe_domain::events::JobOutcome;
-use vidpipe_domain::keys::{self, VideoId};
+use vidpipe_domain::keys::{PlanKeys, VideoId};
 use vidpipe_domain::layout;
 use vidpipe_domain::ports::{PromoJob, Submission, TranscodeJob, Transcoder};
 use vidpipe_domain::record::{OutputFile, OutputKind};
@@ -95,7 +95,7 @@ impl FfmpegTranscoder<'_> {
     /// afterwards, whatever happened: the job as finished.
     async fn in_work_dir<F, Fut>(
         &self,
-        id: &VideoId,
+        at: &PlanKeys,
         kind: &str,
         subdirs: &[&str],
         make: F,
@@ -104,8 +104,8 @@ impl FfmpegTranscoder<'_> {
         F: FnOnce(PathBuf, PathBuf) -> Fut,
         Fut: std::future::Future<Output = Result<JobOutcome, PortError>>,
     {
-        let video_dir = self.store.video_dir(id);
-        let (job_id, work) = job_and_work_dir(&video_dir, id, kind);
+        let video_dir = self.store.path_of(&at.media_dir())?;
+        let (job_id, work) = job_and_work_dir(&video_dir, &at.id, kind);
         fs::create_dir_all(&work).map_err(|e| io_error(&work, e))?;
         for sub in subdirs {
             fs::create_dir_all(work.join(sub)).map_err(|e| io_error(&work, e))?;
@@ -141,7 +141,9 @@ impl Transcoder for FfmpegTranscoder<'_> {
             subdirs.push(layout::FRAMES_DIR);
         }
         let started = Instant::now();
-        self.in_work_dir(&job.video_id, "", &subdirs, |work, video_dir| async move {
+        // This plan's job replaces every earlier plan's (see `remove_superseded`).
+        self.store.remove_superseded(&job.keys())?;
+        self.in_work_dir(&job.keys(), "", &subdirs, |work, video_dir| async move {
             let args = ffmpeg_args(plan, &input, &self.settings);
             let run = FfmpegRun {
                 estimate: Some(plan),
@@ -161,7 +163,7 @@ impl Transcoder for FfmpegTranscoder<'_> {
     async fn submit_promo(&self, job: &PromoJob) -> Result<Submission, PortError> {
         let input = self.store.path_of(&job.source_key)?;
         let total_s: f64 = job.segments.iter().map(|seg| seg.end_s - seg.start_s).sum();
-        self.in_work_dir(&job.video_id, "-promo", &[], |work, video_dir| async move {
+        self.in_work_dir(&job.keys(), "-promo", &[], |work, video_dir| async move {
             if job.segments.is_empty() {
                 let message = "no promo segments".to_string();
                 return Ok(JobOutcome::Error {
@@ -178,7 +180,7 @@ impl Transcoder for FfmpegTranscoder<'_> {
             }
             let path = work.join(layout::promo());
             let probe = ffprobe_json(&path, &[]).await?;
-            let key = keys::promo(&job.video_id);
+            let key = job.keys().promo();
             let file = output_from(key, OutputKind::Promo, None, &probe, size_of(&path)?);
             let outputs = vec![file];
             self.move_and_announce(&work, &video_dir, &outputs)?;

@@ -4,7 +4,6 @@
 use std::fs;
 use std::path::Path;
 
-use vidpipe_domain::keys;
 use vidpipe_domain::layout;
 use vidpipe_domain::plan::Plan;
 use vidpipe_domain::ports::TranscodeJob;
@@ -139,10 +138,10 @@ pub(super) async fn describe_outputs(
     job: &TranscodeJob,
     work: &Path,
 ) -> Result<Vec<OutputFile>, PortError> {
-    let (id, plan) = (&job.video_id, &job.plan);
+    let (at, plan) = (&job.keys(), &job.plan);
     let mut renditions = Vec::new();
     for r in &plan.renditions {
-        let key = keys::rendition(id, &r.name);
+        let key = at.rendition(&r.name);
         let kind = OutputKind::Rendition;
         renditions.push(
             probed(
@@ -160,7 +159,7 @@ pub(super) async fn describe_outputs(
         out.extend(hls_outputs(job, work, &renditions)?);
     }
     if plan.mp3_bitrate_bps.is_some() {
-        let key = keys::audio_mp3(id);
+        let key = at.audio_mp3();
         out.push(
             probed(work, &layout::mp3(), key, OutputKind::Mp3, None)
                 .await?
@@ -168,7 +167,7 @@ pub(super) async fn describe_outputs(
         );
     }
     if plan.gif.is_some() {
-        let key = keys::preview_gif(id);
+        let key = at.preview_gif();
         out.push(
             probed(work, &layout::gif(), key, OutputKind::Gif, None)
                 .await?
@@ -186,7 +185,7 @@ fn hls_outputs(
     work: &Path,
     renditions: &[(OutputFile, FfprobeOutput)],
 ) -> Result<Vec<OutputFile>, PortError> {
-    let (id, plan) = (&job.video_id, &job.plan);
+    let (at, plan) = (&job.keys(), &job.plan);
     let text = master_playlist(plan, renditions)?;
     let master_path = work.join(layout::hls_master());
     fs::write(&master_path, &text).map_err(|e| io_error(&master_path, e))?;
@@ -202,7 +201,7 @@ fn hls_outputs(
         bytes,
     };
     let mut out = vec![hls(
-        keys::hls_master(id),
+        at.hls_master(),
         OutputKind::HlsMaster,
         None,
         None,
@@ -220,7 +219,7 @@ fn hls_outputs(
             bytes += size_of(&playlist.with_file_name(segment.trim()))?;
         }
         let size = Some((r.width_px, r.height_px));
-        let key = keys::hls_variant(id, &r.name);
+        let key = at.hls_variant(&r.name);
         out.push(hls(
             key,
             OutputKind::HlsVariant,
@@ -242,7 +241,7 @@ fn frame_capture_outputs(job: &TranscodeJob, work: &Path) -> Vec<OutputFile> {
         .map_while(|i| {
             let bytes = size_of(&work.join(layout::frame_capture(i))).ok()?;
             Some(OutputFile {
-                key: keys::frame_capture(&job.video_id, i),
+                key: job.keys().frame_capture(i),
                 kind: OutputKind::FrameCapture,
                 name: None,
                 codec: "mjpeg".into(),

@@ -1,6 +1,7 @@
 //! The job settings as pure functions: what each output group and input says.
 
 use vidpipe_domain::plan::{make_plan, ClipRequest, PlanConfig, PROMO_FADE_S};
+use vidpipe_domain::keys::VideoId;
 use vidpipe_domain::understanding::PromoSegment;
 
 use super::*;
@@ -13,6 +14,7 @@ fn job(start_s: f64, end_s: f64) -> TranscodeJob {
     };
     TranscodeJob {
         video_id: VideoId::parse("0123456789abcdef").unwrap(),
+        generation: 0,
         source_key: "uploads/talk one.mp4".into(),
         plan: make_plan(&media, request, &PlanConfig::default()).unwrap(),
     }
@@ -93,6 +95,7 @@ fn the_gif_and_promo_jobs_clip_their_windows_of_the_source() {
     };
     let promo = PromoJob {
         video_id: j.video_id.clone(),
+        generation: 0,
         source_key: j.source_key.clone(),
         plan: j.plan.clone(),
         segments: vec![seg(4.0, 9.0), seg(25.0, 35.0)],
@@ -135,6 +138,7 @@ fn an_audio_only_plan_makes_only_the_mp3_at_fallback_timecodes() {
     let plan = make_plan(&media, ClipRequest::default(), &PlanConfig::default()).unwrap();
     let j = TranscodeJob {
         video_id: VideoId::parse("0123456789abcdef").unwrap(),
+        generation: 0,
         source_key: "uploads/a.wav".into(),
         plan,
     };

@@ -13,7 +13,7 @@ async fn publishing_waits_for_the_promo_and_a_failed_promo_does_not_block_it() {
     let mut transcoder = FakeTranscoder::asynchronous(&w.store);
     let id = w.submitted_talk(&transcoder, 60.0).await;
     w.complete_renditions(&transcoder, &id).await;
-    w.cover(&id, 0).await.unwrap();
+    w.cover(&id).await.unwrap();
     let audio = w.run_transcription(&id).await;
     assert!(audio, "transcribed");
     let rec = w.record(&id);

@@ -41,7 +41,7 @@ async fn an_upload_runs_the_whole_chain_once() {
     assert!(cover_frame.time_s >= 3.0 && cover_frame.time_s <= 17.0);
     let objects = w.store.objects.lock().unwrap().clone();
     assert_eq!(
-        objects.get(&keys::cover(&id)),
+        objects.get(&keys::PlanKeys::new(&id, 0).cover()),
         objects.get(&cover_frame.key)
     );
     assert!(rec
@@ -50,7 +50,7 @@ async fn an_upload_runs_the_whole_chain_once() {
         .filter(|f| keys::frame_capture_index(&f.key).unwrap() < 3)
         .all(|f| f.rejected.is_some()));
     assert_eq!(rec.title(), "Metrics");
-    assert!(w.store.keys().contains(&keys::manifest(&id)));
+    assert!(w.store.keys().contains(&keys::PlanKeys::new(&id, 0).manifest()));
     assert_eq!(w.recorder.published_count(), 1);
     assert_eq!(w.recorder.notified_published.lock().unwrap().len(), 1);
     // One publish although the transcode and the cover both announced their part.
@@ -82,21 +82,23 @@ async fn publish_waits_for_every_part_and_wins_once() {
         stages::Handled::Waiting(id.clone(), vec![Stage::Transcode, Stage::Cover])
     );
     let complete = w.complete_renditions(&transcoder, &id).await;
-    // Duplicate COMPLETE: ignored.
-    assert!(matches!(
-        w.job_state_changed(&complete).await.unwrap(),
-        stages::Handled::Skipped(..)
-    ));
-    for i in 0..2 {
-        w.cover(&id, i).await.unwrap();
+    // Duplicate COMPLETE: recorded once; what follows it is sent again (the first
+    // delivery may have failed to send it), and is idempotent.
+    let version = w.record(&id).version;
+    w.job_state_changed(&complete).await.unwrap();
+    assert_eq!(w.record(&id).version, version);
+    for _ in 0..2 {
+        w.cover(&id).await.unwrap();
     }
-    let parts: Vec<_> = w
-        .recorder
-        .take_messages()
-        .into_iter()
-        .filter(|m| matches!(m, PipelineMessage::PartRecorded { .. }))
-        .collect();
-    assert_eq!(parts.len(), 2, "{parts:?}");
+    let messages = w.recorder.take_messages();
+    let count = |f: fn(&PipelineMessage) -> bool| messages.iter().filter(|m| f(m)).count();
+    assert_eq!(
+        count(|m| matches!(m, PipelineMessage::CoverRequested { .. })),
+        2,
+        "{messages:?}"
+    );
+    let parts = count(|m| matches!(m, PipelineMessage::PartRecorded { .. }));
+    assert_eq!(parts, 3, "transcode twice, cover once: {messages:?}");
     for _ in 0..3 {
         w.publish(&id).await.unwrap();
     }

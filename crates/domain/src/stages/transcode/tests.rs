@@ -16,12 +16,13 @@ async fn a_job_error_fails_the_video_with_the_job_reason() {
     assert_eq!(w.record(&id).stage(Stage::Transcode), StageStatus::Running);
     let change = JobStateChange {
         video_id: id.clone(),
-        job_id: format!("job-{id}"),
+        job_id: format!("job-{id}-0"),
         outcome: JobOutcome::Error {
             code: Some(1030),
             message: "Unsupported codec".into(),
         },
         job: JobKind::Renditions,
+        generation: 0,
     };
     let err = w.job_state_changed(&change).await.unwrap_err();
     assert!(!err.is_retryable());
@@ -62,7 +63,7 @@ async fn a_gif_job_of_its_own_is_kept_whichever_job_ends_first_and_never_fails_t
     let transcoder = FakeTranscoder::asynchronous(&w.store);
     let id = w.submitted_talk(&transcoder, 10.0).await;
     let gif = crate::record::OutputFile {
-        key: keys::preview_gif(&id),
+        key: keys::PlanKeys::new(&id, 0).preview_gif(),
         kind: crate::record::OutputKind::Gif,
         name: None,
         codec: "gif".into(),
@@ -79,20 +80,22 @@ async fn a_gif_job_of_its_own_is_kept_whichever_job_ends_first_and_never_fails_t
             outputs: vec![gif.clone()],
         },
         job: JobKind::Gif,
+        generation: 0,
     };
     // The GIF job ends first; the renditions job after it.
     let handled = w.job_state_changed(&gif_done).await.unwrap();
     assert!(matches!(handled, stages::Handled::Done(_)), "{handled:?}");
     let plan = w.record(&id).plan.unwrap();
-    let mut renditions = transcoder.outputs_for(&id, &plan);
+    let mut renditions = transcoder.outputs_for(&keys::PlanKeys::new(&id, 0), &plan);
     renditions.retain(|o| o.kind != crate::record::OutputKind::Gif);
     let done = JobStateChange {
         video_id: id.clone(),
-        job_id: format!("job-{id}"),
+        job_id: format!("job-{id}-0"),
         outcome: JobOutcome::Complete {
             outputs: renditions.clone(),
         },
         job: JobKind::Renditions,
+        generation: 0,
     };
     w.job_state_changed(&done).await.unwrap();
     let rec = w.record(&id);
@@ -178,6 +181,6 @@ async fn a_claim_whose_holder_died_is_taken_again_after_its_lease() {
         "an expired one is taken"
     );
     let rec = w.record(&id);
-    assert_eq!(rec.job_id.as_deref(), Some(format!("job-{id}").as_str()));
+    assert_eq!(rec.job_id.as_deref(), Some(format!("job-{id}-0").as_str()));
     assert_eq!(rec.lease(Stage::Transcode), None);
 }

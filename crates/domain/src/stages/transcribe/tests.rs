@@ -15,7 +15,7 @@ async fn speech_gives_a_transcript_captions_tags_description_and_promo() {
     let (_, id) = w.run_to_published(&transcoder, event.clone()).await;
     let rec = w.record(&id);
     assert_eq!(rec.stage(Stage::TranscribeStart), StageStatus::Done);
-    assert_eq!(w.transcriber_calls(), [keys::audio_mp3(&id)]);
+    assert_eq!(w.transcriber_calls(), [keys::PlanKeys::new(&id, 0).audio_mp3()]);
     for name in [
         "transcript.json",
         "transcript.txt",
@@ -23,7 +23,7 @@ async fn speech_gives_a_transcript_captions_tags_description_and_promo() {
         "captions.vtt",
     ] {
         assert!(
-            w.store.keys().contains(&keys::transcript_file(&id, name)),
+            w.store.keys().contains(&keys::PlanKeys::new(&id, 0).transcript_file(name)),
             "{name}"
         );
     }
@@ -68,7 +68,7 @@ async fn speech_gives_a_transcript_captions_tags_description_and_promo() {
     assert!(rec
         .outputs
         .iter()
-        .any(|o| o.kind == crate::record::OutputKind::Promo && o.key == keys::promo(&id)));
+        .any(|o| o.kind == crate::record::OutputKind::Promo && o.key == keys::PlanKeys::new(&id, 0).promo()));
 
     // The same transcript announced again changes nothing.
     let again = w.transcribe_store(&id).await.unwrap();
@@ -98,7 +98,7 @@ async fn silence_succeeds_with_no_speech_tags() {
         .objects
         .lock()
         .unwrap()
-        .get(&keys::transcript_file(&id, "captions.srt"))
+        .get(&keys::PlanKeys::new(&id, 0).transcript_file("captions.srt"))
         .cloned()
         .unwrap();
     assert!(srt.is_empty());
@@ -132,7 +132,7 @@ async fn a_malformed_or_failed_transcript_fails_the_video_with_the_reason() {
         let transcoder = FakeTranscoder::new(&w.store);
         let id = w.run(&transcoder, event).await;
         assert_eq!(w.record(&id).stage(Stage::TranscribeStore), StageStatus::Pending);
-        w.store.insert(&keys::transcript_json(&id), bytes);
+        w.store.insert(&keys::PlanKeys::new(&id, 0).transcript_json(), bytes);
         let err = w.transcribe_store(&id).await.unwrap_err();
         assert!(!err.is_retryable());
         let rec = w.record(&id);
@@ -183,7 +183,7 @@ async fn a_bucket_without_list_bucket_still_publishes_with_captions() {
     assert_eq!(rec.failure, None);
     assert_eq!(rec.stage(Stage::TranscribeStart), StageStatus::Done);
     let transcript = spoken(TALK, 3.5).to_transcribe_json();
-    w.store.insert(&keys::transcript_json(&id), &transcript);
+    w.store.insert(&keys::PlanKeys::new(&id, 0).transcript_json(), &transcript);
     let handled = w.transcribe_store(&id).await;
     assert!(handled.is_ok(), "{handled:?}");
     assert_eq!(
@@ -195,7 +195,7 @@ async fn a_bucket_without_list_bucket_still_publishes_with_captions() {
         .objects
         .lock()
         .unwrap()
-        .get(&keys::transcript_file(&id, "captions.vtt"))
+        .get(&keys::PlanKeys::new(&id, 0).transcript_file("captions.vtt"))
         .cloned()
         .expect("captions.vtt written");
     assert!(String::from_utf8(vtt).unwrap().starts_with("WEBVTT"));

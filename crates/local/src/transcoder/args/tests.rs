@@ -59,6 +59,7 @@ fn the_promo_decodes_only_its_segments_and_fades_every_join() {
     let p = plan(true, Some(10.0)); // clip from 10 s, top rendition 1280x720
     let job = PromoJob {
         video_id: vidpipe_domain::VideoId::parse("0123456789abcdef").unwrap(),
+        generation: 0,
         source_key: "uploads/a.mp4".into(),
         plan: p,
         segments: vec![
