@@ -39,6 +39,12 @@ pub struct FunctionConfig {
     pub publish_queue_url: Option<String>,
     /// Queue of the cover stage's function, `rekognition` (`VIDPIPE_COVER_QUEUE_URL`).
     pub cover_queue_url: Option<String>,
+    /// The function's own queue, where a throttled record goes back with a delay
+    /// (`VIDPIPE_QUEUE_URL`); none: it is delivered again the usual way.
+    pub own_queue_url: Option<String>,
+    /// The first deferral's delay, seconds (`VIDPIPE_THROTTLE_DELAY_S`, default 30;
+    /// see [`crate::requeue`]).
+    pub throttle_delay_s: u32,
     /// Role MediaConvert assumes to read and write the bucket
     /// (`VIDPIPE_MEDIACONVERT_ROLE_ARN`).
     pub mediaconvert_role_arn: Option<String>,
@@ -114,6 +120,11 @@ impl FunctionConfig {
             transcode_queue_url: get("VIDPIPE_TRANSCODE_QUEUE_URL"),
             publish_queue_url: get("VIDPIPE_PUBLISH_QUEUE_URL"),
             cover_queue_url: get("VIDPIPE_COVER_QUEUE_URL"),
+            own_queue_url: get("VIDPIPE_QUEUE_URL"),
+            throttle_delay_s: get("VIDPIPE_THROTTLE_DELAY_S")
+                .map(|v| parse_number("VIDPIPE_THROTTLE_DELAY_S", &v))
+                .transpose()?
+                .unwrap_or(30),
             mediaconvert_role_arn: get("VIDPIPE_MEDIACONVERT_ROLE_ARN"),
             language_code: get("VIDPIPE_LANGUAGE").unwrap_or_else(|| "en-US".into()),
             link_expiry: Duration::from_secs(link_expiry_s.min(7 * 24 * 3600)),

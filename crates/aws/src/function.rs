@@ -15,6 +15,7 @@ use crate::deliveries::{CloudTalkSheet, Deliveries, SesMailer};
 use crate::handlers::Around;
 use crate::notify::CloudNotifier;
 use crate::records::DynamoRecords;
+use crate::requeue::Requeue;
 use crate::s3::S3Store;
 
 pub struct CloudAdapters {
@@ -121,6 +122,15 @@ impl CloudAdapters {
             deliveries: &self.deliveries,
             records: &self.records,
             sdk: &self.clients.sdk,
+            requeue: self
+                .config
+                .own_queue_url
+                .as_deref()
+                .map(|queue_url| Requeue {
+                    sqs: &self.bus.client,
+                    queue_url,
+                    base_delay_s: self.config.throttle_delay_s,
+                }),
         }
     }
 

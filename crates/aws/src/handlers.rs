@@ -7,9 +7,12 @@
 //! How a record ends:
 //! - the stage succeeded, skipped, or failed for good (its failure is recorded on the
 //!   video, with a notification): the record is done and leaves the queue;
-//! - the stage failed in a way a later delivery may fix (throttling, a dependency
-//!   down, an earlier stage not finished): the record is reported and SQS delivers it
-//!   again after the visibility timeout. On the last delivery the queue allows
+//! - a service's quota refused a call (throttling): a copy of the record goes back on
+//!   the function's queue with a growing delay ([`crate::requeue`]), and the record
+//!   is done; the delivery counts toward nothing, so throttling never fails a video;
+//! - the stage failed in a way a later delivery may fix (a dependency down, an
+//!   earlier stage not finished): the record is reported and SQS delivers it again
+//!   after the visibility timeout. On the last delivery the queue allows
 //!   ([`vidpipe_domain::dispatch::MAX_RECEIVE_COUNT`]) the failure is recorded on the
 //!   video too, and the record goes on to the dead-letter queue;
 //! - the body cannot be read at all: it is reported every time, so it ends in the
@@ -28,6 +31,7 @@ use crate::deliveries::Deliveries;
 use crate::events::{read_body, Body};
 use crate::mediaconvert::{job_state_change, JobEventError};
 use crate::records::DynamoRecords;
+use crate::requeue::{deferrals, Requeue};
 use crate::s3::S3Store;
 
 /// What a function does around its stage: before ingest, the upload's talk-sheet
@@ -40,6 +44,8 @@ pub struct Around<'a> {
     /// The SDK's settings, for the clients an event needs beyond the stage's own
     /// (Transcribe's, to read why a transcription job failed).
     pub sdk: &'a aws_config::SdkConfig,
+    /// Where a throttled record goes back; none: it is delivered again the usual way.
+    pub requeue: Option<Requeue<'a>>,
 }
 
 /// The record's delivery count so far (SQS attribute `ApproximateReceiveCount`).
@@ -58,6 +64,8 @@ enum RecordEnd {
     Settled(String),
     /// Deliver again (retryable), or on to the dead-letter queue after the last try.
     Again(String),
+    /// A service's quota refused it: back on the queue with a delay.
+    Throttled(String),
     /// Unreadable or not ours to read: to the dead-letter queue.
     Unreadable(String),
 }
@@ -94,6 +102,12 @@ where
         ))
         .instrument(span.clone())
         .await;
+        let end = match (end, around.requeue) {
+            (RecordEnd::Throttled(why), Some(requeue)) => {
+                defer(requeue, &message, why).instrument(span.clone()).await
+            }
+            (end, _) => end,
+        };
         let _entered = span.enter();
         let item = match end {
             RecordEnd::Settled(what) => {
@@ -104,6 +118,10 @@ where
                 warn!(reason = %why, "delivering again");
                 failure(&message_id)
             }
+            RecordEnd::Throttled(why) => {
+                warn!(reason = %why, "throttled, and not put back on the queue; delivering again");
+                failure(&message_id)
+            }
             RecordEnd::Unreadable(why) => {
                 error!(reason = %why, "unreadable record; it goes to the dead-letter queue");
                 failure(&message_id)
@@ -112,6 +130,19 @@ where
         response.batch_item_failures.push(item);
     }
     response
+}
+
+/// Puts a throttled record back on its queue with a delay: settled once it is there.
+async fn defer(requeue: Requeue<'_>, message: &SqsMessage, why: String) -> RecordEnd {
+    match requeue.defer(message).await {
+        Ok(delay_s) => {
+            let n = deferrals(message) + 1;
+            RecordEnd::Settled(format!(
+                "throttled ({why}); back on the queue in {delay_s} s (deferral {n})"
+            ))
+        }
+        Err(e) => RecordEnd::Throttled(format!("{why}; {e}")),
+    }
 }
 
 fn failure(message_id: &str) -> BatchItemFailure {
@@ -270,6 +301,12 @@ fn combine(deliveries: &[Delivery]) -> RecordEnd {
         .find(|d| matches!(d.disposition, Disposition::Redeliver | Disposition::GaveUp))
     {
         return RecordEnd::Again(text(again));
+    }
+    if let Some(throttled) = deliveries
+        .iter()
+        .find(|d| d.disposition == Disposition::Deferred)
+    {
+        return RecordEnd::Throttled(text(throttled));
     }
     RecordEnd::Settled(deliveries.iter().map(text).collect::<Vec<_>>().join("; "))
 }

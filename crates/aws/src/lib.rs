@@ -4,7 +4,8 @@
 //! The handler takes an SQS batch (S3 notifications, pipeline messages, or
 //! MediaConvert state changes forwarded by EventBridge), turns every record into a
 //! domain event, hands it to the domain's dispatcher, and answers with the
-//! records to deliver again (`ReportBatchItemFailures`). A record that cannot succeed
+//! records to deliver again (`ReportBatchItemFailures`); a record a service's quota
+//! refused goes back on its queue with a delay instead ([`requeue`]). A record that cannot succeed
 //! on a later delivery (bad input) is not reported: its failure is recorded on the
 //! video instead. A record that is not even readable is reported, so that it ends in
 //! the dead-letter queue rather than being lost.
@@ -21,6 +22,7 @@ pub mod notify;
 pub mod probe;
 pub mod records;
 pub mod rekognition;
+pub mod requeue;
 pub mod s3;
 pub mod timelapse;
 pub mod transcribe;

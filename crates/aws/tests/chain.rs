@@ -4,222 +4,18 @@
 
 mod common;
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::SqsEvent;
 use common::*;
 use serde_json::{json, Value};
-use vidpipe_aws::bus::SqsBus;
 use vidpipe_aws::events::{read_body, Body};
-use vidpipe_aws::mediaconvert::MediaConvertTranscoder;
-use vidpipe_aws::notify::LinksPublisher;
+use vidpipe_aws::handlers;
 use vidpipe_aws::probe::S3Prober;
-use vidpipe_aws::rekognition::RekognitionAnalyzer;
-use vidpipe_aws::transcribe::TranscribeTranscriber;
-use vidpipe_aws::{handlers, CloudAdapters};
 use vidpipe_domain::events::ObjectCreated;
 use vidpipe_domain::keys::{self, VideoId};
-use vidpipe_domain::ports::VideoRecords;
-use vidpipe_domain::record::{OutputKind, Stage, StageStatus, VideoRecord, VideoStatus};
+use vidpipe_domain::record::{OutputKind, Stage, StageStatus, VideoStatus};
 use vidpipe_domain::stages::{video_id_for, IdScheme};
 
 const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-
-fn failures(r: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<String> {
-    r.batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.clone())
-        .collect()
-}
-
-async fn record(w: &World, id: &VideoId) -> VideoRecord {
-    w.function.records.get(id).await.unwrap().expect("a record")
-}
-
-/// Writes what a MediaConvert job names as its outputs, and returns its COMPLETE
-/// event (as EventBridge delivers it).
-async fn complete_job(w: &World, job: &Value, job_id: &str) -> String {
-    let settings = &job["settings"];
-    let meta = &job["userMetadata"];
-    let mut groups = Vec::new();
-    for group in settings["outputGroups"].as_array().unwrap() {
-        let gs = &group["outputGroupSettings"];
-        let (destination, kind) = match gs["type"].as_str().unwrap() {
-            "FILE_GROUP_SETTINGS" => (
-                gs["fileGroupSettings"]["destination"].as_str().unwrap(),
-                "FILE_GROUP",
-            ),
-            "HLS_GROUP_SETTINGS" => (
-                gs["hlsGroupSettings"]["destination"].as_str().unwrap(),
-                "HLS_GROUP",
-            ),
-            other => panic!("unexpected group {other}"),
-        };
-        let mut details = Vec::new();
-        for output in group["outputs"].as_array().unwrap() {
-            let modifier = output["nameModifier"].as_str().unwrap_or("");
-            let video = &output["videoDescription"];
-            let (ext, bytes): (&str, Vec<u8>) = if kind == "HLS_GROUP" {
-                ("m3u8", b"#EXTM3U\n".to_vec())
-            } else if video["codecSettings"]["codec"] == "FRAME_CAPTURE" {
-                ("jpg", Vec::new())
-            } else {
-                (output["extension"].as_str().unwrap(), vec![0u8; 2048])
-            };
-            let base = format!("{destination}{modifier}");
-            let key_of = |uri: &str| {
-                uri.strip_prefix(&format!("s3://{BUCKET}/"))
-                    .unwrap()
-                    .to_string()
-            };
-            if ext == "jpg" {
-                let count = video["codecSettings"]["frameCaptureSettings"]["maxCaptures"]
-                    .as_u64()
-                    .unwrap();
-                let (width, height) = (
-                    video["width"].as_u64().unwrap() as u32,
-                    video["height"].as_u64().unwrap() as u32,
-                );
-                for i in 0..count {
-                    // Frame 0 black (the fade), the others textured, brighter later.
-                    let img = image::RgbImage::from_fn(width, height, |x, y| {
-                        let v = if i == 0 {
-                            0
-                        } else {
-                            ((x * 7 + y * 13 + i as u32 * 40) % 200) as u8 + 30
-                        };
-                        image::Rgb([v, v / 2, 255 - v])
-                    });
-                    let mut jpeg = Vec::new();
-                    img.write_to(
-                        &mut std::io::Cursor::new(&mut jpeg),
-                        image::ImageFormat::Jpeg,
-                    )
-                    .unwrap();
-                    w.put(&key_of(&format!("{base}.{i:07}.jpg")), jpeg).await;
-                }
-                details.push(json!({"outputFilePaths": [format!("{base}.{:07}.jpg", count - 1)], "durationInMs": 4000,
-                    "videoDetails": {"widthInPx": width, "heightInPx": height}}));
-                continue;
-            }
-            let uri = format!("{base}.{ext}");
-            w.put(&key_of(&uri), bytes).await;
-            let mut d = json!({"outputFilePaths": [uri], "durationInMs": 4000});
-            if let Some(width) = video["width"].as_u64() {
-                d["videoDetails"] =
-                    json!({"widthInPx": width, "heightInPx": video["height"].as_u64().unwrap()});
-            }
-            details.push(d);
-        }
-        let mut g = json!({"outputDetails": details, "type": kind});
-        if kind == "HLS_GROUP" {
-            let master = format!("{destination}.m3u8");
-            w.put(
-                master.strip_prefix(&format!("s3://{BUCKET}/")).unwrap(),
-                b"#EXTM3U\n".to_vec(),
-            )
-            .await;
-            g["playlistFilePaths"] = json!([master]);
-        }
-        groups.push(g);
-    }
-    json!({
-        "version": "0", "id": "e-1", "detail-type": "MediaConvert Job State Change", "source": "aws.mediaconvert",
-        "account": "123456789012", "time": "2026-11-21T10:05:00Z", "region": "us-east-1", "resources": [],
-        "detail": {"jobId": job_id, "status": "COMPLETE", "userMetadata": meta, "outputGroupDetails": groups}
-    })
-    .to_string()
-}
-
-/// The six functions as their binaries wire them, on a world: MediaConvert on its
-/// stub, DetectFaces on its stub where one is given, everything else on moto.
-struct Functions<'a> {
-    f: &'a CloudAdapters,
-    bus: SqsBus,
-    transcoder: MediaConvertTranscoder<'a>,
-    transcriber: TranscribeTranscriber,
-    analyzer: RekognitionAnalyzer<'a>,
-    publisher: LinksPublisher<'a>,
-}
-
-impl<'a> Functions<'a> {
-    async fn new(w: &'a World, mediaconvert: &Stub, faces: Option<&Stub>) -> Functions<'a> {
-        let f = &w.function;
-        let faces_sdk = match faces {
-            Some(stub) => sdk_config(&stub.endpoint).await,
-            None => w.sdk.clone(),
-        };
-        Functions {
-            f,
-            bus: f.bus.clone(),
-            transcoder: stub_transcoder(mediaconvert, &f.store).await,
-            transcriber: TranscribeTranscriber {
-                client: aws_sdk_transcribe::Client::new(&w.sdk),
-                bucket: BUCKET.into(),
-                language_code: "en-US".into(),
-            },
-            analyzer: RekognitionAnalyzer {
-                store: &f.store,
-                labels: aws_sdk_rekognition::Client::new(&w.sdk),
-                faces: aws_sdk_rekognition::Client::new(&faces_sdk),
-            },
-            publisher: LinksPublisher {
-                store: &f.store,
-                expiry: f.config.link_expiry,
-                base_url: f.config.media_base_url.clone(),
-            },
-        }
-    }
-
-    /// Runs `function`'s handler on `event`, as the Lambda service would, with the
-    /// port its binary wires.
-    async fn handle(&self, function: &str, event: SqsEvent) -> SqsBatchResponse {
-        let f = self.f;
-        let config = &f.config.pipeline;
-        let base = f.adapters();
-        let bus = &self.bus;
-        match function {
-            "ingest" => {
-                let prober = S3Prober { store: &f.store };
-                handlers::handle(
-                    Stage::Ingest,
-                    &base.with_prober(&prober),
-                    bus,
-                    config,
-                    f.around(),
-                    event,
-                )
-                .await
-            }
-            "transcode" => {
-                let a = base.with_transcoder(&self.transcoder);
-                handlers::handle(Stage::Transcode, &a, bus, config, f.around(), event).await
-            }
-            "transcribe-start" => {
-                let a = base.with_transcriber(Some(&self.transcriber));
-                handlers::handle(Stage::TranscribeStart, &a, bus, config, f.around(), event).await
-            }
-            "transcribe-store" => {
-                handlers::handle(
-                    Stage::TranscribeStore,
-                    &base,
-                    bus,
-                    config,
-                    f.around(),
-                    event,
-                )
-                .await
-            }
-            "rekognition" => {
-                let a = base.with_analyzer(&self.analyzer);
-                handlers::handle(Stage::Cover, &a, bus, config, f.around(), event).await
-            }
-            "publish" => {
-                let a = base.with_publisher(&self.publisher);
-                handlers::handle(Stage::Publish, &a, bus, config, f.around(), event).await
-            }
-            other => panic!("no function {other}"),
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing() {
@@ -356,7 +152,7 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
     assert!(job["clientRequestToken"]
         .as_str()
         .unwrap()
-        .starts_with(&format!("vidpipe-{id}-renditions-")));
+        .starts_with(&format!("vidpipe-{id}-0-renditions-")));
     let groups: Vec<&str> = job["settings"]["outputGroups"]
         .as_array()
         .unwrap()
@@ -400,14 +196,15 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
     assert!(rec
         .outputs
         .iter()
-        .any(|o| o.kind == OutputKind::HlsMaster && o.key == keys::PlanKeys::new(&id, 0).hls_master()));
+        .any(|o| o.kind == OutputKind::HlsMaster
+            && o.key == keys::PlanKeys::new(&id, 0).hls_master()));
     assert!(rec.outputs.iter().any(|o| o.kind == OutputKind::Rendition
         && o.name.as_deref() == Some("360p")
         && o.width_px == Some(640)));
     assert!(
-        rec.outputs
-            .iter()
-            .any(|o| o.kind == OutputKind::Gif && o.key == keys::PlanKeys::new(&id, 0).preview_gif()),
+        rec.outputs.iter().any(
+            |o| o.kind == OutputKind::Gif && o.key == keys::PlanKeys::new(&id, 0).preview_gif()
+        ),
         "the GIF from its own job, recorded before the renditions job ended"
     );
 
@@ -435,7 +232,8 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
         "{REPO}/tests/fixtures/transcribe-output-diarized.json"
     ))
     .unwrap();
-    w.put(&keys::PlanKeys::new(&id, 0).transcript_json(), transcript).await;
+    w.put(&keys::PlanKeys::new(&id, 0).transcript_json(), transcript)
+        .await;
     let event = w.drain("transcribe-store").await;
     let r = fns.handle("transcribe-store", event.clone()).await;
     assert_eq!(failures(&r), Vec::<String>::new());
@@ -458,8 +256,16 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
     assert_eq!(failures(&r), Vec::<String>::new());
     replay.push(("rekognition", event));
     let rec = record(&w, &id).await;
-    assert_eq!(rec.cover_key.as_deref(), Some(keys::PlanKeys::new(&id, 0).cover().as_str()));
-    assert!(f.store.head(&keys::PlanKeys::new(&id, 0).cover()).await.unwrap().is_some());
+    assert_eq!(
+        rec.cover_key.as_deref(),
+        Some(keys::PlanKeys::new(&id, 0).cover().as_str())
+    );
+    assert!(f
+        .store
+        .head(&keys::PlanKeys::new(&id, 0).cover())
+        .await
+        .unwrap()
+        .is_some());
     assert!(
         !faces.requests.lock().unwrap().is_empty(),
         "DetectFaces was asked"
@@ -468,7 +274,10 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
         rec.frames[0].rejected.is_some(),
         "the black first frame is not a cover candidate"
     );
-    assert!(w.drain("rekognition").await.records.is_empty(), "cover.jpg notifies nothing");
+    assert!(
+        w.drain("rekognition").await.records.is_empty(),
+        "cover.jpg notifies nothing"
+    );
 
     // transcribe-store planned a promo (the transcript's first sentence, 4.9 s into
     // the clip, is clear of the 3 s fades): the promo job.

@@ -302,6 +302,10 @@ pub enum Disposition {
     Failed,
     /// Failed in a way a later delivery may fix: deliver it again.
     Redeliver,
+    /// A service's quota refused the call (throttling): deliver it again after a
+    /// delay, without counting the delivery against giving up. The chain slows down
+    /// under load and never fails a video for it.
+    Deferred,
     /// Still failing on the last delivery the queue allows: the failure is recorded on
     /// the video and the event goes to the dead-letter queue.
     GaveUp,
@@ -321,7 +325,8 @@ pub struct Delivery {
 /// Delivers `event` to `stage` ([`Dispatch::dispatch`]) as delivery number
 /// `receive_count` (1-based) and applies the queue's rule: a retryable failure on
 /// delivery [`MAX_RECEIVE_COUNT`] is recorded on the video as "gave up after N
-/// deliveries".
+/// deliveries", except throttling, which is [`Disposition::Deferred`] however many
+/// times it comes.
 #[allow(clippy::too_many_arguments)]
 pub async fn deliver<D: Dispatch, B: MessageBus>(
     adapters: &D,
@@ -343,6 +348,7 @@ pub async fn deliver<D: Dispatch, B: MessageBus>(
     let disposition = match &result {
         Ok(_) => Disposition::Settled,
         Err(e) if !e.is_retryable() => Disposition::Failed,
+        Err(e) if e.is_throttled() => Disposition::Deferred,
         Err(_) if receive_count < MAX_RECEIVE_COUNT => Disposition::Redeliver,
         Err(e) => {
             warn!(stage = %stage, error = %e, "given up after {receive_count} deliveries");

@@ -81,4 +81,10 @@ impl StageError {
             StageError::NotReady(_) => true,
         }
     }
+
+    /// Whether a service refused the stage's call for its quota
+    /// ([`PortError::Throttled`]).
+    pub fn is_throttled(&self) -> bool {
+        matches!(self, StageError::Port(e) if e.is_throttled())
+    }
 }

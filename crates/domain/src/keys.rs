@@ -345,7 +345,10 @@ mod tests {
             "transcripts/0123456789abcdef/transcript.json"
         );
         // Only `g<N>` folders name a generation; the layout's own folders do not.
-        for gen0 in ["media/0123456789abcdef/hls/video.m3u8", "media/0123456789abcdef/g0/x"] {
+        for gen0 in [
+            "media/0123456789abcdef/hls/video.m3u8",
+            "media/0123456789abcdef/g0/x",
+        ] {
             assert_eq!(PlanKeys::of_key(gen0).unwrap().generation, 0, "{gen0}");
         }
         assert_eq!(PlanKeys::of_job_name("vidpipe-0123456789abcdef-g01"), None);

@@ -29,17 +29,8 @@ impl Publisher for ReportPublisher<'_> {
         );
         self.store.put(&key, page.into_bytes(), "text/html").await?;
         let mut links = vec![self.store.path_of(&key)?.display().to_string()];
-        if record
-            .outputs
-            .iter()
-            .any(|o| o.key == at.hls_master())
-        {
-            links.push(
-                self.store
-                    .path_of(&at.hls_master())?
-                    .display()
-                    .to_string(),
-            );
+        if record.outputs.iter().any(|o| o.key == at.hls_master()) {
+            links.push(self.store.path_of(&at.hls_master())?.display().to_string());
         }
         Ok(links)
     }
@@ -70,7 +61,11 @@ impl LoadedSpeech {
             };
             transcript = Some(parsed);
         }
-        let subtitles = text_of(store, &keys::video_transcript_file(&record.id, SUBTITLES_VTT)).await?;
+        let subtitles = text_of(
+            store,
+            &keys::video_transcript_file(&record.id, SUBTITLES_VTT),
+        )
+        .await?;
         let captions_source = match subtitles {
             Some(_) => CaptionsSource::LinkSubtitles,
             None => CaptionsSource::Transcription,

@@ -95,7 +95,8 @@ impl LocalStore {
         let own = format!("g{}", current.generation);
         let media = self.video_dir(&current.id);
         let transcripts = media.join("transcripts");
-        let keep_media = |name: &str| name == own || name == "transcripts" || name.starts_with(".work");
+        let keep_media =
+            |name: &str| name == own || name == "transcripts" || name.starts_with(".work");
         let keep_transcripts = |name: &str| name == own || name.starts_with("subtitles");
         for (dir, keep) in [
             (&media, &keep_media as &dyn Fn(&str) -> bool),
@@ -372,23 +373,49 @@ mod tests {
             assert!(store.path_of(bad).is_err(), "{bad}");
         }
         store
-            .put(&keys::PlanKeys::new(&id, 0).manifest(), b"{}".to_vec(), "application/json")
+            .put(
+                &keys::PlanKeys::new(&id, 0).manifest(),
+                b"{}".to_vec(),
+                "application/json",
+            )
             .await
             .unwrap();
         store
-            .copy(&keys::PlanKeys::new(&id, 0).manifest(), &keys::PlanKeys::new(&id, 0).cover())
+            .copy(
+                &keys::PlanKeys::new(&id, 0).manifest(),
+                &keys::PlanKeys::new(&id, 0).cover(),
+            )
             .await
             .unwrap();
         let created: Vec<_> = store.take_created().into_iter().map(|c| c.key).collect();
-        assert_eq!(created, vec![keys::PlanKeys::new(&id, 0).manifest(), keys::PlanKeys::new(&id, 0).cover()]);
-        assert_eq!(store.list(&keys::PlanKeys::new(&id, 0).media_dir()).await.unwrap().len(), 2);
+        assert_eq!(
+            created,
+            vec![
+                keys::PlanKeys::new(&id, 0).manifest(),
+                keys::PlanKeys::new(&id, 0).cover()
+            ]
+        );
+        assert_eq!(
+            store
+                .list(&keys::PlanKeys::new(&id, 0).media_dir())
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
         assert_eq!(store.head("uploads/none.mp4").await.unwrap(), None);
         assert_eq!(
-            store.relative_path(&keys::PlanKeys::new(&id, 0).media_dir(), &keys::PlanKeys::new(&id, 0).transcript_json()),
+            store.relative_path(
+                &keys::PlanKeys::new(&id, 0).media_dir(),
+                &keys::PlanKeys::new(&id, 0).transcript_json()
+            ),
             "transcripts/transcript.json"
         );
         assert_eq!(
-            store.relative_path(&keys::PlanKeys::new(&id, 0).media_dir(), &keys::PlanKeys::new(&id, 0).hls_master()),
+            store.relative_path(
+                &keys::PlanKeys::new(&id, 0).media_dir(),
+                &keys::PlanKeys::new(&id, 0).hls_master()
+            ),
             "hls/video.m3u8"
         );
     }

@@ -55,11 +55,11 @@ pub use aws_sdk_mediaconvert::Client;
 
 /// The client request token: up to 64 ASCII characters (MediaConvert API Reference,
 /// CreateJob, `clientRequestToken`), the same for the same video, generation, job and
-/// plan (at most 8 + 16 + 11 + 11 + 16 characters with the generation's 10 digits).
+/// plan: `vidpipe-<id>-<generation>-<job>-<plan hash>`, at most 63 characters.
 pub fn request_token(at: &PlanKeys, job: JobKind, plan: &impl serde::Serialize) -> String {
     let digest = Sha256::digest(serde_json::to_vec(plan).unwrap_or_default());
     let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("vp-{}-{}-{}-{hex}", at.id, at.generation, job.as_str())
+    format!("vidpipe-{}-{}-{}-{hex}", at.id, at.generation, job.as_str())
 }
 
 /// MediaConvert behind the [`Transcoder`] port.
@@ -119,12 +119,7 @@ impl Transcoder for MediaConvertTranscoder<'_> {
         let bucket = &self.store.bucket;
         let token = request_token(&at, JobKind::Renditions, &job.plan);
         let submitted = self
-            .create(
-                &at,
-                JobKind::Renditions,
-                token,
-                job_settings(bucket, job),
-            )
+            .create(&at, JobKind::Renditions, token, job_settings(bucket, job))
             .await?;
         // The renditions job exists now, and its id must reach the record: the client
         // request token finds it again only within a minute (MediaConvert API
@@ -133,10 +128,7 @@ impl Transcoder for MediaConvertTranscoder<'_> {
         // own retries of throttling) is left out, never the video failed for it.
         if let Some(settings) = gif_job_settings(bucket, job) {
             let token = request_token(&at, JobKind::Gif, &job.plan);
-            if let Err(e) = self
-                .create(&at, JobKind::Gif, token, settings)
-                .await
-            {
+            if let Err(e) = self.create(&at, JobKind::Gif, token, settings).await {
                 tracing::warn!(video_id = %job.video_id, error = %e, "the GIF job was not created; the video goes on without its GIF");
             }
         }

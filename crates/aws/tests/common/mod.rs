@@ -23,6 +23,10 @@ use aws_sdk_s3::types::{
 use vidpipe_aws::config::{Clients, FunctionConfig};
 use vidpipe_aws::CloudAdapters;
 
+mod functions;
+#[allow(unused_imports)]
+pub use functions::*;
+
 pub const BUCKET: &str = "vidpipe-media";
 pub const TABLE: &str = "vidpipe-videos";
 pub const SENDER: &str = "vidpipe@example.org";
@@ -232,9 +236,28 @@ fn serve(
 }
 
 /// A MediaConvert stand-in: CreateJob answers a job whose id is derived from the
-/// client request token (as MediaConvert returns the same job for the same token).
+/// client request token (as MediaConvert returns the same job for the same token);
+/// CancelJob (`DELETE /2017-08-29/jobs/{id}`) answers 202.
 pub fn mediaconvert_stub() -> Stub {
-    Stub::start(|r| {
+    mediaconvert_stub_throttling(0)
+}
+
+/// As [`mediaconvert_stub`], but the first `throttled` CreateJob requests are
+/// refused as MediaConvert refuses requests over its rate: HTTP 429,
+/// `TooManyRequestsException`.
+pub fn mediaconvert_stub_throttling(throttled: usize) -> Stub {
+    let creates = std::sync::atomic::AtomicUsize::new(0);
+    Stub::start(move |r| {
+        if r.method == "DELETE" {
+            return (202, "{}".into());
+        }
+        if creates.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < throttled {
+            let refusal = serde_json::json!({
+                "__type": "TooManyRequestsException",
+                "message": "Too many requests"
+            });
+            return (429, refusal.to_string());
+        }
         let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
         let token = body["clientRequestToken"].as_str().unwrap_or("none");
         let id = format!("job-{}", &token[token.len().saturating_sub(16)..]);
@@ -272,8 +295,14 @@ pub fn faces_stub() -> Stub {
     })
 }
 
+/// The SDK's settings for a client of `endpoint`: its standard retries (3 attempts),
+/// with backoffs of milliseconds so that a stub's refusals do not slow the tests.
 pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+    let retries = aws_config::retry::RetryConfig::standard()
+        .with_initial_backoff(Duration::from_millis(5))
+        .with_max_backoff(Duration::from_millis(20));
     aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retries)
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "test"))
@@ -460,6 +489,7 @@ impl World {
                 .queue_url(url)
                 .max_number_of_messages(10)
                 .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+                .message_attribute_names("All")
                 .send()
                 .await
                 .unwrap();
@@ -477,6 +507,13 @@ impl World {
                     .into_iter()
                     .map(|(k, v)| (k.as_str().to_string(), v))
                     .collect();
+                for (name, value) in m.message_attributes.unwrap_or_default() {
+                    let mut attribute =
+                        aws_lambda_events::event::sqs::SqsMessageAttribute::default();
+                    attribute.string_value = value.string_value;
+                    attribute.data_type = Some(value.data_type);
+                    record.message_attributes.insert(name, attribute);
+                }
                 self.sqs
                     .delete_message()
                     .queue_url(url)

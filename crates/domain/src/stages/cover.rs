@@ -16,10 +16,11 @@ use crate::plan::Plan;
 use crate::ports::{FrameAnalyzer, MessageBus, Notifier, ObjectReader, ObjectWriter, VideoRecords};
 use crate::record::{OutputFile, OutputKind, Stage, StageStatus, VideoRecord, VideoStatus};
 
-/// Frames analysed at once: each is a few requests to the analyser (Rekognition's
-/// DetectLabels and DetectFaces, whose default quotas are 50 and 100 transactions per
-/// second in the larger Regions: Amazon Rekognition Developer Guide, "Guidelines and
-/// quotas"), so a video of 30 captures is analysed in 8 rounds, not 30.
+/// Frames analysed at once. Each is a few requests to the analyser (Rekognition's
+/// DetectLabels and DetectFaces, each under a transactions-per-second quota per
+/// account and Region: AWS General Reference, "Amazon Rekognition endpoints and
+/// quotas"), so a video of 30 captures is analysed in 8 rounds, not 30, without
+/// bursting past the quota; a throttled analysis gives the claim back.
 pub const FRAMES_AT_ONCE: usize = 4;
 
 /// Cover, on a cover request (sent when the renditions job's outputs are recorded, so
@@ -71,8 +72,8 @@ where
         Err(e) => return Err(record_failure(records, notifier, &id, Stage::Cover, e).await),
     };
     let stored = modify_record(records, &id, |r| {
-        let same_claim = r.generation == record.generation
-            && r.stage(Stage::Cover) == StageStatus::Running;
+        let same_claim =
+            r.generation == record.generation && r.stage(Stage::Cover) == StageStatus::Running;
         same_claim.then(|| record_cover(r, &chosen))
     })
     .await?;

@@ -300,8 +300,7 @@ fn reset_for_plan(r: &mut VideoRecord, p: &Prepared, config: &PipelineConfig, la
         r.generation += 1;
     }
     if let Some(job) = r.job_id.take() {
-        if r.stage(Stage::Transcode) == StageStatus::Running && !r.superseded_jobs.contains(&job)
-        {
+        if r.stage(Stage::Transcode) == StageStatus::Running && !r.superseded_jobs.contains(&job) {
             r.superseded_jobs.push(job);
         }
     }

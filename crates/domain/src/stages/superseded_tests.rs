@@ -87,9 +87,10 @@ async fn replay_stale(w: &World, id: &VideoId, stale: &Stale) {
         assert!(matches!(started, Handled::Skipped(..)), "{started:?}");
         let understanding = &w.config.understanding;
         let key = &stale.transcript_key;
-        let stored = stages::transcribe_store(store, records, recorder, recorder, understanding, key)
-            .await
-            .unwrap();
+        let stored =
+            stages::transcribe_store(store, records, recorder, recorder, understanding, key)
+                .await
+                .unwrap();
         assert!(matches!(stored, Handled::Skipped(..)), "{stored:?}");
         let failed = stages::transcription_failed(records, recorder, id, &stale.job_name, "late")
             .await
@@ -97,7 +98,12 @@ async fn replay_stale(w: &World, id: &VideoId, stale: &Stale) {
         assert!(matches!(failed, Handled::Skipped(..)), "{failed:?}");
     }
     let record = w.record(id);
-    assert_eq!(record.status, VideoStatus::Processing, "{:?}", record.failure);
+    assert_eq!(
+        record.status,
+        VideoStatus::Processing,
+        "{:?}",
+        record.failure
+    );
 }
 
 async fn sidecar_after_the_video_at(point: Point) {
@@ -117,10 +123,11 @@ async fn sidecar_after_the_video_at(point: Point) {
     };
     let (store, records, recorder) = (&w.store, &w.records, &w.recorder);
     let options = Default::default();
-    let planned =
-        stages::ingest(store, &w.prober, records, recorder, recorder, &w.config, &sidecar, &options)
-            .await
-            .unwrap();
+    let planned = stages::ingest(
+        store, &w.prober, records, recorder, recorder, &w.config, &sidecar, &options,
+    )
+    .await
+    .unwrap();
     assert!(matches!(planned, Handled::Planned(..)), "{planned:?}");
     replay_stale(&w, &id, &stale).await;
     let submitted = stages::transcode(records, &transcoder, recorder, recorder, &id)
@@ -136,8 +143,14 @@ async fn sidecar_after_the_video_at(point: Point) {
     assert_eq!(submitted[1].generation, 1);
     let cancelled = transcoder.cancelled.lock().unwrap().clone();
     let running = point == Point::JobRunning;
-    let want: Vec<String> = running.then(|| stale.change.job_id.clone()).into_iter().collect();
-    assert_eq!(cancelled, want, "{point:?}: only a job that may run is cancelled");
+    let want: Vec<String> = running
+        .then(|| stale.change.job_id.clone())
+        .into_iter()
+        .collect();
+    assert_eq!(
+        cancelled, want,
+        "{point:?}: only a job that may run is cancelled"
+    );
     assert!(record.superseded_jobs.is_empty());
 
     replay_stale(&w, &id, &stale).await;
@@ -153,7 +166,11 @@ async fn sidecar_after_the_video_at(point: Point) {
     assert_eq!(record.status, VideoStatus::Published, "{point:?}");
     assert_eq!(w.recorder.published_count(), published_before + 1);
     for output in &record.outputs {
-        assert!(output.key.starts_with(&current.media_dir()), "{point:?}: {}", output.key);
+        assert!(
+            output.key.starts_with(&current.media_dir()),
+            "{point:?}: {}",
+            output.key
+        );
     }
     assert_eq!(record.cover_key, Some(current.cover()));
     let speech = record.speech.unwrap();

@@ -40,8 +40,7 @@ where
     if claim(records, &id, stage, current).await?.is_none() {
         return Ok(Handled::Skipped(
             id,
-            "transcription already started, skipped, not wanted or of a superseded plan"
-                .into(),
+            "transcription already started, skipped, not wanted or of a superseded plan".into(),
         ));
     }
     let job_name = plan.transcription_job_name();
@@ -110,11 +109,7 @@ async fn write_transcript_files<S: ObjectWriter>(
     ];
     for (name, text, content_type) in files {
         store
-            .put(
-                &plan.transcript_file(name),
-                text.into_bytes(),
-                content_type,
-            )
+            .put(&plan.transcript_file(name), text.into_bytes(), content_type)
             .await?;
     }
     Ok(())
@@ -154,7 +149,10 @@ where
         ));
     }
     if record.generation != plan.generation {
-        return Ok(Handled::Skipped(id, "transcript of a superseded plan".into()));
+        return Ok(Handled::Skipped(
+            id,
+            "transcript of a superseded plan".into(),
+        ));
     }
     let parsed = async {
         let bytes = store.get(transcript_key).await?;

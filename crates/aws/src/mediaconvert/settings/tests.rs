@@ -1,7 +1,7 @@
 //! The job settings as pure functions: what each output group and input says.
 
-use vidpipe_domain::plan::{make_plan, ClipRequest, PlanConfig, PROMO_FADE_S};
 use vidpipe_domain::keys::VideoId;
+use vidpipe_domain::plan::{make_plan, ClipRequest, PlanConfig, PROMO_FADE_S};
 use vidpipe_domain::understanding::PromoSegment;
 
 use super::*;

@@ -31,7 +31,12 @@ async fn frames_written_before_the_job_completes_wait_for_its_end_not_for_a_retr
         .collect();
     assert!(!frames.is_empty());
     for frame in frames {
-        assert_eq!(route(&PipelineEvent::ObjectCreated(frame.clone())), None, "{}", frame.key);
+        assert_eq!(
+            route(&PipelineEvent::ObjectCreated(frame.clone())),
+            None,
+            "{}",
+            frame.key
+        );
     }
     assert_eq!(w.record(&id).stage(Stage::Cover), StageStatus::Pending);
     // The COMPLETE, through the router: the cover is chosen at once, first delivery.
@@ -60,7 +65,10 @@ async fn frames_written_before_the_job_completes_wait_for_its_end_not_for_a_retr
     let rec = w.record(&id);
     assert_eq!(rec.stage(Stage::Cover), StageStatus::Done);
     assert_eq!(rec.cover_key, Some(rec.keys().cover()));
-    assert_eq!(rec.frames.len(), rec.plan.unwrap().frames.unwrap().count as usize);
+    assert_eq!(
+        rec.frames.len(),
+        rec.plan.unwrap().frames.unwrap().count as usize
+    );
 }
 
 /// An analyser that counts how many analyses run at once.
@@ -104,8 +112,15 @@ async fn frames_are_analysed_a_few_at_a_time_and_a_throttled_one_gives_the_claim
         let w = &w;
         let id = id.clone();
         async move {
-            crate::stages::cover(&w.store, &w.records, analyzer, &w.recorder, &w.recorder, &id)
-                .await
+            crate::stages::cover(
+                &w.store,
+                &w.records,
+                analyzer,
+                &w.recorder,
+                &w.recorder,
+                &id,
+            )
+            .await
         }
     };
     let throttled = analyse(Some(3));

@@ -50,7 +50,10 @@ async fn an_upload_runs_the_whole_chain_once() {
         .filter(|f| keys::frame_capture_index(&f.key).unwrap() < 3)
         .all(|f| f.rejected.is_some()));
     assert_eq!(rec.title(), "Metrics");
-    assert!(w.store.keys().contains(&keys::PlanKeys::new(&id, 0).manifest()));
+    assert!(w
+        .store
+        .keys()
+        .contains(&keys::PlanKeys::new(&id, 0).manifest()));
     assert_eq!(w.recorder.published_count(), 1);
     assert_eq!(w.recorder.notified_published.lock().unwrap().len(), 1);
     // One publish although the transcode and the cover both announced their part.

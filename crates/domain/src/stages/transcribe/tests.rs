@@ -15,7 +15,10 @@ async fn speech_gives_a_transcript_captions_tags_description_and_promo() {
     let (_, id) = w.run_to_published(&transcoder, event.clone()).await;
     let rec = w.record(&id);
     assert_eq!(rec.stage(Stage::TranscribeStart), StageStatus::Done);
-    assert_eq!(w.transcriber_calls(), [keys::PlanKeys::new(&id, 0).audio_mp3()]);
+    assert_eq!(
+        w.transcriber_calls(),
+        [keys::PlanKeys::new(&id, 0).audio_mp3()]
+    );
     for name in [
         "transcript.json",
         "transcript.txt",
@@ -23,7 +26,9 @@ async fn speech_gives_a_transcript_captions_tags_description_and_promo() {
         "captions.vtt",
     ] {
         assert!(
-            w.store.keys().contains(&keys::PlanKeys::new(&id, 0).transcript_file(name)),
+            w.store
+                .keys()
+                .contains(&keys::PlanKeys::new(&id, 0).transcript_file(name)),
             "{name}"
         );
     }
@@ -68,7 +73,8 @@ async fn speech_gives_a_transcript_captions_tags_description_and_promo() {
     assert!(rec
         .outputs
         .iter()
-        .any(|o| o.kind == crate::record::OutputKind::Promo && o.key == keys::PlanKeys::new(&id, 0).promo()));
+        .any(|o| o.kind == crate::record::OutputKind::Promo
+            && o.key == keys::PlanKeys::new(&id, 0).promo()));
 
     // The same transcript announced again changes nothing.
     let again = w.transcribe_store(&id).await.unwrap();
@@ -183,7 +189,8 @@ async fn a_bucket_without_list_bucket_still_publishes_with_captions() {
     assert_eq!(rec.failure, None);
     assert_eq!(rec.stage(Stage::TranscribeStart), StageStatus::Done);
     let transcript = spoken(TALK, 3.5).to_transcribe_json();
-    w.store.insert(&keys::PlanKeys::new(&id, 0).transcript_json(), &transcript);
+    w.store
+        .insert(&keys::PlanKeys::new(&id, 0).transcript_json(), &transcript);
     let handled = w.transcribe_store(&id).await;
     assert!(handled.is_ok(), "{handled:?}");
     assert_eq!(

@@ -1,0 +1,220 @@
+//! The six functions as their binaries wire them, for tests that drive the chain on
+//! moto, and a MediaConvert job's completion as MediaConvert would write it.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use serde_json::{json, Value};
+use vidpipe_aws::bus::SqsBus;
+use vidpipe_aws::mediaconvert::MediaConvertTranscoder;
+use vidpipe_aws::notify::LinksPublisher;
+use vidpipe_aws::probe::S3Prober;
+use vidpipe_aws::rekognition::RekognitionAnalyzer;
+use vidpipe_aws::requeue::Requeue;
+use vidpipe_aws::transcribe::TranscribeTranscriber;
+use vidpipe_aws::{handlers, CloudAdapters};
+use vidpipe_domain::keys::VideoId;
+use vidpipe_domain::ports::VideoRecords;
+use vidpipe_domain::record::{Stage, VideoRecord};
+
+use super::*;
+
+pub fn failures(r: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<String> {
+    r.batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect()
+}
+
+pub async fn record(w: &World, id: &VideoId) -> VideoRecord {
+    w.function.records.get(id).await.unwrap().expect("a record")
+}
+
+/// Writes what a MediaConvert job names as its outputs, and returns its COMPLETE
+/// event (as EventBridge delivers it).
+pub async fn complete_job(w: &World, job: &Value, job_id: &str) -> String {
+    let settings = &job["settings"];
+    let meta = &job["userMetadata"];
+    let mut groups = Vec::new();
+    for group in settings["outputGroups"].as_array().unwrap() {
+        let gs = &group["outputGroupSettings"];
+        let (destination, kind) = match gs["type"].as_str().unwrap() {
+            "FILE_GROUP_SETTINGS" => (
+                gs["fileGroupSettings"]["destination"].as_str().unwrap(),
+                "FILE_GROUP",
+            ),
+            "HLS_GROUP_SETTINGS" => (
+                gs["hlsGroupSettings"]["destination"].as_str().unwrap(),
+                "HLS_GROUP",
+            ),
+            other => panic!("unexpected group {other}"),
+        };
+        let mut details = Vec::new();
+        for output in group["outputs"].as_array().unwrap() {
+            let modifier = output["nameModifier"].as_str().unwrap_or("");
+            let video = &output["videoDescription"];
+            let (ext, bytes): (&str, Vec<u8>) = if kind == "HLS_GROUP" {
+                ("m3u8", b"#EXTM3U\n".to_vec())
+            } else if video["codecSettings"]["codec"] == "FRAME_CAPTURE" {
+                ("jpg", Vec::new())
+            } else {
+                (output["extension"].as_str().unwrap(), vec![0u8; 2048])
+            };
+            let base = format!("{destination}{modifier}");
+            let key_of = |uri: &str| {
+                uri.strip_prefix(&format!("s3://{BUCKET}/"))
+                    .unwrap()
+                    .to_string()
+            };
+            if ext == "jpg" {
+                let count = video["codecSettings"]["frameCaptureSettings"]["maxCaptures"]
+                    .as_u64()
+                    .unwrap();
+                let (width, height) = (
+                    video["width"].as_u64().unwrap() as u32,
+                    video["height"].as_u64().unwrap() as u32,
+                );
+                for i in 0..count {
+                    // Frame 0 black (the fade), the others textured, brighter later.
+                    let img = image::RgbImage::from_fn(width, height, |x, y| {
+                        let v = if i == 0 {
+                            0
+                        } else {
+                            ((x * 7 + y * 13 + i as u32 * 40) % 200) as u8 + 30
+                        };
+                        image::Rgb([v, v / 2, 255 - v])
+                    });
+                    let mut jpeg = Vec::new();
+                    img.write_to(
+                        &mut std::io::Cursor::new(&mut jpeg),
+                        image::ImageFormat::Jpeg,
+                    )
+                    .unwrap();
+                    w.put(&key_of(&format!("{base}.{i:07}.jpg")), jpeg).await;
+                }
+                details.push(json!({"outputFilePaths": [format!("{base}.{:07}.jpg", count - 1)], "durationInMs": 4000,
+                    "videoDetails": {"widthInPx": width, "heightInPx": height}}));
+                continue;
+            }
+            let uri = format!("{base}.{ext}");
+            w.put(&key_of(&uri), bytes).await;
+            let mut d = json!({"outputFilePaths": [uri], "durationInMs": 4000});
+            if let Some(width) = video["width"].as_u64() {
+                d["videoDetails"] =
+                    json!({"widthInPx": width, "heightInPx": video["height"].as_u64().unwrap()});
+            }
+            details.push(d);
+        }
+        let mut g = json!({"outputDetails": details, "type": kind});
+        if kind == "HLS_GROUP" {
+            let master = format!("{destination}.m3u8");
+            w.put(
+                master.strip_prefix(&format!("s3://{BUCKET}/")).unwrap(),
+                b"#EXTM3U\n".to_vec(),
+            )
+            .await;
+            g["playlistFilePaths"] = json!([master]);
+        }
+        groups.push(g);
+    }
+    json!({
+        "version": "0", "id": "e-1", "detail-type": "MediaConvert Job State Change", "source": "aws.mediaconvert",
+        "account": "123456789012", "time": "2026-11-21T10:05:00Z", "region": "us-east-1", "resources": [],
+        "detail": {"jobId": job_id, "status": "COMPLETE", "userMetadata": meta, "outputGroupDetails": groups}
+    })
+    .to_string()
+}
+
+/// The six functions as their binaries wire them, on a world: MediaConvert on its
+/// stub, DetectFaces on its stub where one is given, everything else on moto.
+pub struct Functions<'a> {
+    f: &'a CloudAdapters,
+    /// Each function's own queue, where its throttled records go back.
+    queue_urls: std::collections::HashMap<&'static str, String>,
+    bus: SqsBus,
+    transcoder: MediaConvertTranscoder<'a>,
+    transcriber: TranscribeTranscriber,
+    analyzer: RekognitionAnalyzer<'a>,
+    publisher: LinksPublisher<'a>,
+}
+
+impl<'a> Functions<'a> {
+    pub async fn new(w: &'a World, mediaconvert: &Stub, faces: Option<&Stub>) -> Functions<'a> {
+        let f = &w.function;
+        let faces_sdk = match faces {
+            Some(stub) => sdk_config(&stub.endpoint).await,
+            None => w.sdk.clone(),
+        };
+        Functions {
+            f,
+            queue_urls: w.queue_urls.clone(),
+            bus: f.bus.clone(),
+            transcoder: stub_transcoder(mediaconvert, &f.store).await,
+            transcriber: TranscribeTranscriber {
+                client: aws_sdk_transcribe::Client::new(&w.sdk),
+                bucket: BUCKET.into(),
+                language_code: "en-US".into(),
+            },
+            analyzer: RekognitionAnalyzer {
+                store: &f.store,
+                labels: aws_sdk_rekognition::Client::new(&w.sdk),
+                faces: aws_sdk_rekognition::Client::new(&faces_sdk),
+            },
+            publisher: LinksPublisher {
+                store: &f.store,
+                expiry: f.config.link_expiry,
+                base_url: f.config.media_base_url.clone(),
+            },
+        }
+    }
+
+    /// Runs `function`'s handler on `event`, as the Lambda service would, with the
+    /// port its binary wires.
+    pub async fn handle(&self, function: &str, event: SqsEvent) -> SqsBatchResponse {
+        let f = self.f;
+        let config = &f.config.pipeline;
+        let base = f.adapters();
+        let bus = &self.bus;
+        // The function's own queue, as the template gives each function.
+        let around = handlers::Around {
+            requeue: self.queue_urls.get(function).map(|queue_url| Requeue {
+                sqs: &self.bus.client,
+                queue_url,
+                base_delay_s: f.config.throttle_delay_s,
+            }),
+            ..f.around()
+        };
+        match function {
+            "ingest" => {
+                let prober = S3Prober { store: &f.store };
+                handlers::handle(
+                    Stage::Ingest,
+                    &base.with_prober(&prober),
+                    bus,
+                    config,
+                    around,
+                    event,
+                )
+                .await
+            }
+            "transcode" => {
+                let a = base.with_transcoder(&self.transcoder);
+                handlers::handle(Stage::Transcode, &a, bus, config, around, event).await
+            }
+            "transcribe-start" => {
+                let a = base.with_transcriber(Some(&self.transcriber));
+                handlers::handle(Stage::TranscribeStart, &a, bus, config, around, event).await
+            }
+            "transcribe-store" => {
+                handlers::handle(Stage::TranscribeStore, &base, bus, config, around, event).await
+            }
+            "rekognition" => {
+                let a = base.with_analyzer(&self.analyzer);
+                handlers::handle(Stage::Cover, &a, bus, config, around, event).await
+            }
+            "publish" => {
+                let a = base.with_publisher(&self.publisher);
+                handlers::handle(Stage::Publish, &a, bus, config, around, event).await
+            }
+            other => panic!("no function {other}"),
+        }
+    }
+}
