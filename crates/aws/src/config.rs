@@ -45,6 +45,9 @@ pub struct FunctionConfig {
     /// The first deferral's delay, seconds (`VIDPIPE_THROTTLE_DELAY_S`, default 30;
     /// see [`crate::requeue`]).
     pub throttle_delay_s: u32,
+    /// The reconciler's settings (`VIDPIPE_STUCK_AFTER_S`: seconds without progress
+    /// after which a processing video is failed; default 12 hours).
+    pub reconcile: vidpipe_domain::stages::ReconcileConfig,
     /// Role MediaConvert assumes to read and write the bucket
     /// (`VIDPIPE_MEDIACONVERT_ROLE_ARN`).
     pub mediaconvert_role_arn: Option<String>,
@@ -125,6 +128,12 @@ impl FunctionConfig {
                 .map(|v| parse_number("VIDPIPE_THROTTLE_DELAY_S", &v))
                 .transpose()?
                 .unwrap_or(30),
+            reconcile: match get("VIDPIPE_STUCK_AFTER_S") {
+                Some(v) => vidpipe_domain::stages::ReconcileConfig {
+                    stuck_after_s: parse_number("VIDPIPE_STUCK_AFTER_S", &v)?,
+                },
+                None => Default::default(),
+            },
             mediaconvert_role_arn: get("VIDPIPE_MEDIACONVERT_ROLE_ARN"),
             language_code: get("VIDPIPE_LANGUAGE").unwrap_or_else(|| "en-US".into()),
             link_expiry: Duration::from_secs(link_expiry_s.min(7 * 24 * 3600)),

@@ -1,5 +1,5 @@
 //! vidpipe's cloud side: the domain's ports on the aws-sdk clients, and the Lambda
-//! handlers that the six function binaries (`crates/ingest`, …) run.
+//! handlers that the function binaries (`crates/ingest`, …) run.
 //!
 //! The handler takes an SQS batch (S3 notifications, pipeline messages, or
 //! MediaConvert state changes forwarded by EventBridge), turns every record into a
@@ -20,6 +20,7 @@ pub mod handlers;
 pub mod mediaconvert;
 pub mod notify;
 pub mod probe;
+pub mod reconcile;
 pub mod records;
 pub mod rekognition;
 pub mod requeue;

@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use vidpipe_domain::keys::VideoId;
 use vidpipe_domain::ports::{Created, UpdateResult, VideoRecords};
 use vidpipe_domain::record::VideoRecord;
+use vidpipe_domain::stages::ProcessingVideos;
 use vidpipe_domain::PortError;
 
 use crate::error::{port_error, service_code};
@@ -68,6 +69,68 @@ impl DynamoRecords {
     }
 }
 
+impl DynamoRecords {
+    /// The record an item holds; `id` names it in errors.
+    fn record_of(
+        id: &dyn std::fmt::Display,
+        item: &std::collections::HashMap<String, AttributeValue>,
+    ) -> Result<VideoRecord, PortError> {
+        let json = match item.get("record") {
+            Some(AttributeValue::S(s)) => s,
+            _ => {
+                return Err(PortError::Failed(format!(
+                    "record {id}: item has no 'record' string"
+                )))
+            }
+        };
+        let mut record: VideoRecord = serde_json::from_str(json).map_err(|e| {
+            PortError::Failed(format!("record {id}: stored JSON does not parse: {e}"))
+        })?;
+        if let Some(AttributeValue::N(n)) = item.get("version") {
+            record.version = n
+                .parse()
+                .map_err(|e| PortError::Failed(format!("record {id}: version '{n}': {e}")))?;
+        }
+        Ok(record)
+    }
+}
+
+/// A Scan of the table for items whose `status` is `processing`, page by page (each
+/// page reads at most 1 MB: Amazon DynamoDB Developer Guide, "Scanning tables"). It
+/// reads the whole table, which a schedule every 15 minutes can afford for the
+/// thousands of videos a team makes; a table of millions would want an index on
+/// `status`.
+impl ProcessingVideos for DynamoRecords {
+    async fn processing(&self) -> Result<Vec<VideoRecord>, PortError> {
+        let mut records = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("#status = :processing")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":processing", AttributeValue::S("processing".into()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| port_error(&format!("dynamodb Scan {}", self.table), e))?;
+            for item in page.items.unwrap_or_default() {
+                let id = match item.get("id") {
+                    Some(AttributeValue::S(id)) => id.clone(),
+                    _ => "?".into(),
+                };
+                records.push(Self::record_of(&id, &item)?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(records);
+            }
+        }
+    }
+}
+
 const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
 
 impl VideoRecords for DynamoRecords {
@@ -117,26 +180,7 @@ impl VideoRecords for DynamoRecords {
             .send()
             .await
             .map_err(|e| port_error(&format!("dynamodb GetItem {id}"), e))?;
-        let Some(item) = out.item else {
-            return Ok(None);
-        };
-        let json = match item.get("record") {
-            Some(AttributeValue::S(s)) => s,
-            _ => {
-                return Err(PortError::Failed(format!(
-                    "record {id}: item has no 'record' string"
-                )))
-            }
-        };
-        let mut record: VideoRecord = serde_json::from_str(json).map_err(|e| {
-            PortError::Failed(format!("record {id}: stored JSON does not parse: {e}"))
-        })?;
-        if let Some(AttributeValue::N(n)) = item.get("version") {
-            record.version = n
-                .parse()
-                .map_err(|e| PortError::Failed(format!("record {id}: version '{n}': {e}")))?;
-        }
-        Ok(Some(record))
+        out.item.map(|item| Self::record_of(id, &item)).transpose()
     }
 
     async fn update(&self, record: &VideoRecord) -> Result<UpdateResult, PortError> {

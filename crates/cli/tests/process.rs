@@ -152,10 +152,18 @@ fn a_talk_is_cut_faded_and_published_with_every_output() {
     assert_eq!(again[0]["id"], record["id"]);
     assert_eq!(again[0]["version"], record["version"]);
 
-    // --force redoes it.
+    // --force redoes it, as the plan's next generation: its files in `g1/`, and the
+    // first plan's removed (locally nothing reads them once the new job starts).
     let forced = process(&out, &video, &["--force"]);
-    assert!(forced.status.success());
-    assert_ne!(fs::metadata(&r720).unwrap().modified().unwrap(), before);
+    assert!(forced.status.success(), "{}", text(&forced.stderr));
+    let redone = records(&out);
+    assert_eq!(redone[0]["generation"], 1);
+    let r720_again = dir.join("g1").join("video_720p.mp4");
+    assert!(mean_luma_at(&r720_again, 4.0) > 40.0);
+    assert!(!r720.exists(), "the first plan's rendition is removed");
+    assert!(!dir.join("cover.jpg").exists() && dir.join("g1/cover.jpg").exists());
+    let report = redone[0]["links"][0].as_str().unwrap();
+    assert!(report.ends_with("g1/report.html"), "{report}");
 }
 
 #[test]

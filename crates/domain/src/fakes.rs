@@ -139,6 +139,19 @@ pub struct MemRecords {
     pub conflicts: Mutex<u32>,
 }
 
+impl crate::stages::ProcessingVideos for MemRecords {
+    async fn processing(&self) -> Result<Vec<VideoRecord>, PortError> {
+        let rows = lock(&self.rows);
+        let mut processing: Vec<VideoRecord> = rows
+            .values()
+            .filter(|r| r.status == crate::record::VideoStatus::Processing)
+            .cloned()
+            .collect();
+        processing.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(processing)
+    }
+}
+
 impl VideoRecords for MemRecords {
     async fn create(&self, record: &VideoRecord) -> Result<Created, PortError> {
         let mut rows = lock(&self.rows);

@@ -25,6 +25,7 @@ pub mod ingest;
 pub mod notify;
 pub mod promo;
 pub mod publish;
+pub mod reconcile;
 pub mod transcode;
 pub mod transcribe;
 
@@ -38,6 +39,7 @@ pub use ingest::{ingest, video_id_for};
 pub use notify::{notify, NotifyReport};
 pub use promo::render_promo;
 pub use publish::{compose_tags_and_description, publish};
+pub use reconcile::{reconcile, ProcessingVideos, ReconcileConfig, Reconciled};
 pub use transcode::{job_state_changed, transcode};
 pub use transcribe::{transcribe_start, transcribe_store, transcription_failed};
 
