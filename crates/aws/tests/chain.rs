@@ -356,6 +356,39 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
     for q in QUEUES {
         assert!(w.drain(q).await.records.is_empty(), "nothing new on {q}");
     }
+
+    // Every request each function made, evaluated against that function's own
+    // policy in template.yaml, as IAM would (moto does not).
+    let checked = fns.check_policies("template.yaml");
+    let report = String::from_utf8_lossy(&checked.stdout).to_string();
+    assert!(
+        checked.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert!(report.contains(", 0 refused"), "{report}");
+    println!("{report}");
+    // The same calls against a template whose transcode function may no longer send
+    // the cover request: refused, and named.
+    let template = std::fs::read_to_string(format!("{REPO}/template.yaml")).unwrap();
+    let granted =
+        "              - !GetAtt PublishQueue.Arn\n              - !GetAtt RekognitionQueue.Arn\n";
+    assert_eq!(
+        template.matches(granted).count(),
+        1,
+        "the transcode function's grant"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let narrowed = dir.path().join("template.yaml");
+    let without = template.replace(granted, "              - !GetAtt PublishQueue.Arn\n");
+    std::fs::write(&narrowed, without).unwrap();
+    let checked = fns.check_policies(narrowed.to_str().unwrap());
+    let report = String::from_utf8_lossy(&checked.stdout).to_string();
+    assert!(!checked.status.success(), "{report}");
+    assert!(
+        report.contains("transcode: sqs:SendMessage on arn:aws:sqs:us-east-1:123456789012:vidpipe-rekognition is not allowed"),
+        "{report}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

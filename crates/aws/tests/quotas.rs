@@ -112,6 +112,11 @@ async fn throttled_calls_go_back_delayed_and_never_fail_the_video() {
         rec.failure
     );
     assert_eq!(rec.status, VideoStatus::Processing);
+    // Each deferral's copy on the function's own queue is in its policy.
+    let checked = fns.check_policies("template.yaml");
+    let report = String::from_utf8_lossy(&checked.stdout);
+    assert!(checked.status.success(), "{report}");
+    assert!(report.contains(", 0 refused"), "{report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

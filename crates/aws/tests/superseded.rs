@@ -136,4 +136,9 @@ async fn a_sidecar_during_the_job_cancels_it_and_the_old_jobs_events_change_noth
         format!("s3://{BUCKET}/{}", current.audio_mp3())
     );
     assert_eq!(current.transcription_job_name(), format!("vidpipe-{id}-g1"));
+    // CancelJob, and each deferral's copy on the function's own queue, are in each
+    // function's policy.
+    let checked = fns.check_policies("template.yaml");
+    let report = String::from_utf8_lossy(&checked.stdout);
+    assert!(checked.status.success(), "{report}");
 }

@@ -15,6 +15,8 @@ use vidpipe_domain::keys::VideoId;
 use vidpipe_domain::ports::VideoRecords;
 use vidpipe_domain::record::{Stage, VideoRecord};
 
+use std::sync::{Arc, Mutex};
+
 use super::*;
 
 pub fn failures(r: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<String> {
@@ -124,9 +126,15 @@ pub async fn complete_job(w: &World, job: &Value, job_id: &str) -> String {
 }
 
 /// The six functions as their binaries wire them, on a world: MediaConvert on its
-/// stub, DetectFaces on its stub where one is given, everything else on moto.
+/// stub, DetectFaces on its stub where one is given, everything else on moto. Every
+/// request a function's handler makes is kept, with the function's name, for
+/// [`Functions::check_policies`].
 pub struct Functions<'a> {
     f: &'a CloudAdapters,
+    world: &'a World,
+    /// The stubs' requests, with the service each stands in for.
+    stubs: Vec<(&'static str, Arc<Mutex<Vec<StubRequest>>>)>,
+    calls: Mutex<Vec<Value>>,
     /// Each function's own queue, where its throttled records go back.
     queue_urls: std::collections::HashMap<&'static str, String>,
     bus: SqsBus,
@@ -143,8 +151,13 @@ impl<'a> Functions<'a> {
             Some(stub) => sdk_config(&stub.endpoint).await,
             None => w.sdk.clone(),
         };
+        let mut stubs = vec![("mediaconvert", mediaconvert.requests.clone())];
+        stubs.extend(faces.map(|stub| ("rekognition", stub.requests.clone())));
         Functions {
             f,
+            world: w,
+            stubs,
+            calls: Mutex::new(Vec::new()),
             queue_urls: w.queue_urls.clone(),
             bus: f.bus.clone(),
             transcoder: stub_transcoder(mediaconvert, &f.store).await,
@@ -167,8 +180,94 @@ impl<'a> Functions<'a> {
     }
 
     /// Runs `function`'s handler on `event`, as the Lambda service would, with the
-    /// port its binary wires.
+    /// port its binary wires; keeps the requests it made.
     pub async fn handle(&self, function: &str, event: SqsEvent) -> SqsBatchResponse {
+        let recording = &self.world.moto.recording;
+        std::fs::write(recording, "").unwrap();
+        let marks: Vec<usize> = self
+            .stubs
+            .iter()
+            .map(|(_, r)| r.lock().unwrap().len())
+            .collect();
+        let response = self.run_handler(function, event).await;
+        let mut calls = self.calls.lock().unwrap();
+        for line in std::fs::read_to_string(recording).unwrap().lines() {
+            let mut call: Value = serde_json::from_str(line).unwrap();
+            call["function"] = json!(function);
+            calls.push(call);
+        }
+        for ((service, requests), mark) in self.stubs.iter().zip(marks) {
+            for r in &requests.lock().unwrap()[mark..] {
+                calls.push(json!({
+                    "function": function, "service": service, "method": r.method,
+                    "url": r.path, "headers": r.headers,
+                    "body": String::from_utf8_lossy(&r.body),
+                }));
+            }
+        }
+        response
+    }
+
+    /// Runs scripts/check-calls.py on every request the functions made so far,
+    /// against each function's policy in `template` (a path from the repository's
+    /// root): its output.
+    pub fn check_policies(&self, template: &str) -> std::process::Output {
+        let dir = tempfile::tempdir().unwrap();
+        let calls: Vec<String> = self
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let calls_path = dir.path().join("calls.jsonl");
+        std::fs::write(&calls_path, calls.join("\n")).unwrap();
+        let (account, region) = ("123456789012", "us-east-1");
+        let mut resources = serde_json::Map::new();
+        for (queue, id) in [
+            ("ingest", "IngestQueue"),
+            ("transcode", "TranscodeQueue"),
+            ("transcribe-start", "TranscribeStartQueue"),
+            ("transcribe-store", "TranscribeStoreQueue"),
+            ("rekognition", "RekognitionQueue"),
+            ("publish", "PublishQueue"),
+        ] {
+            let arn = format!("arn:aws:sqs:{region}:{account}:vidpipe-{queue}");
+            resources.insert(id.into(), json!(arn));
+        }
+        let env = &self.world.env;
+        resources.insert(
+            "VideoTable".into(),
+            json!(format!("arn:aws:dynamodb:{region}:{account}:table/{TABLE}")),
+        );
+        resources.insert("NoticeTopic".into(), json!(env["VIDPIPE_TOPIC_ARN"]));
+        resources.insert(
+            "MediaConvertRole".into(),
+            json!(env["VIDPIPE_MEDIACONVERT_ROLE_ARN"]),
+        );
+        let world = json!({
+            "parameters": {
+                "NamePrefix": "vidpipe", "AWS::AccountId": account, "AWS::Region": region,
+                "AWS::Partition": "aws",
+                "GoogleKeySecretArn": format!("arn:aws:secretsmanager:{region}:{account}:secret:google-key"),
+                "CatalogBucket": "catalog", "CatalogKey": "catalog.xlsx",
+            },
+            "resources": resources,
+            "renames": {format!("vidpipe-media-{account}-{region}"): BUCKET},
+        });
+        let world_path = dir.path().join("world.json");
+        std::fs::write(&world_path, world.to_string()).unwrap();
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        std::process::Command::new("python3")
+            .arg(format!("{root}/scripts/check-calls.py"))
+            .arg(template)
+            .args([&world_path, &calls_path])
+            .current_dir(root)
+            .output()
+            .unwrap()
+    }
+
+    async fn run_handler(&self, function: &str, event: SqsEvent) -> SqsBatchResponse {
         let f = self.f;
         let config = &f.config.pipeline;
         let base = f.adapters();

@@ -39,17 +39,25 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A moto server for one test.
+/// A moto server for one test. It records every request it serves (moto's recorder)
+/// in `recording`, for [`Functions`] to check each function's calls against its
+/// policy.
 pub struct Moto {
     child: Child,
     pub endpoint: String,
+    pub recording: std::path::PathBuf,
+    _dir: tempfile::TempDir,
 }
 
 impl Moto {
     pub fn start() -> Moto {
         let port = free_port();
+        let dir = tempfile::tempdir().unwrap();
+        let recording = dir.path().join("requests.jsonl");
         let child = Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_ENABLE_RECORDING", "True")
+            .env("MOTO_RECORDER_FILEPATH", &recording)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -65,6 +73,8 @@ impl Moto {
         Moto {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
+            recording,
+            _dir: dir,
         }
     }
 
