@@ -4,9 +4,11 @@
 //! meaning "to the end of the file"), fetch `ftyp` and `moov`, and hand those to
 //! Mozilla's `mp4parse` for the tracks. The media data (`mdat`) is never read.
 //!
-//! Only ISO base media files are read this way. Other containers (Matroska, AVI, MPEG
-//! transport streams) are refused with that reason; the local mode, which has
-//! ffprobe, takes them.
+//! Matroska and WebM ([`matroska`]) and AVI ([`avi`]) are read the same way, their
+//! headers only; Y4M from its header line. MPEG transport streams, which have no
+//! header to read the frame size and duration from (they are in the video's
+//! parameter sets and its first and last timestamps), are refused with that reason:
+//! the local mode, which has ffprobe, takes them.
 
 use std::io::Cursor;
 
@@ -16,6 +18,15 @@ use vidpipe_domain::ports::{MediaProber, ObjectInfo};
 use vidpipe_domain::PortError;
 
 use crate::s3::S3Store;
+
+pub mod avi;
+pub mod matroska;
+pub mod ranged;
+
+/// The EBML magic number every Matroska and WebM file starts with (RFC 9559).
+const EBML_MAGIC: [u8; 4] = [0x1A, 0x45, 0xDF, 0xA3];
+/// An MPEG transport stream's sync byte, every 188 bytes (ISO/IEC 13818-1).
+const TS_SYNC: u8 = 0x47;
 
 /// `moov` boxes larger than this are refused (an hour of 60 fps video has a `moov` of
 /// a few megabytes).
@@ -336,6 +347,24 @@ pub fn media_info_from_y4m(head: &[u8], file_len: u64) -> Result<MediaInfo, Port
     })
 }
 
+impl S3Prober<'_> {
+    /// Matroska's header through [`ranged::RangedReader`], on a blocking thread: the
+    /// demuxer reads a file, and each block it asks for is a ranged GET.
+    async fn probe_matroska(&self, object: &ObjectInfo) -> Result<MediaInfo, PortError> {
+        let (store, key, len) = (self.store.clone(), object.key.clone(), object.size_bytes);
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let fetch = |start, end| runtime.block_on(store.get_range(&key, start, end));
+            let mut reader = ranged::RangedReader::new(len, fetch);
+            let info = matroska::media_info(&mut reader, len);
+            tracing::info!(key = %key, requests = reader.requests, bytes = reader.fetched, "Matroska header read");
+            info
+        })
+        .await
+        .map_err(|e| PortError::Failed(format!("probe of {}: {e}", object.key)))?
+    }
+}
+
 impl MediaProber for S3Prober<'_> {
     async fn probe(&self, object: &ObjectInfo) -> Result<MediaInfo, PortError> {
         let key = &object.key;
@@ -345,6 +374,25 @@ impl MediaProber for S3Prober<'_> {
             .await?;
         if start.starts_with(b"YUV4MPEG2 ") {
             return media_info_from_y4m(&start, object.size_bytes);
+        }
+        if start.starts_with(&EBML_MAGIC) {
+            return self.probe_matroska(object).await;
+        }
+        if start.starts_with(b"RIFF") {
+            let len = avi::header_len(&start)?.min(ranged::MAX_PROBE_BYTES);
+            let head = self
+                .store
+                .get_range(key, 0, len.min(object.size_bytes))
+                .await?;
+            return avi::media_info(&head, object.size_bytes);
+        }
+        if start.first() == Some(&TS_SYNC) && start.get(188) == Some(&TS_SYNC) {
+            return Err(PortError::Invalid(
+                "an MPEG transport stream: the cloud mode reads MP4, MOV, M4V, Matroska, \
+                 WebM, AVI and Y4M headers; remux it to MP4 (ffmpeg -i in.ts -c copy out.mp4) \
+                 or run it with the local mode"
+                    .into(),
+            ));
         }
         let header = header_boxes(object.size_bytes, |start, end| {
             self.store.get_range(key, start, end)
