@@ -5,10 +5,8 @@
 //! Mozilla's `mp4parse` for the tracks. The media data (`mdat`) is never read.
 //!
 //! Matroska and WebM ([`matroska`]) and AVI ([`avi`]) are read the same way, their
-//! headers only; Y4M from its header line. MPEG transport streams, which have no
-//! header to read the frame size and duration from (they are in the video's
-//! parameter sets and its first and last timestamps), are refused with that reason:
-//! the local mode, which has ffprobe, takes them.
+//! headers only; MPEG transport streams ([`mpegts`]) from their first and last
+//! megabyte; Y4M from its header line.
 
 use std::io::Cursor;
 
@@ -21,12 +19,11 @@ use crate::s3::S3Store;
 
 pub mod avi;
 pub mod matroska;
+pub mod mpegts;
 pub mod ranged;
 
 /// The EBML magic number every Matroska and WebM file starts with (RFC 9559).
 const EBML_MAGIC: [u8; 4] = [0x1A, 0x45, 0xDF, 0xA3];
-/// An MPEG transport stream's sync byte, every 188 bytes (ISO/IEC 13818-1).
-const TS_SYNC: u8 = 0x47;
 
 /// `moov` boxes larger than this are refused (an hour of 60 fps video has a `moov` of
 /// a few megabytes).
@@ -370,7 +367,7 @@ impl MediaProber for S3Prober<'_> {
         let key = &object.key;
         let start = self
             .store
-            .get_range(key, 0, object.size_bytes.min(256))
+            .get_range(key, 0, object.size_bytes.min(512))
             .await?;
         if start.starts_with(b"YUV4MPEG2 ") {
             return media_info_from_y4m(&start, object.size_bytes);
@@ -386,13 +383,19 @@ impl MediaProber for S3Prober<'_> {
                 .await?;
             return avi::media_info(&head, object.size_bytes);
         }
-        if start.first() == Some(&TS_SYNC) && start.get(188) == Some(&TS_SYNC) {
-            return Err(PortError::Invalid(
-                "an MPEG transport stream: the cloud mode reads MP4, MOV, M4V, Matroska, \
-                 WebM, AVI and Y4M headers; remux it to MP4 (ffmpeg -i in.ts -c copy out.mp4) \
-                 or run it with the local mode"
-                    .into(),
-            ));
+        if mpegts::layout(&start).is_some() {
+            let len = object.size_bytes;
+            let head = self
+                .store
+                .get_range(key, 0, len.min(mpegts::EDGE_BYTES))
+                .await?;
+            let tail_start = len.saturating_sub(mpegts::EDGE_BYTES);
+            let tail = if tail_start == 0 {
+                head.clone()
+            } else {
+                self.store.get_range(key, tail_start, len).await?
+            };
+            return mpegts::media_info(&head, &tail, len);
         }
         let header = header_boxes(object.size_bytes, |start, end| {
             self.store.get_range(key, start, end)
