@@ -8,7 +8,7 @@ APT_PACKAGES := ffmpeg espeak-ng bc cmake
 # so that a run reuses the last one's build), else ./target.
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
-FUNCTIONS := ingest transcode transcribe-start transcribe-store rekognition publish
+FUNCTIONS := ingest transcode transcribe-start transcribe-store rekognition publish reconcile
 
 .PHONY: help setup system-packages python-packages mkl browser-packages rust build demo test lint fmt bench bench-functions clean-out validate sam-build
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmarks the six Lambda functions' release binaries (part of `make bench`).
+"""Benchmarks the seven SQS- and schedule-driven Lambda functions' release binaries (part of `make bench`).
 
 For each function: the binary's size; the time from process start to its first poll
 of the Lambda runtime API (GET /2018-06-01/runtime/invocation/next: setup done, ready
@@ -36,6 +36,7 @@ FUNCTIONS = [
     ("transcribe-store", "sqs-s3-transcript-created.json"),
     ("rekognition", "sqs-cover-requested.json"),
     ("publish", "sqs-part-recorded.json"),
+    ("reconcile", "scheduler-reconcile.json"),
 ]
 # Aims from the issue, for the functions that don't touch media.
 READY_AIM_MS = 30.0
@@ -135,7 +136,7 @@ def set_up_account(endpoint):
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
     )
     sqs = boto3.client("sqs", **kw)
-    queues = {q: sqs.create_queue(QueueName=f"vidpipe-{q}")["QueueUrl"] for q in ("transcode", "publish")}
+    queues = {q: sqs.create_queue(QueueName=f"vidpipe-{q}")["QueueUrl"] for q in ("transcode", "publish", "rekognition")}
     topic = boto3.client("sns", **kw).create_topic(Name="vidpipe-notices")["TopicArn"]
     with tempfile.TemporaryDirectory() as tmp:
         mp4 = os.path.join(tmp, "talk.mp4")
@@ -153,6 +154,7 @@ def set_up_account(endpoint):
         "VIDPIPE_TOPIC_ARN": topic,
         "VIDPIPE_TRANSCODE_QUEUE_URL": queues["transcode"],
         "VIDPIPE_PUBLISH_QUEUE_URL": queues["publish"],
+        "VIDPIPE_COVER_QUEUE_URL": queues["rekognition"],
         "VIDPIPE_MEDIACONVERT_ROLE_ARN": "arn:aws:iam::123456789012:role/vidpipe-mediaconvert",
         "VIDPIPE_S3_PATH_STYLE": "true",
         "AWS_ENDPOINT_URL": endpoint,
