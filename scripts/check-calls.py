@@ -13,13 +13,15 @@ Input:
    "renames": {"vidpipe-media-123456789012-us-east-1": "vidpipe-media"}};
 - the calls (JSON lines): {"function": "transcode", "service": "sqs" (or absent, then
   read from the SigV4 credential scope), "method", "url", "headers", "body"
-  (base64 when "body_encoded")}, as moto's recorder writes them and the tests' HTTP
-  stubs keep them.
+  (base64 when "body_encoded"), "missing_key": true for a GET or HEAD of an object
+  that did not exist}, as moto's recorder writes them and the tests' HTTP stubs keep
+  them.
 
 Each call becomes the IAM actions it needs, their resource ARNs and the condition
 keys the request carries (Service Authorization Reference; S3's ListObjectsV2 is
 s3:ListBucket on the bucket with s3:prefix; CopyObject is s3:GetObject on the source
-and s3:PutObject on the target; MediaConvert's CreateJob with a Role is also
+and s3:PutObject on the target; a read of a missing key also needs s3:ListBucket on
+the bucket, without which S3 answers 403, not 404; MediaConvert's CreateJob with a Role is also
 iam:PassRole on it, with iam:PassedToService). A call is allowed when an Allow
 statement of the function's policies matches its action, resource and conditions
 (StringEquals, StringLike, ArnEquals, ArnLike; a condition on a key the request does
@@ -129,6 +131,7 @@ def condition_holds(condition, context):
 
 
 def allowed(stmts, action, resource, context):
+    action = action.split(" ")[0]
     for s in stmts:
         if not any(matches(a.lower(), action.lower()) for a in as_list(s["Action"])):
             continue
@@ -187,6 +190,11 @@ def needs(call, world):
                 return [("s3:ListBucket", bucket_arn, {"s3:prefix": prefix})]
             return [(f"s3:{method}Bucket", bucket_arn, {})]
         obj = f"{bucket_arn}/{key}"
+        if method in ("GET", "HEAD") and call.get("missing_key"):
+            # S3 answers a missing key with 404 only to a caller allowed s3:ListBucket
+            # on the bucket (a request for an object carries no s3:prefix), and with
+            # 403 to any other (S3 API Reference, GetObject and HeadObject).
+            return [("s3:GetObject", obj, {}), ("s3:ListBucket (a read of a missing key)", bucket_arn, {})]
         if method in ("GET", "HEAD"):
             return [("s3:GetObject", obj, {})]
         if method == "DELETE":

@@ -17,6 +17,8 @@ use vidpipe_domain::record::{Stage, VideoRecord};
 
 use std::sync::{Arc, Mutex};
 
+use vidpipe_domain::ports::ObjectReader;
+
 use super::*;
 
 pub fn failures(r: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<String> {
@@ -183,6 +185,17 @@ impl<'a> Functions<'a> {
     /// port its binary wires; keeps the requests it made.
     pub async fn handle(&self, function: &str, event: SqsEvent) -> SqsBatchResponse {
         let recording = &self.world.moto.recording;
+        // What exists before the handler runs: a read of a key that does not (and
+        // that the handler did not write first) meets S3's rule for missing keys.
+        let mut present: std::collections::HashSet<String> = self
+            .f
+            .store
+            .list("")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect();
         std::fs::write(recording, "").unwrap();
         let marks: Vec<usize> = self
             .stubs
@@ -194,6 +207,17 @@ impl<'a> Functions<'a> {
         for line in std::fs::read_to_string(recording).unwrap().lines() {
             let mut call: Value = serde_json::from_str(line).unwrap();
             call["function"] = json!(function);
+            if let Some((method, key)) = object_request(&call) {
+                match method.as_str() {
+                    "PUT" | "POST" => {
+                        present.insert(key);
+                    }
+                    "GET" | "HEAD" if !present.contains(&key) => {
+                        call["missing_key"] = json!(true);
+                    }
+                    _ => {}
+                }
+            }
             calls.push(call);
         }
         for ((service, requests), mark) in self.stubs.iter().zip(marks) {
@@ -316,4 +340,24 @@ impl<'a> Functions<'a> {
             other => panic!("no function {other}"),
         }
     }
+}
+
+/// The method and object key of a request moto recorded for an object of the bucket
+/// (path-style: `/<bucket>/<key>`), if it is one.
+fn object_request(call: &Value) -> Option<(String, String)> {
+    let auth = call["headers"]["Authorization"].as_str()?;
+    if !auth.contains("/s3/aws4_request") {
+        return None;
+    }
+    let url = call["url"].as_str()?;
+    let path = match url.split_once("://") {
+        Some((_, rest)) => &rest[rest.find('/')?..],
+        None => url,
+    };
+    let path = path.split('?').next()?;
+    let key = path.strip_prefix(&format!("/{BUCKET}/"))?;
+    let key = percent_encoding::percent_decode_str(key)
+        .decode_utf8()
+        .ok()?;
+    Some((call["method"].as_str()?.to_string(), key.into_owned()))
 }
