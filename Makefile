@@ -93,7 +93,7 @@ validate: ## Check template.yaml with cfn-lint, sam validate --lint, and each po
 # cargo-lambda builds into $(TARGET_DIR)/<triple>/, apart from the test build: CI builds the
 # functions unoptimised (SAM_BUILD_MODE=debug) to stay in its time; deploys take the
 # default, release.
-sam-build: python-packages ## Build the seven functions for Lambda with sam build (cargo-lambda); SAM_BUILD_MODE=debug for a quick check
+sam-build: python-packages ## Build the eight functions for Lambda with sam build (cargo-lambda); SAM_BUILD_MODE=debug for a quick check
 	SAM_CLI_TELEMETRY=0 sam build --beta-features --region us-east-1
 
 lint: mkl ## rustfmt and clippy, warnings as errors
