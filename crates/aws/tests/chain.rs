@@ -69,6 +69,7 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
         version_id: None,
     };
     let id = video_id_for(IdScheme::Object, &video_event);
+    let at = keys::PlanKeys::new(&id, 0);
     let rec = record(&w, &id).await;
     assert_eq!(rec.title(), "Right metrics and wrong metrics");
     let plan = rec.plan.clone().unwrap();
@@ -196,15 +197,14 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
     assert!(rec
         .outputs
         .iter()
-        .any(|o| o.kind == OutputKind::HlsMaster
-            && o.key == keys::PlanKeys::new(&id, 0).hls_master()));
+        .any(|o| o.kind == OutputKind::HlsMaster && o.key == at.hls_master()));
     assert!(rec.outputs.iter().any(|o| o.kind == OutputKind::Rendition
         && o.name.as_deref() == Some("360p")
         && o.width_px == Some(640)));
     assert!(
-        rec.outputs.iter().any(
-            |o| o.kind == OutputKind::Gif && o.key == keys::PlanKeys::new(&id, 0).preview_gif()
-        ),
+        rec.outputs
+            .iter()
+            .any(|o| o.kind == OutputKind::Gif && o.key == at.preview_gif()),
         "the GIF from its own job, recorded before the renditions job ended"
     );
 
@@ -217,7 +217,7 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
     replay.push(("transcribe-start", event));
     let job = aws_sdk_transcribe::Client::new(&w.sdk)
         .get_transcription_job()
-        .transcription_job_name(keys::PlanKeys::new(&id, 0).transcription_job_name())
+        .transcription_job_name(at.transcription_job_name())
         .send()
         .await
         .unwrap();
@@ -232,8 +232,7 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
         "{REPO}/tests/fixtures/transcribe-output-diarized.json"
     ))
     .unwrap();
-    w.put(&keys::PlanKeys::new(&id, 0).transcript_json(), transcript)
-        .await;
+    w.put(&at.transcript_json(), transcript).await;
     let event = w.drain("transcribe-store").await;
     let r = fns.handle("transcribe-store", event.clone()).await;
     assert_eq!(failures(&r), Vec::<String>::new());
@@ -243,7 +242,7 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
     use vidpipe_domain::ports::ObjectReader;
     assert!(f
         .store
-        .head(&keys::PlanKeys::new(&id, 0).transcript_file("captions.vtt"))
+        .head(&at.transcript_file("captions.vtt"))
         .await
         .unwrap()
         .is_some());
@@ -256,16 +255,8 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
     assert_eq!(failures(&r), Vec::<String>::new());
     replay.push(("rekognition", event));
     let rec = record(&w, &id).await;
-    assert_eq!(
-        rec.cover_key.as_deref(),
-        Some(keys::PlanKeys::new(&id, 0).cover().as_str())
-    );
-    assert!(f
-        .store
-        .head(&keys::PlanKeys::new(&id, 0).cover())
-        .await
-        .unwrap()
-        .is_some());
+    assert_eq!(rec.cover_key.as_deref(), Some(at.cover().as_str()));
+    assert!(f.store.head(&at.cover()).await.unwrap().is_some());
     assert!(
         !faces.requests.lock().unwrap().is_empty(),
         "DetectFaces was asked"

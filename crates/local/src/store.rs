@@ -358,9 +358,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::open(dir.path()).unwrap();
         let id = VideoId::parse("0123456789abcdef").unwrap();
+        let at = keys::PlanKeys::new(&id, 0);
         let root = fs::canonicalize(dir.path()).unwrap();
         assert_eq!(
-            store.path_of(&keys::PlanKeys::new(&id, 0).cover()).unwrap(),
+            store.path_of(&at.cover()).unwrap(),
             root.join("0123456789abcdef/cover.jpg")
         );
         assert_eq!(
@@ -373,49 +374,20 @@ mod tests {
             assert!(store.path_of(bad).is_err(), "{bad}");
         }
         store
-            .put(
-                &keys::PlanKeys::new(&id, 0).manifest(),
-                b"{}".to_vec(),
-                "application/json",
-            )
+            .put(&at.manifest(), b"{}".to_vec(), "application/json")
             .await
             .unwrap();
-        store
-            .copy(
-                &keys::PlanKeys::new(&id, 0).manifest(),
-                &keys::PlanKeys::new(&id, 0).cover(),
-            )
-            .await
-            .unwrap();
+        store.copy(&at.manifest(), &at.cover()).await.unwrap();
         let created: Vec<_> = store.take_created().into_iter().map(|c| c.key).collect();
-        assert_eq!(
-            created,
-            vec![
-                keys::PlanKeys::new(&id, 0).manifest(),
-                keys::PlanKeys::new(&id, 0).cover()
-            ]
-        );
-        assert_eq!(
-            store
-                .list(&keys::PlanKeys::new(&id, 0).media_dir())
-                .await
-                .unwrap()
-                .len(),
-            2
-        );
+        assert_eq!(created, vec![at.manifest(), at.cover()]);
+        assert_eq!(store.list(&at.media_dir()).await.unwrap().len(), 2);
         assert_eq!(store.head("uploads/none.mp4").await.unwrap(), None);
         assert_eq!(
-            store.relative_path(
-                &keys::PlanKeys::new(&id, 0).media_dir(),
-                &keys::PlanKeys::new(&id, 0).transcript_json()
-            ),
+            store.relative_path(&at.media_dir(), &at.transcript_json()),
             "transcripts/transcript.json"
         );
         assert_eq!(
-            store.relative_path(
-                &keys::PlanKeys::new(&id, 0).media_dir(),
-                &keys::PlanKeys::new(&id, 0).hls_master()
-            ),
+            store.relative_path(&at.media_dir(), &at.hls_master()),
             "hls/video.m3u8"
         );
     }
@@ -439,5 +411,63 @@ mod tests {
         // A hash the caller took is used as it is (the file is not read again).
         let known = store.upload_file_hashed(&src, Some("00ff")).unwrap();
         assert_eq!((known.etag.as_deref(), known.size_bytes), (Some("00ff"), 3));
+    }
+
+    #[tokio::test]
+    async fn a_later_plan_removes_the_earlier_plans_files_but_the_links_subtitles() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
+        let id = VideoId::parse("0123456789abcdef").unwrap();
+        let (first, second) = (keys::PlanKeys::new(&id, 0), keys::PlanKeys::new(&id, 2));
+        let subtitles = keys::video_transcript_file(&id, "subtitles.en.vtt");
+        for key in [
+            first.rendition("720p"),
+            first.hls_master(),
+            first.transcript_json(),
+            keys::PlanKeys::new(&id, 1).cover(),
+            subtitles.clone(),
+            second.cover(),
+            second.transcript_json(),
+        ] {
+            store
+                .put(&key, b"x".to_vec(), "application/octet-stream")
+                .await
+                .unwrap();
+        }
+        store.remove_superseded(&first).unwrap();
+        assert!(
+            store.path_of(&first.rendition("720p")).unwrap().exists(),
+            "generation 0 removes nothing"
+        );
+        store.remove_superseded(&second).unwrap();
+        let left: Vec<_> = walk(&store.video_dir(&id));
+        let root = store.video_dir(&id);
+        let left: Vec<String> = left
+            .iter()
+            .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+            .collect();
+        assert_eq!(
+            left,
+            [
+                "g2/cover.jpg",
+                "transcripts/g2/transcript.json",
+                "transcripts/subtitles.en.vtt"
+            ]
+        );
+    }
+
+    /// Every file under `dir`, sorted.
+    fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else {
+                out.push(path);
+            }
+        }
+        out.sort();
+        out
     }
 }
