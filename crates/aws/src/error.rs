@@ -7,8 +7,9 @@ use vidpipe_domain::PortError;
 
 /// Error codes that mean "slow down": a rate or concurrency quota was reached (the
 /// AWS SDKs' retry classifiers treat these as throttling errors). Transcribe answers
-/// `LimitExceededException` when the account's concurrent jobs are all running
-/// (Amazon Transcribe API Reference, StartTranscriptionJob), Rekognition
+/// `LimitExceededException` to too many requests (Amazon Transcribe API Reference,
+/// StartTranscriptionJob; the other cause it names, an input too long, is refused at
+/// ingest against Transcribe's limits), Rekognition
 /// `ProvisionedThroughputExceededException` and `ThrottlingException`, MediaConvert
 /// `TooManyRequestsException` (HTTP 429).
 const THROTTLING_CODES: &[&str] = &[
