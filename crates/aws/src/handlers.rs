@@ -20,7 +20,7 @@
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use tracing::{error, info, info_span, warn, Instrument};
-use vidpipe_domain::dispatch::{deliver, Delivery, Dispatch, Disposition};
+use vidpipe_domain::dispatch::{deliver, Delivery, Dispatch, Disposition, Throttling};
 use vidpipe_domain::events::{route, route_key, ObjectCreated, PipelineEvent, PipelineMessage};
 use vidpipe_domain::keys;
 use vidpipe_domain::ports::MessageBus;
@@ -119,6 +119,7 @@ where
                 failure(&message_id)
             }
             RecordEnd::Throttled(why) => {
+                // Only when the delayed copy could not be sent.
                 warn!(reason = %why, "throttled, and not put back on the queue; delivering again");
                 failure(&message_id)
             }
@@ -186,6 +187,11 @@ where
         Ok(events) => events,
         Err(end) => return end,
     };
+    // Throttling is deferred, uncounted, only where it can go back on the queue.
+    let throttling = match around.requeue {
+        Some(_) => Throttling::Deferred,
+        None => Throttling::Counted,
+    };
     let mut deliveries = Vec::new();
     for event in events {
         let mut options = IngestOptions::default();
@@ -204,6 +210,7 @@ where
             event,
             &options,
             receive_count(message),
+            throttling,
         )
         .await;
         if let Some(id) = &delivery.video_id {

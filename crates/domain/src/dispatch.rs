@@ -322,11 +322,22 @@ pub struct Delivery {
     pub disposition: Disposition,
 }
 
+/// How a queue takes a delivery a service's quota refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throttling {
+    /// Back on the queue after a delay, not counted against giving up (the cloud
+    /// functions send a delayed copy to their own queue).
+    Deferred,
+    /// Delivered again like any retryable failure, and counted (locally, where
+    /// nothing throttles but a test's fake, which must not keep a run going for ever).
+    Counted,
+}
+
 /// Delivers `event` to `stage` ([`Dispatch::dispatch`]) as delivery number
 /// `receive_count` (1-based) and applies the queue's rule: a retryable failure on
 /// delivery [`MAX_RECEIVE_COUNT`] is recorded on the video as "gave up after N
-/// deliveries", except throttling, which is [`Disposition::Deferred`] however many
-/// times it comes.
+/// deliveries", except throttling where the queue defers it ([`Throttling::Deferred`]):
+/// that is [`Disposition::Deferred`] however many times it comes.
 #[allow(clippy::too_many_arguments)]
 pub async fn deliver<D: Dispatch, B: MessageBus>(
     adapters: &D,
@@ -336,6 +347,7 @@ pub async fn deliver<D: Dispatch, B: MessageBus>(
     event: PipelineEvent,
     options: &IngestOptions,
     receive_count: u32,
+    throttling: Throttling,
 ) -> Delivery {
     let to = Routed {
         stage,
@@ -348,7 +360,7 @@ pub async fn deliver<D: Dispatch, B: MessageBus>(
     let disposition = match &result {
         Ok(_) => Disposition::Settled,
         Err(e) if !e.is_retryable() => Disposition::Failed,
-        Err(e) if e.is_throttled() => Disposition::Deferred,
+        Err(e) if e.is_throttled() && throttling == Throttling::Deferred => Disposition::Deferred,
         Err(_) if receive_count < MAX_RECEIVE_COUNT => Disposition::Redeliver,
         Err(e) => {
             warn!(stage = %stage, error = %e, "given up after {receive_count} deliveries");
@@ -419,6 +431,7 @@ mod tests {
             request,
             &options,
             1,
+            Throttling::Counted,
         )
         .await;
         assert_eq!(
@@ -448,6 +461,7 @@ mod tests {
                 frame.clone(),
                 &options,
                 receive,
+                Throttling::Counted,
             )
             .await;
             assert!(

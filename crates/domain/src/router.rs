@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use tracing::debug;
 
-use crate::dispatch::{deliver, Delivery, Dispatch, Disposition, MAX_RECEIVE_COUNT};
+use crate::dispatch::{deliver, Delivery, Dispatch, Disposition, Throttling};
 use crate::error::{PortError, StageError};
 use crate::events::{route, ObjectCreated, PipelineEvent, PipelineMessage};
 use crate::keys::VideoId;
@@ -100,24 +100,15 @@ where
         } else {
             &later_options
         };
-        let mut delivery = deliver(adapters, &queue, config, stage, event, options, attempt).await;
+        let throttling = Throttling::Counted;
+        let delivery = deliver(
+            adapters, &queue, config, stage, event, options, attempt, throttling,
+        )
+        .await;
         for object in adapters.store().take_created() {
             queue.push(PipelineEvent::ObjectCreated(object), 1);
         }
-        // Locally nothing throttles but a test's fake: a deferral counts here as a
-        // redelivery does, so that a fake that always throttles ends the run.
-        let deferred_too_often =
-            delivery.disposition == Disposition::Deferred && attempt >= MAX_RECEIVE_COUNT;
-        if deferred_too_often {
-            if let (Some(id), Err(e)) = (&delivery.video_id, &delivery.result) {
-                let reason = PortError::Failed(format!("gave up after {attempt} deliveries: {e}"));
-                adapters.record_failure(id, stage, reason.into()).await;
-            }
-            delivery.disposition = Disposition::GaveUp;
-        } else if matches!(
-            delivery.disposition,
-            Disposition::Redeliver | Disposition::Deferred
-        ) {
+        if delivery.disposition == Disposition::Redeliver {
             debug!(stage = %stage, attempt, "delivering again later");
             queue.push(delivery.event.clone(), attempt + 1);
         }
