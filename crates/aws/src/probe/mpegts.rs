@@ -268,18 +268,21 @@ pub fn media_info(head: &[u8], tail: &[u8], len: u64) -> Result<MediaInfo, PortE
     let audio_stream = found
         .iter()
         .find(|(t, _)| matches!(t, 0x03 | 0x04 | 0x0F | 0x11 | 0x81));
-    let timed = video_stream
+    let (_, timed_pid) = video_stream
         .or(audio_stream)
         .ok_or_else(|| bad("no programme with video or audio (no PAT or PMT)"))?;
+    // The timed stream's first bytes are read once: the video's parameter sets (or
+    // the audio's frame header) and its time stamps.
+    let (start_pts, timed_es) = elementary(head, size, first, *timed_pid, 256 << 10);
     let video = match video_stream {
         None => None,
-        Some(&(kind, pid)) => {
-            let (pts, es) = elementary(head, size, first, pid, 256 << 10);
-            let (w, h, mut fps, codec) = video_params(kind, &es).ok_or_else(|| {
+        Some(&(kind, _)) => {
+            let (pts, es) = (&start_pts, &timed_es);
+            let (w, h, mut fps, codec) = video_params(kind, es).ok_or_else(|| {
                 bad(&format!("the video stream (type 0x{kind:02x}) gives no frame size that vidpipe reads (H.264, MPEG-2)"))
             })?;
             if fps <= 0.0 {
-                fps = rate_of(&pts).ok_or_else(|| bad("the video stream gives no frame rate"))?;
+                fps = rate_of(pts).ok_or_else(|| bad("the video stream gives no frame rate"))?;
             }
             Some(VideoStreamInfo {
                 width_px: w,
@@ -291,12 +294,11 @@ pub fn media_info(head: &[u8], tail: &[u8], len: u64) -> Result<MediaInfo, PortE
             })
         }
     };
-    let audio = audio_stream.and_then(|&(kind, pid)| {
-        let (_, es) = elementary(head, size, first, pid, 16 << 10);
-        audio_params(kind, &es)
+    let audio = audio_stream.and_then(|&(kind, pid)| match video_stream {
+        None => audio_params(kind, &timed_es),
+        Some(_) => audio_params(kind, &elementary(head, size, first, pid, 16 << 10).1),
     });
-    let (start_pts, _) = elementary(head, size, first, timed.1, 0);
-    let (end_pts, _) = elementary(tail, size, 0, timed.1, 0);
+    let (end_pts, _) = elementary(tail, size, 0, *timed_pid, 0);
     let (Some(start), Some(end)) = (start_pts.iter().min(), end_pts.iter().max()) else {
         return Err(bad("no presentation time stamps"));
     };
