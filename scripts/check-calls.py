@@ -35,6 +35,7 @@ import fnmatch
 import json
 import re
 import sys
+from collections import namedtuple
 from urllib.parse import parse_qs, unquote, urlparse
 
 from cfnlint.decode import decode
@@ -131,7 +132,6 @@ def condition_holds(condition, context):
 
 
 def allowed(stmts, action, resource, context):
-    action = action.split(" ")[0]
     for s in stmts:
         if not any(matches(a.lower(), action.lower()) for a in as_list(s["Action"])):
             continue
@@ -164,8 +164,13 @@ def service_of(call):
     return m.group(1) if m else None
 
 
+# What a call needs: an action on a resource with the request's condition keys, and
+# why, where the action is not the call's own.
+Need = namedtuple("Need", "action resource context why", defaults=("",))
+
+
 def needs(call, world):
-    """The (action, resource, context) triples the call needs."""
+    """The Needs of the call (tuples of action, resource, context and, optionally, why)."""
     params = world["parameters"]
     region, account = params["AWS::Region"], params["AWS::AccountId"]
     service = service_of(call)
@@ -194,7 +199,8 @@ def needs(call, world):
             # S3 answers a missing key with 404 only to a caller allowed s3:ListBucket
             # on the bucket (a request for an object carries no s3:prefix), and with
             # 403 to any other (S3 API Reference, GetObject and HeadObject).
-            return [("s3:GetObject", obj, {}), ("s3:ListBucket (a read of a missing key)", bucket_arn, {})]
+            return [("s3:GetObject", obj, {}),
+                    ("s3:ListBucket", bucket_arn, {}, " (a read of a missing key)")]
         if method in ("GET", "HEAD"):
             return [("s3:GetObject", obj, {})]
         if method == "DELETE":
@@ -263,12 +269,12 @@ def main():
         function = call["function"]
         if function not in by_function:
             by_function[function] = statements(template, function, resolver)
-        for action, resource, context in needs(call, world):
+        for action, resource, context, why in (Need(*n) for n in needs(call, world)):
             checked += 1
             if not allowed(by_function[function], action, resource, context):
                 refused += 1
                 ctx = "".join(f" {k}={v}" for k, v in context.items())
-                print(f"{function}: {action} on {resource}{ctx} is not allowed by its policy "
+                print(f"{function}: {action}{why} on {resource}{ctx} is not allowed by its policy "
                       f"({call['method']} {call['url']})")
     print(f"check-calls: {checked} authorisations of {len(calls)} calls by "
           f"{len(by_function)} functions checked, {refused} refused")

@@ -15,9 +15,8 @@ use vidpipe_domain::keys::VideoId;
 use vidpipe_domain::ports::VideoRecords;
 use vidpipe_domain::record::{Stage, VideoRecord};
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-
-use vidpipe_domain::ports::ObjectReader;
 
 use super::*;
 
@@ -137,6 +136,9 @@ pub struct Functions<'a> {
     /// The stubs' requests, with the service each stands in for.
     stubs: Vec<(&'static str, Arc<Mutex<Vec<StubRequest>>>)>,
     calls: Mutex<Vec<Value>>,
+    /// How far moto's recording has been read, and the bucket's keys as its
+    /// requests wrote them so far.
+    recorded: Mutex<(usize, HashSet<String>)>,
     /// Each function's own queue, where its throttled records go back.
     queue_urls: std::collections::HashMap<&'static str, String>,
     bus: SqsBus,
@@ -160,6 +162,7 @@ impl<'a> Functions<'a> {
             world: w,
             stubs,
             calls: Mutex::new(Vec::new()),
+            recorded: Mutex::default(),
             queue_urls: w.queue_urls.clone(),
             bus: f.bus.clone(),
             transcoder: stub_transcoder(mediaconvert, &f.store).await,
@@ -184,42 +187,18 @@ impl<'a> Functions<'a> {
     /// Runs `function`'s handler on `event`, as the Lambda service would, with the
     /// port its binary wires; keeps the requests it made.
     pub async fn handle(&self, function: &str, event: SqsEvent) -> SqsBatchResponse {
-        let recording = &self.world.moto.recording;
-        // What exists before the handler runs: a read of a key that does not (and
-        // that the handler did not write first) meets S3's rule for missing keys.
-        let mut present: std::collections::HashSet<String> = self
-            .f
-            .store
-            .list("")
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|o| o.key)
-            .collect();
-        std::fs::write(recording, "").unwrap();
+        // What the test and moto's setup did since the last handler: only the
+        // objects they wrote matter (see `take_recorded`).
+        self.take_recorded(None);
         let marks: Vec<usize> = self
             .stubs
             .iter()
             .map(|(_, r)| r.lock().unwrap().len())
             .collect();
         let response = self.run_handler(function, event).await;
+        let recorded = self.take_recorded(Some(function));
         let mut calls = self.calls.lock().unwrap();
-        for line in std::fs::read_to_string(recording).unwrap().lines() {
-            let mut call: Value = serde_json::from_str(line).unwrap();
-            call["function"] = json!(function);
-            if let Some((method, key)) = object_request(&call) {
-                match method.as_str() {
-                    "PUT" | "POST" => {
-                        present.insert(key);
-                    }
-                    "GET" | "HEAD" if !present.contains(&key) => {
-                        call["missing_key"] = json!(true);
-                    }
-                    _ => {}
-                }
-            }
-            calls.push(call);
-        }
+        calls.extend(recorded);
         for ((service, requests), mark) in self.stubs.iter().zip(marks) {
             for r in &requests.lock().unwrap()[mark..] {
                 calls.push(json!({
@@ -289,6 +268,37 @@ impl<'a> Functions<'a> {
             .current_dir(root)
             .output()
             .unwrap()
+    }
+
+    /// The requests moto recorded since the last call, each tagged with `function`;
+    /// none when `function` is `None` (the test's own requests). Every object written
+    /// is noted, so that a GET or HEAD of a key no request had written yet is marked
+    /// `missing_key` (S3's rule for missing keys: see scripts/check-calls.py).
+    fn take_recorded(&self, function: Option<&str>) -> Vec<Value> {
+        let (offset, present) = &mut *self.recorded.lock().unwrap();
+        let text = std::fs::read(&self.world.moto.recording).unwrap();
+        let new = String::from_utf8_lossy(&text[*offset..]).into_owned();
+        *offset = text.len();
+        let mut calls = Vec::new();
+        for line in new.lines() {
+            let mut call: Value = serde_json::from_str(line).unwrap();
+            if let Some((method, key)) = object_request(&call) {
+                match method.as_str() {
+                    "PUT" | "POST" => {
+                        present.insert(key);
+                    }
+                    "GET" | "HEAD" if !present.contains(&key) => {
+                        call["missing_key"] = json!(true);
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(function) = function {
+                call["function"] = json!(function);
+                calls.push(call);
+            }
+        }
+        calls
     }
 
     async fn run_handler(&self, function: &str, event: SqsEvent) -> SqsBatchResponse {
