@@ -1,7 +1,8 @@
 // vidpipe serve in a real browser (Debian's Chromium, headless, driven by
 // playwright-core): upload a narrated talk through the file input, watch its stages
 // reach "published" without reloading, search a spoken word and land on the video at
-// that word, play the HLS rendition, edit the title. Screenshots go to ARTEFACTS.
+// that word, play the HLS ladder (single-file fMP4 renditions read by byte range, the
+// sound its own rendition) through hls.js, edit the title. Screenshots go to ARTEFACTS.
 //
 // Usage: node serve.mjs BASE_URL VIDEO ARTEFACTS
 // Prints one JSON line: {"id": …, "title": …, "word_s": …, "landed_s": …, "played_s": …}
@@ -75,6 +76,25 @@ try {
   await page.evaluate(() => { const p = document.getElementById('player'); p.muted = true; return p.play(); });
   await page.waitForFunction((t) => document.getElementById('player').currentTime > t + 1, before, { timeout: 30000 });
   const playedS = await page.evaluate(() => document.getElementById('player').currentTime);
+  // The ladder as vidpipe lays it out: each rendition one fragmented MP4 read by byte
+  // range, the sound its own rendition, and both decoded.
+  const hls = await page.evaluate(() => {
+    const h = window.vidpipeHls;
+    const level = h.levels[Math.max(h.currentLevel, 0)];
+    const frags = (level.details && level.details.fragments) || [];
+    const p = document.getElementById('player');
+    return {
+      audio_tracks: h.audioTracks.length,
+      byte_ranges: frags.filter((f) => f.byteRange.length === 2).length,
+      fragments: frags.length,
+      media: frags.length ? frags[0].url.split('/').pop() : '',
+      video_bytes: p.webkitVideoDecodedByteCount,
+      audio_bytes: p.webkitAudioDecodedByteCount,
+    };
+  });
+  if (hls.audio_tracks !== 1) fail('hls.js found no audio rendition: ' + JSON.stringify(hls));
+  if (hls.fragments < 2 || hls.byte_ranges !== hls.fragments) fail('fragments not read by byte range: ' + JSON.stringify(hls));
+  if (!(hls.video_bytes > 0 && hls.audio_bytes > 0)) fail('picture or sound not decoded: ' + JSON.stringify(hls));
 
   // Edit the title: the page shows it after saving.
   const title = 'Edited in the browser: ' + basename(video);
@@ -84,7 +104,7 @@ try {
   if (h1.trim() !== title) fail('the page shows ' + h1);
   await page.screenshot({ path: `${artefacts}/video.png`, fullPage: true });
 
-  console.log(JSON.stringify({ id, title, word_s: wordS, landed_s: landedS, played_s: playedS, source: source.slice(0, 5), rungs: levels }));
+  console.log(JSON.stringify({ id, title, word_s: wordS, landed_s: landedS, played_s: playedS, source: source.slice(0, 5), rungs: levels, hls }));
 } finally {
   await browser.close();
 }

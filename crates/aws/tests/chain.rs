@@ -201,6 +201,21 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
     assert!(rec.outputs.iter().any(|o| o.kind == OutputKind::Rendition
         && o.name.as_deref() == Some("360p")
         && o.width_px == Some(640)));
+    // The CMAF group's renditions, which its event does not name, found as the
+    // layout names their playlists: the rung and the sound.
+    let variants: Vec<_> = rec
+        .outputs
+        .iter()
+        .filter(|o| o.kind == OutputKind::HlsVariant)
+        .map(|o| (o.key.clone(), o.name.clone().unwrap(), o.width_px))
+        .collect();
+    assert_eq!(
+        variants,
+        [
+            (at.hls_variant("360p"), "360p".into(), Some(640)),
+            (at.hls_variant("audio"), "audio".into(), None),
+        ]
+    );
     assert!(
         rec.outputs
             .iter()

@@ -1,6 +1,7 @@
 //! `vidpipe serve` in a real browser: `tests/browser/serve.mjs` (playwright-core
 //! driving Debian's Chromium) against a server on a narrated talk, with the Whisper
-//! model. Needs `make browser-packages` (Chromium, and playwright-core from npm).
+//! model; the video page plays the HLS ladder as vidpipe lays it out through hls.js.
+//! Needs `make browser-packages` (Chromium, and playwright-core from npm).
 //! Screenshots of the library and the video page are left in `tests/artefacts/`.
 
 mod common;
@@ -54,6 +55,13 @@ fn a_talk_uploaded_in_the_browser_is_published_found_played_and_edited() {
     );
     assert!((landed - word).abs() <= 1.0, "{result}");
     assert!(played > landed, "{result}");
+    // hls.js played the ladder as laid out: fMP4 fragments by byte range, the sound
+    // as its own rendition, both decoded.
+    let hls = &result["hls"];
+    assert_eq!(hls["audio_tracks"], 1, "{result}");
+    assert_eq!(hls["byte_ranges"], hls["fragments"], "{result}");
+    assert_eq!(hls["media"], "video_360p.mp4", "{result}");
+    assert!(hls["audio_bytes"].as_u64() > Some(0), "{result}");
     // The edit reached the record: `vidpipe show` has the new title.
     let id = result["id"].as_str().unwrap();
     let shown = vidpipe(&out, &["show", id]);

@@ -28,10 +28,13 @@ fn a_talk_is_cut_faded_and_published_with_every_output() {
     let dir = folder(&out, &record);
     let clip_s = 10.0;
 
-    // Renditions: a 720p source gives 720p and below, never 1080p.
+    // The ladder: a 720p source gives 720p and below, never 1080p; each rung is one
+    // single-file fMP4 of its picture under hls/, the sound one more; the
+    // progressive MP4 is the top rung's only.
     assert!(!dir.join("video_1080p.mp4").exists());
+    assert!(!dir.join("video_480p.mp4").exists() && !dir.join("video_360p.mp4").exists());
     for (name, w, h) in [("720p", 1280, 720), ("480p", 854, 480), ("360p", 640, 360)] {
-        let path = dir.join(format!("video_{name}.mp4"));
+        let path = dir.join(format!("hls/video_{name}.mp4"));
         let probe = ffprobe(&path);
         let v = video_stream(&probe).expect("video stream");
         assert_eq!(
@@ -40,18 +43,29 @@ fn a_talk_is_cut_faded_and_published_with_every_output() {
             "{name}"
         );
         assert_eq!(v["codec_name"], "h264");
-        assert!(has_audio(&probe), "{name} has audio");
+        assert!(!has_audio(&probe), "{name} is picture only");
         let d = duration_s(&probe);
         assert!(
             (d - clip_s).abs() <= 2.0 / FPS,
             "{name} lasts {d} s, clip is {clip_s} s"
         );
-        // faststart: the index (moov) comes before the media data (mdat).
-        let bytes = fs::read(&path).unwrap();
-        let find = |tag: &[u8]| bytes.windows(4).position(|w| w == tag).unwrap();
-        assert!(find(b"moov") < find(b"mdat"), "{name} is not faststart");
+        assert_byte_ranges_cover(&dir.join(format!("hls/video_{name}.m3u8")), &path);
     }
+    let sound = ffprobe(&dir.join("hls/video_audio.mp4"));
+    assert!(has_audio(&sound) && video_stream(&sound).is_none());
+    assert!((duration_s(&sound) - clip_s).abs() < 0.1);
+    assert_byte_ranges_cover(
+        &dir.join("hls/video_audio.m3u8"),
+        &dir.join("hls/video_audio.mp4"),
+    );
     let r720 = dir.join("video_720p.mp4");
+    let probe = ffprobe(&r720);
+    assert!(has_audio(&probe), "the progressive MP4 has the sound");
+    assert!((duration_s(&probe) - clip_s).abs() <= 2.0 / FPS);
+    // faststart: the index (moov) comes before the media data (mdat).
+    let bytes = fs::read(&r720).unwrap();
+    let find = |tag: &[u8]| bytes.windows(4).position(|w| w == tag).unwrap();
+    assert!(find(b"moov") < find(b"mdat"), "the MP4 is not faststart");
     assert!(mean_luma_at(&r720, 0.0) < 5.0, "first frame is black");
     assert!(mean_luma_at(&r720, 4.0) > 40.0, "frame at 4 s is not black");
     assert!(
@@ -79,13 +93,20 @@ fn a_talk_is_cut_faded_and_published_with_every_output() {
 
     let master = fs::read_to_string(dir.join("hls/video.m3u8")).unwrap();
     assert_eq!(master.matches("#EXT-X-STREAM-INF").count(), 3, "{master}");
-    for name in ["720p", "480p", "360p"] {
-        let variant = fs::read_to_string(dir.join(format!("hls/video_{name}.m3u8"))).unwrap();
-        assert!(
-            variant.contains("#EXT-X-ENDLIST") && variant.contains(".ts"),
-            "{variant}"
-        );
-    }
+    assert_eq!(master.matches("AUDIO=\"aac\"").count(), 3, "{master}");
+    assert!(
+        master.contains("#EXT-X-MEDIA:TYPE=AUDIO,URI=\"video_audio.m3u8\",GROUP-ID=\"aac\""),
+        "{master}"
+    );
+    assert!(
+        master.contains("CODECS=\"avc1.") && master.contains(",mp4a.40.2\""),
+        "{master}"
+    );
+    assert!(!dir
+        .join("hls")
+        .read_dir()
+        .unwrap()
+        .any(|e| { e.unwrap().file_name().to_string_lossy().ends_with(".ts") }));
 
     // The cover is a capture from outside the fades, and it is not dark.
     let manifest: Value =
@@ -461,4 +482,37 @@ fn a_run_killed_during_the_transcode_is_finished_by_the_next_without_force() {
     assert_eq!(record["status"], "published");
     assert_eq!(record["stages"]["transcode"]["status"], "done");
     assert!(record["stages"]["transcode"].get("lease").is_none());
+}
+
+/// The playlist addresses its one media file by byte range, from the start to the
+/// end, without gap or overlap: `EXT-X-MAP` (the initialisation section) and each
+/// segment's `EXT-X-BYTERANGE` (RFC 8216 §4.3.2.2, §4.3.2.5).
+fn assert_byte_ranges_cover(playlist: &Path, media: &Path) {
+    let text = fs::read_to_string(playlist).unwrap();
+    let file = media.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(text.contains("#EXT-X-ENDLIST"), "{text}");
+    let map = text
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-MAP:"))
+        .unwrap_or_else(|| panic!("no EXT-X-MAP: {text}"));
+    assert!(map.contains(&format!("URI=\"{file}\"")), "{map}");
+    let range = |spec: &str| -> (u64, u64) {
+        let (len, at) = spec.trim_matches('"').split_once('@').unwrap();
+        (len.parse().unwrap(), at.parse().unwrap())
+    };
+    let mut ranges = vec![range(map.split("BYTERANGE=").nth(1).unwrap())];
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some(spec) = line.strip_prefix("#EXT-X-BYTERANGE:") {
+            ranges.push(range(spec));
+            assert_eq!(lines.next(), Some(file.as_str()), "{text}");
+        }
+    }
+    assert!(ranges.len() > 2, "{text}");
+    let mut end = 0;
+    for (len, at) in ranges {
+        assert_eq!(at, end, "{text}");
+        end = at + len;
+    }
+    assert_eq!(end, fs::metadata(media).unwrap().len(), "{text}");
 }

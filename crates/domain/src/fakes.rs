@@ -218,7 +218,8 @@ impl<'a> FakeTranscoder<'a> {
         }
     }
 
-    /// The outputs a plan names, as a transcoder would report them.
+    /// The outputs a plan names, as a transcoder would report them: the progressive
+    /// MP4 of the top rung, the HLS master and each rung's playlist, the MP3, the GIF.
     pub fn outputs_for(&self, at: &crate::keys::PlanKeys, plan: &Plan) -> Vec<OutputFile> {
         let mut outputs = Vec::new();
         let file = |key: String,
@@ -237,12 +238,30 @@ impl<'a> FakeTranscoder<'a> {
             duration_s: Some(plan.clip.duration_s()),
             bytes: 10,
         };
+        if let Some(top) = plan.progressive() {
+            outputs.push(file(
+                at.rendition(&top.name),
+                OutputKind::Rendition,
+                Some(top.name.clone()),
+                "h264+aac",
+                Some(top.width_px),
+                Some(top.height_px),
+            ));
+            outputs.push(file(
+                at.hls_master(),
+                OutputKind::HlsMaster,
+                None,
+                "hls",
+                None,
+                None,
+            ));
+        }
         for r in &plan.renditions {
             outputs.push(file(
-                at.rendition(&r.name),
-                OutputKind::Rendition,
+                at.hls_variant(&r.name),
+                OutputKind::HlsVariant,
                 Some(r.name.clone()),
-                "h264+aac",
+                "h264/fmp4",
                 Some(r.width_px),
                 Some(r.height_px),
             ));

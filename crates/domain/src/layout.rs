@@ -7,13 +7,29 @@
 //! (MediaConvert User Guide, "Output file names and paths"): a stem here is that
 //! base, relative to the video's folder, and [`rung_modifier`] the modifier of a
 //! ladder rung (`video` + `_720p` + `.mp4` → `video_720p.mp4`).
+//!
+//! The ladder is billed once per rung: each rung is one single-file fragmented MP4
+//! (CMAF) of its picture, `hls/video_<rung>.mp4`, that its HLS playlist addresses by
+//! byte range (`EXT-X-MAP` and `EXT-X-BYTERANGE`, RFC 8216 §4.3.2.2 and §4.3.2.5);
+//! the sound is one more such file, `hls/video_audio.mp4`, the playlists' audio
+//! rendition (a CMAF track holds one media type, ISO/IEC 23000-19 §7.3.1, and
+//! MediaConvert's CMAF group takes one per output). Progressive download is one
+//! ordinary MP4 with picture and sound, of the top rung only: `video_<top>.mp4`.
 
-/// Stem of the MP4 renditions: `video_<rung>.mp4`.
+/// Stem of the progressive MP4 (the top rung): `video_<rung>.mp4`.
 pub const RENDITION_STEM: &str = "video";
-/// Folder of the HLS playlists and segments.
+/// Folder of the HLS playlists and their media files.
 pub const HLS_DIR: &str = "hls/";
-/// Stem of the HLS playlists: `hls/video.m3u8` (master), `hls/video_<rung>.m3u8`.
+/// Stem of the HLS files: `hls/video.m3u8` (master), `hls/video_<rung>.m3u8` and
+/// `hls/video_<rung>.mp4` (a rung), `hls/video_audio.m3u8` and `hls/video_audio.mp4`
+/// (the audio rendition).
 pub const HLS_STEM: &str = "hls/video";
+/// The name of the audio rendition among the rungs (`hls/video_audio.m3u8`); a rung
+/// is named by its size (`720p`), so the two never meet.
+pub const AUDIO_RENDITION: &str = "audio";
+/// The HLS audio group the variants name (`EXT-X-MEDIA` `GROUP-ID`, RFC 8216
+/// §4.3.4.1); MediaConvert's `CmfcSettings.AudioGroupId`.
+pub const HLS_AUDIO_GROUP: &str = "aac";
 /// Stem of the MP3: `audio.mp3`.
 pub const MP3_STEM: &str = "audio";
 /// Stem of the animated GIF preview: `preview.gif`.
@@ -46,13 +62,15 @@ pub fn rendition(rung: &str) -> String {
 pub fn hls_master() -> String {
     format!("{HLS_STEM}.m3u8")
 }
-/// `hls/video_720p.m3u8`
+/// `hls/video_720p.m3u8` (a rung) or `hls/video_audio.m3u8` (the audio rendition)
 pub fn hls_variant(rung: &str) -> String {
     format!("{HLS_STEM}{}.m3u8", rung_modifier(rung))
 }
-/// The segments of a variant, as an ffmpeg pattern: `hls/video_720p_%05d.ts`.
-pub fn hls_segment_pattern(rung: &str) -> String {
-    format!("{HLS_STEM}{}_%05d.ts", rung_modifier(rung))
+/// The one media file a variant playlist addresses by byte range, as vidpipe's
+/// ffmpeg writes it: `hls/video_720p.mp4`. (MediaConvert names its CMAF files
+/// itself; players and vidpipe find them through the playlists.)
+pub fn hls_media(rung: &str) -> String {
+    format!("{HLS_STEM}{}.mp4", rung_modifier(rung))
 }
 /// `audio.mp3`
 pub fn mp3() -> String {
@@ -95,7 +113,8 @@ mod tests {
         assert_eq!(hls_master(), "hls/video.m3u8");
         assert!(HLS_STEM.starts_with(HLS_DIR) && FRAME_STEM.starts_with(FRAMES_DIR));
         assert_eq!(hls_variant("360p"), "hls/video_360p.m3u8");
-        assert_eq!(hls_segment_pattern("360p"), "hls/video_360p_%05d.ts");
+        assert_eq!(hls_media("360p"), "hls/video_360p.mp4");
+        assert_eq!(hls_variant(AUDIO_RENDITION), "hls/video_audio.m3u8");
         assert_eq!(mp3(), "audio.mp3");
         assert_eq!(gif(), "preview.gif");
         assert_eq!(promo(), "promo.mp4");

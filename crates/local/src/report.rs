@@ -203,12 +203,12 @@ fn speech_section(
     }
 }
 
-/// Every rendition, playable, with its size and bitrate.
+/// The progressive MP4 (the top rung), playable, with its size and bitrate.
 fn renditions(record: &VideoRecord, rel: &dyn Fn(&str) -> String, cover: Option<&str>) -> Markup {
     html! {
         @let renditions: Vec<_> = record.outputs_of(OutputKind::Rendition).collect();
         @if !renditions.is_empty() {
-            h2 { "Renditions" }
+            h2 { "Download" }
             div.grid {
                 @for r in &renditions {
                     figure {
@@ -229,7 +229,17 @@ fn renditions(record: &VideoRecord, rel: &dyn Fn(&str) -> String, cover: Option<
 fn media(record: &VideoRecord, rel: &dyn Fn(&str) -> String) -> Markup {
     html! {
         @for m in record.outputs_of(OutputKind::HlsMaster) {
-            p { "HLS ladder: " a href=(rel(&m.key)) { (rel(&m.key)) } " (master playlist; one variant per rendition)" }
+            h2 { "Streaming (HLS)" }
+            p { a href=(rel(&m.key)) { (rel(&m.key)) } " (master playlist): each rendition one fragmented MP4 its playlist reads by byte range" }
+            ul {
+                @for v in record.outputs_of(OutputKind::HlsVariant) {
+                    li {
+                        a href=(rel(&v.key)) { (v.name.clone().unwrap_or_default()) } " "
+                        @if let (Some(w), Some(h)) = (v.width_px, v.height_px) { (w) "×" (h) " · " }
+                        (kbps(v.bitrate_bps)) " · " (mib(v.bytes))
+                    }
+                }
+            }
         }
         @for g in record.outputs_of(OutputKind::Gif) {
             h2 { "Animated preview" }

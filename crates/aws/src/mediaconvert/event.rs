@@ -2,7 +2,8 @@
 //! [`JobStateChange`]. The shape is the one the MediaConvert User Guide documents
 //! under "EventBridge events for MediaConvert": `detail.status`, `detail.jobId`,
 //! `detail.userMetadata`, and for COMPLETE `detail.outputGroupDetails[]` with each
-//! output's `outputFilePaths`, `durationInMs` and `videoDetails`; for ERROR
+//! output's `outputFilePaths`, `durationInMs` and `videoDetails` (a CMAF group names
+//! only its master playlist, in `playlistFilePaths`); for ERROR
 //! `detail.errorCode` and `detail.errorMessage`.
 
 use std::collections::{BTreeMap, HashMap};
@@ -11,6 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use vidpipe_domain::events::{JobKind, JobOutcome, JobStateChange};
 use vidpipe_domain::keys::{self, PlanKeys, VideoId};
+use vidpipe_domain::layout;
 use vidpipe_domain::ports::ObjectReader;
 use vidpipe_domain::record::{OutputFile, OutputKind};
 
@@ -51,9 +53,12 @@ pub struct JobDetail {
 pub struct OutputGroupDetail {
     #[serde(default)]
     pub output_details: Vec<OutputDetail>,
-    /// HLS groups: the master playlist.
+    /// HLS and CMAF groups: the master playlist (and a CMAF group's DASH manifest).
     #[serde(default)]
     pub playlist_file_paths: Vec<String>,
+    /// `FILE_GROUP`, `HLS_GROUP`, `CMAF_GROUP`, …
+    #[serde(default, rename = "type")]
+    pub group_type: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -162,13 +167,15 @@ fn named_outputs(
 ) -> Result<Vec<(String, Option<OutputDetail>)>, String> {
     let mut by_key: HashMap<String, Option<OutputDetail>> = HashMap::new();
     for group in &detail.output_group_details {
-        let playlists = group.playlist_file_paths.iter().map(|p| (p, None));
-        let files = group
-            .output_details
-            .iter()
-            .flat_map(|d| d.output_file_paths.iter().map(move |p| (p, Some(d))));
-        for (path, output) in playlists.chain(files) {
-            let Some(key) = key_of(path) else { continue };
+        let playlists = group.playlist_file_paths.iter().map(|p| (key_of(p), None));
+        let files = group.output_details.iter().flat_map(|d| {
+            d.output_file_paths
+                .iter()
+                .map(move |p| (key_of(p), Some(d)))
+        });
+        let renditions = cmaf_renditions(at, group).map(|(key, d)| (Some(key), d));
+        for (key, output) in playlists.chain(files).chain(renditions) {
+            let Some(key) = key else { continue };
             if !key.starts_with(&at.media_dir()) {
                 return Err(format!("output {key} is outside {}", at.media_dir()));
             }
@@ -178,6 +185,30 @@ fn named_outputs(
     let mut outputs: Vec<_> = by_key.into_iter().collect();
     outputs.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(outputs)
+}
+
+/// A CMAF group's renditions, which its COMPLETE event does not name: each output's
+/// variant playlist's key as the layout names it, `…/hls/video_<rung>.m3u8` for a
+/// picture (the rung named by its short side, as the plan names rungs) and
+/// `…/hls/video_audio.m3u8` for the sound, with the output's details. Nothing for
+/// other groups.
+fn cmaf_renditions<'a>(
+    at: &'a PlanKeys,
+    group: &'a OutputGroupDetail,
+) -> impl Iterator<Item = (String, Option<&'a OutputDetail>)> + 'a {
+    let cmaf = group.group_type.as_deref() == Some("CMAF_GROUP");
+    group
+        .output_details
+        .iter()
+        .filter(move |d| cmaf && d.output_file_paths.is_empty())
+        .map(move |d| {
+            let size = d
+                .video_details
+                .as_ref()
+                .and_then(|v| Some(v.width_in_px?.min(v.height_in_px?)));
+            let name = size.map_or(layout::AUDIO_RENDITION.to_string(), |px| format!("{px}p"));
+            (at.hls_variant(&name), Some(d))
+        })
 }
 
 /// What an output key is, by the names in [`vidpipe_domain::layout`]; `None` for
@@ -202,12 +233,12 @@ fn kind_of(
         let stem = vidpipe_domain::layout::RENDITION_STEM;
         let rung = file.strip_prefix(stem)?.strip_prefix('_')?;
         let (rung, ext) = rung.rsplit_once('.').unwrap_or((rung, ""));
-        let kind = if ext == "m3u8" {
-            OutputKind::HlsVariant
-        } else {
-            OutputKind::Rendition
+        let (kind, codec) = match ext {
+            "m3u8" if rung == layout::AUDIO_RENDITION => (OutputKind::HlsVariant, "aac/fmp4"),
+            "m3u8" => (OutputKind::HlsVariant, "h264/fmp4"),
+            _ => (OutputKind::Rendition, "h264+aac"),
         };
-        Some((kind, Some(rung.to_string()), "h264+aac"))
+        Some((kind, Some(rung.to_string()), codec))
     }
 }
 
@@ -251,4 +282,96 @@ async fn complete_outputs<S: ObjectReader>(
         });
     }
     Ok(outputs)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use vidpipe_domain::fakes::MemStore;
+
+    use super::*;
+
+    /// A COMPLETE as the User Guide's sample for a CMAF group has it: the group names
+    /// its master playlist only; its outputs have durations and picture sizes.
+    #[tokio::test]
+    async fn a_cmaf_group_s_renditions_are_found_by_their_playlists() {
+        let id = VideoId::parse("0123456789abcdef").unwrap();
+        let at = PlanKeys::new(&id, 1);
+        let store = MemStore::default();
+        let uri = |key: String| format!("s3://b/{key}");
+        for key in [
+            at.hls_master(),
+            at.hls_variant("1080p"),
+            at.hls_variant("720p"),
+            at.hls_variant("audio"),
+            at.rendition("1080p"),
+        ] {
+            store.insert(&key, b"#EXTM3U\n");
+        }
+        let picture = |w: u32, h: u32| {
+            json!({"durationInMs": 30000,
+            "videoDetails": {"widthInPx": w, "heightInPx": h}})
+        };
+        let event = json!({"detail": {"jobId": "j-1", "status": "COMPLETE",
+        "userMetadata": {"video_id": id.as_str(), "generation": "1"},
+        "outputGroupDetails": [
+            {"type": "FILE_GROUP", "outputDetails": [{"outputFilePaths": [uri(at.rendition("1080p"))],
+                "durationInMs": 30000, "videoDetails": {"widthInPx": 1920, "heightInPx": 1080}}]},
+            {"type": "CMAF_GROUP", "playlistFilePaths": [uri(at.hls_master())],
+                "outputDetails": [picture(1920, 1080), picture(1280, 720), {"durationInMs": 30010}]}
+        ]}});
+        let change = job_state_change(&store, &event).await.unwrap();
+        let JobOutcome::Complete { outputs } = change.outcome else {
+            panic!("{:?}", change.outcome)
+        };
+        let found: Vec<_> = outputs
+            .iter()
+            .map(|o| (o.key.clone(), o.kind, o.name.clone(), o.height_px))
+            .collect();
+        let rung = |name: &str| Some(name.to_string());
+        assert_eq!(
+            found,
+            [
+                (at.hls_master(), OutputKind::HlsMaster, None, None),
+                (
+                    at.hls_variant("1080p"),
+                    OutputKind::HlsVariant,
+                    rung("1080p"),
+                    Some(1080)
+                ),
+                (
+                    at.hls_variant("720p"),
+                    OutputKind::HlsVariant,
+                    rung("720p"),
+                    Some(720)
+                ),
+                (
+                    at.hls_variant("audio"),
+                    OutputKind::HlsVariant,
+                    rung("audio"),
+                    None
+                ),
+                (
+                    at.rendition("1080p"),
+                    OutputKind::Rendition,
+                    rung("1080p"),
+                    Some(1080)
+                ),
+            ]
+        );
+        // A portrait rung is named by its short side too; a playlist the job did not
+        // write is an error that names it.
+        let event = json!({"detail": {"jobId": "j-2", "status": "COMPLETE",
+            "userMetadata": {"video_id": id.as_str(), "generation": "1"},
+            "outputGroupDetails": [{"type": "CMAF_GROUP", "playlistFilePaths": [uri(at.hls_master())],
+                "outputDetails": [picture(360, 640)]}]}});
+        let err = job_state_change(&store, &event).await.unwrap_err();
+        assert_eq!(
+            err,
+            JobEventError::Malformed(format!(
+                "output {} is named by the job but not in the bucket",
+                at.hls_variant("360p")
+            ))
+        );
+    }
 }

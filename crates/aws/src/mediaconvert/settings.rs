@@ -3,10 +3,11 @@
 
 use aws_sdk_mediaconvert::types::{
     AacCodingMode, AacRateControlMode, AacSettings, AudioCodec, AudioCodecSettings,
-    AudioDefaultSelection, AudioDescription, AudioSelector, ContainerSettings, ContainerType,
+    AudioDefaultSelection, AudioDescription, AudioSelector, CmafGroupSettings, CmafSegmentControl,
+    CmafWriteDashManifest, CmafWriteHlsManifest, CmfcSettings, ContainerSettings, ContainerType,
     FileGroupSettings, FrameCaptureSettings, GifFramerateControl, GifSettings, H264GopSizeUnits,
-    H264QvbrSettings, H264RateControlMode, H264SceneChangeDetect, H264Settings, HlsGroupSettings,
-    HlsSegmentControl, ImageInserter, Input, InputClipping, InputRotate, InputTimecodeSource,
+    H264QualityTuningLevel, H264QvbrSettings, H264RateControlMode, H264SceneChangeDetect,
+    H264Settings, ImageInserter, Input, InputClipping, InputRotate, InputTimecodeSource,
     InsertableImage, JobSettings, Mp3RateControlMode, Mp3Settings, Output, OutputGroup,
     OutputGroupSettings, OutputGroupType, ScalingBehavior, VideoCodec, VideoCodecSettings,
     VideoDescription, VideoSelector,
@@ -43,7 +44,8 @@ fn clipping(window: SourceWindow, fps: f64) -> InputClipping {
 }
 
 /// The renditions job: one clipping for the clip, the fades as overlays, and the
-/// groups the plan has: MP4 renditions, the HLS ladder, the MP3, frame captures.
+/// groups the plan has: the ladder as CMAF (one billed output per rung and one for
+/// the sound), the progressive MP4 of the top rung, the MP3, frame captures.
 pub fn job_settings(bucket: &str, job: &TranscodeJob) -> JobSettings {
     let plan = &job.plan;
     let at = &job.keys();
@@ -65,9 +67,9 @@ pub fn job_settings(bucket: &str, job: &TranscodeJob) -> JobSettings {
         .fades(1, window, plan.fades.fade_in_s, plan.fades.fade_out_s)
     };
     let mut groups = Vec::new();
-    if !plan.renditions.is_empty() {
-        groups.push(renditions_group(bucket, at, &plan.renditions));
-        groups.push(hls_group(bucket, at, plan));
+    if let Some(top) = plan.progressive() {
+        groups.push(progressive_group(bucket, at, top));
+        groups.push(cmaf_group(bucket, at, plan));
     }
     if let Some(bps) = plan.mp3_bitrate_bps {
         groups.push(mp3_group(bucket, at, bps));
@@ -87,42 +89,77 @@ pub fn job_settings(bucket: &str, job: &TranscodeJob) -> JobSettings {
         .build()
 }
 
-/// A File group of MP4 renditions (H.264 QVBR capped at the rung's maxrate, AAC).
-pub fn renditions_group(bucket: &str, at: &PlanKeys, renditions: &[RenditionSpec]) -> OutputGroup {
+/// A File group with the progressive MP4 of `top` (H.264 QVBR capped at the rung's
+/// maxrate, AAC): `video_<top>.mp4`.
+pub fn progressive_group(bucket: &str, at: &PlanKeys, top: &RenditionSpec) -> OutputGroup {
     file_group(
         "renditions",
         destination(bucket, at, layout::RENDITION_STEM),
-        renditions
-            .iter()
-            .map(|r| av_output(r, ContainerType::Mp4, Some("mp4")))
-            .collect(),
+        vec![av_output(top, ContainerType::Mp4, Some("mp4"))],
     )
 }
 
-/// An HLS group of the same ladder, segments of the plan's length.
-pub fn hls_group(bucket: &str, at: &PlanKeys, plan: &Plan) -> OutputGroup {
+/// The ladder as a CMAF group of single files (`SegmentControl` SINGLE_FILE: one
+/// fragmented MP4 per output, its HLS playlist addressing segments by byte range),
+/// HLS manifests only, segments of the plan's length. One output per rung (picture
+/// only) and one for the sound (AAC at [`Plan::audio_rendition_bps`]), since a CMAF
+/// output holds one track. Names: the master `hls/video.m3u8`, a rung's playlist
+/// `hls/video_<rung>.m3u8`, the sound's `hls/video_audio.m3u8`.
+pub fn cmaf_group(bucket: &str, at: &PlanKeys, plan: &Plan) -> OutputGroup {
     let segment_s = plan.hls_segment_s.unwrap_or(6) as i32;
+    let audio = plan.audio_rendition_bps();
+    let cmfc = |c: CmfcSettings| {
+        ContainerSettings::builder()
+            .container(ContainerType::Cmfc)
+            .cmfc_settings(c)
+            .build()
+    };
+    let mut outputs: Vec<Output> = plan
+        .renditions
+        .iter()
+        .map(|r| {
+            let mut c = CmfcSettings::builder();
+            if audio.is_some() {
+                c = c.audio_rendition_sets(layout::HLS_AUDIO_GROUP);
+            }
+            Output::builder()
+                .name_modifier(layout::rung_modifier(&r.name))
+                .container_settings(cmfc(c.build()))
+                .video_description(h264(r))
+                .build()
+        })
+        .collect();
+    if let Some(bps) = audio {
+        let c = CmfcSettings::builder()
+            .audio_group_id(layout::HLS_AUDIO_GROUP)
+            .build();
+        outputs.push(
+            Output::builder()
+                .name_modifier(layout::rung_modifier(layout::AUDIO_RENDITION))
+                .container_settings(cmfc(c))
+                .audio_descriptions(aac(bps))
+                .build(),
+        );
+    }
     OutputGroup::builder()
         .name("hls")
         .output_group_settings(
             OutputGroupSettings::builder()
-                .r#type(OutputGroupType::HlsGroupSettings)
-                .hls_group_settings(
-                    HlsGroupSettings::builder()
+                .r#type(OutputGroupType::CmafGroupSettings)
+                .cmaf_group_settings(
+                    CmafGroupSettings::builder()
                         .destination(destination(bucket, at, layout::HLS_STEM))
+                        .segment_control(CmafSegmentControl::SingleFile)
                         .segment_length(segment_s)
-                        .min_segment_length(0)
-                        .segment_control(HlsSegmentControl::SegmentedFiles)
+                        .fragment_length(GOP_S as i32)
+                        .write_hls_manifest(CmafWriteHlsManifest::Enabled)
+                        .write_dash_manifest(CmafWriteDashManifest::Disabled)
+                        .min_final_segment_length(0.0)
                         .build(),
                 )
                 .build(),
         )
-        .set_outputs(Some(
-            plan.renditions
-                .iter()
-                .map(|r| av_output(r, ContainerType::M3U8, None))
-                .collect(),
-        ))
+        .set_outputs(Some(outputs))
         .build()
 }
 
@@ -299,6 +336,10 @@ fn h264(r: &RenditionSpec) -> VideoDescription {
                 .build(),
         )
         .max_bitrate(r.video_max_bitrate_bps.min(i32::MAX as u64) as i32)
+        // Single pass HQ, MediaConvert's default, keeps the job in the Basic tier:
+        // multi-pass HQ is billed at the Professional tier (API Reference,
+        // H264QualityTuningLevel; AWS Elemental MediaConvert pricing, "Basic tier").
+        .quality_tuning_level(H264QualityTuningLevel::SinglePassHq)
         .gop_size(GOP_S)
         .gop_size_units(H264GopSizeUnits::Seconds)
         .scene_change_detect(H264SceneChangeDetect::TransitionDetection)

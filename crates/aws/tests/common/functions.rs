@@ -44,9 +44,9 @@ pub async fn complete_job(w: &World, job: &Value, job_id: &str) -> String {
                 gs["fileGroupSettings"]["destination"].as_str().unwrap(),
                 "FILE_GROUP",
             ),
-            "HLS_GROUP_SETTINGS" => (
-                gs["hlsGroupSettings"]["destination"].as_str().unwrap(),
-                "HLS_GROUP",
+            "CMAF_GROUP_SETTINGS" => (
+                gs["cmafGroupSettings"]["destination"].as_str().unwrap(),
+                "CMAF_GROUP",
             ),
             other => panic!("unexpected group {other}"),
         };
@@ -54,19 +54,34 @@ pub async fn complete_job(w: &World, job: &Value, job_id: &str) -> String {
         for output in group["outputs"].as_array().unwrap() {
             let modifier = output["nameModifier"].as_str().unwrap_or("");
             let video = &output["videoDescription"];
-            let (ext, bytes): (&str, Vec<u8>) = if kind == "HLS_GROUP" {
-                ("m3u8", b"#EXTM3U\n".to_vec())
-            } else if video["codecSettings"]["codec"] == "FRAME_CAPTURE" {
-                ("jpg", Vec::new())
-            } else {
-                (output["extension"].as_str().unwrap(), vec![0u8; 2048])
-            };
-            let base = format!("{destination}{modifier}");
             let key_of = |uri: &str| {
                 uri.strip_prefix(&format!("s3://{BUCKET}/"))
                     .unwrap()
                     .to_string()
             };
+            if kind == "CMAF_GROUP" {
+                // A single CMAF file and its playlist; the event names neither
+                // (the User Guide's sample COMPLETE for a CMAF group).
+                let base = format!("{destination}{modifier}");
+                let ext = if video.is_null() { "cmfa" } else { "cmfv" };
+                w.put(&key_of(&format!("{base}.{ext}")), vec![0u8; 2048])
+                    .await;
+                w.put(&key_of(&format!("{base}.m3u8")), b"#EXTM3U\n".to_vec())
+                    .await;
+                let mut d = json!({"durationInMs": 4000});
+                if let Some(width) = video["width"].as_u64() {
+                    d["videoDetails"] = json!({"widthInPx": width, "heightInPx": video["height"].as_u64().unwrap()});
+                }
+                details.push(d);
+                continue;
+            }
+            let (ext, bytes): (&str, Vec<u8>) =
+                if video["codecSettings"]["codec"] == "FRAME_CAPTURE" {
+                    ("jpg", Vec::new())
+                } else {
+                    (output["extension"].as_str().unwrap(), vec![0u8; 2048])
+                };
+            let base = format!("{destination}{modifier}");
             if ext == "jpg" {
                 let count = video["codecSettings"]["frameCaptureSettings"]["maxCaptures"]
                     .as_u64()
@@ -107,7 +122,7 @@ pub async fn complete_job(w: &World, job: &Value, job_id: &str) -> String {
             details.push(d);
         }
         let mut g = json!({"outputDetails": details, "type": kind});
-        if kind == "HLS_GROUP" {
+        if kind == "CMAF_GROUP" {
             let master = format!("{destination}.m3u8");
             w.put(
                 master.strip_prefix(&format!("s3://{BUCKET}/")).unwrap(),

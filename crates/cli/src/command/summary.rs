@@ -58,27 +58,35 @@ pub fn print(store: &LocalStore, record: &VideoRecord) -> Result<()> {
     Ok(())
 }
 
-/// `renditions 720p 480p, HLS, MP3, GIF`.
+/// `MP4 720p, HLS 720p 480p 360p, MP3, GIF`: the progressive MP4's rung and the
+/// HLS ladder's rungs (its audio rendition is not a rung).
 fn outputs_line(record: &VideoRecord) -> String {
-    let names: Vec<_> = record
-        .outputs_of(OutputKind::Rendition)
-        .filter_map(|o| o.name.clone())
-        .collect();
-    let mut line = if names.is_empty() {
-        "no video renditions".to_string()
-    } else {
-        format!("renditions {}", names.join(" "))
+    let names = |kind| -> Vec<String> {
+        record
+            .outputs_of(kind)
+            .filter_map(|o| o.name.clone())
+            .filter(|n| n != vidpipe_domain::layout::AUDIO_RENDITION)
+            .collect()
     };
-    for (kind, name) in [
-        (OutputKind::HlsMaster, "HLS"),
-        (OutputKind::Mp3, "MP3"),
-        (OutputKind::Gif, "GIF"),
+    let mut parts = Vec::new();
+    for (kind, label) in [
+        (OutputKind::Rendition, "MP4"),
+        (OutputKind::HlsVariant, "HLS"),
     ] {
-        if record.outputs_of(kind).next().is_some() {
-            line += &format!(", {name}");
+        let rungs = names(kind);
+        if !rungs.is_empty() {
+            parts.push(format!("{label} {}", rungs.join(" ")));
         }
     }
-    line
+    if parts.is_empty() {
+        parts.push("no video renditions".to_string());
+    }
+    for (kind, name) in [(OutputKind::Mp3, "MP3"), (OutputKind::Gif, "GIF")] {
+        if record.outputs_of(kind).next().is_some() {
+            parts.push(name.to_string());
+        }
+    }
+    parts.join(", ")
 }
 
 fn print_speech(store: &LocalStore, record: &VideoRecord, speech: &Speech) -> Result<()> {

@@ -55,7 +55,7 @@ pub type Shared = Arc<App>;
 /// The name of the cookie that carries the token once a browser gave it in `?token=`.
 const TOKEN_COOKIE: &str = "vidpipe_token";
 
-const HLS_JS: &[u8] = include_bytes!("../../assets/hls/hls.light.min.js");
+const HLS_JS: &[u8] = include_bytes!("../../assets/hls/hls.min.js");
 const HLS_LICENSE: &[u8] = include_bytes!("../../assets/hls/LICENSE");
 const APP_JS: &str = include_str!("app.js");
 
@@ -69,7 +69,7 @@ pub fn router(app: Shared) -> Router {
         .route("/fragments/videos/{id}", get(pages::row_fragment))
         .route("/media/{id}/{*path}", get(media))
         .route(
-            "/assets/hls.light.min.js",
+            "/assets/hls.min.js",
             get(|| asset(HLS_JS, "text/javascript")),
         )
         .route(

@@ -50,7 +50,7 @@ fn page(app: &super::App, title: &str, content: Markup, player: bool) -> Html<St
                     }
                 }
                 (content)
-                @if player { script src="/assets/hls.light.min.js" {} }
+                @if player { script src="/assets/hls.min.js" {} }
                 script src="/assets/app.js" {}
             }
         }

@@ -115,14 +115,17 @@ pub struct Fades {
     pub shortened: bool,
 }
 
-/// One MP4 rendition (H.264 + AAC).
+/// One rung of the ladder (H.264): its picture is one HLS rendition; the top rung is
+/// also the progressive MP4, with its sound ([`crate::layout`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RenditionSpec {
     pub name: String,
     pub width_px: u32,
     pub height_px: u32,
     pub video_max_bitrate_bps: u64,
-    /// `None` when the source has no audio.
+    /// AAC bitrate with this rung's picture; `None` when the source has no audio.
+    /// The top rung's is the progressive MP4's and the HLS audio rendition's
+    /// ([`Plan::audio_rendition_bps`]).
     pub audio_bitrate_bps: Option<u64>,
 }
 
@@ -178,7 +181,8 @@ impl SourceWindow {
 pub struct Plan {
     pub clip: ClipWindow,
     pub fades: Fades,
-    /// Largest first; empty for an audio-only source.
+    /// The ladder, largest first; empty for an audio-only source. Every rung is an
+    /// HLS rendition; the first is also the progressive MP4 ([`Plan::progressive`]).
     pub renditions: Vec<RenditionSpec>,
     /// HLS target segment seconds; `None` when there are no renditions.
     pub hls_segment_s: Option<u32>,
@@ -208,6 +212,18 @@ impl Plan {
         } else {
             FALLBACK_FPS
         }
+    }
+
+    /// The rung made as a progressive MP4 too (picture and sound in one file): the
+    /// top one. `None` without video.
+    pub fn progressive(&self) -> Option<&RenditionSpec> {
+        self.renditions.first()
+    }
+
+    /// The HLS audio rendition's AAC bitrate (the top rung's, so that HLS sounds as
+    /// the progressive MP4 does); `None` without video or without sound.
+    pub fn audio_rendition_bps(&self) -> Option<u64> {
+        self.progressive()?.audio_bitrate_bps
     }
 
     /// GOP length in frames at [`Plan::timecode_fps`] ([`GOP_S`] seconds, at least 1).

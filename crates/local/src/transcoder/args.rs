@@ -94,9 +94,9 @@ fn labels(prefix: &str, n: usize) -> String {
 }
 
 /// The filter graph of the renditions job: the decoded picture faded and split into
-/// one branch per rendition (`[r<i>]`), the GIF (`[gif]`) and the frame captures
-/// (`[frames]`); the sound faded and split into one branch per rendition plus the MP3
-/// (`[a<i>]`, the MP3's last).
+/// one branch per rung (`[r<i>]`), the GIF (`[gif]`) and the frame captures
+/// (`[frames]`); the sound faded and split in two: the AAC of the HLS audio rendition
+/// and the progressive MP4 (`[a0]`), and the MP3 (`[a1]`).
 pub fn filter_graph(plan: &Plan) -> String {
     let f = &plan.fades;
     let mut graph: Vec<String> = Vec::new();
@@ -110,7 +110,7 @@ pub fn filter_graph(plan: &Plan) -> String {
         ));
     }
     if plan.mp3_bitrate_bps.is_some() {
-        let branches = plan.renditions.len() + 1;
+        let branches = 1 + usize::from(plan.audio_rendition_bps().is_some());
         let fade = clip_fades("afade", f)
             .map(|x| format!(",{x}"))
             .unwrap_or_default();
@@ -148,37 +148,69 @@ pub fn filter_graph(plan: &Plan) -> String {
     graph.join(";")
 }
 
-/// Each rendition's encoder options, teed into its MP4 and its HLS variant (encoded
-/// once); names from [`layout`].
+/// One HLS rendition's muxer options: a single-file fragmented MP4 at
+/// [`layout::hls_media`], its playlist addressing each segment by byte range
+/// (ffmpeg's `hls_segment_type=fmp4`, `hls_flags=single_file`), as `key=value`
+/// options of a tee slave.
+fn hls_slave(rung: &str, segment_s: u32) -> String {
+    format!(
+        "f=hls:hls_time={segment_s}:hls_playlist_type=vod:hls_segment_type=fmp4:hls_flags=single_file:hls_segment_filename={}",
+        layout::hls_media(rung)
+    )
+}
+
+/// Each rung's picture encoded once, into its HLS rendition; the top rung's also
+/// into the progressive MP4, which takes the sound too, and the sound (encoded once)
+/// into the HLS audio rendition: one tee with three slaves. Names from [`layout`].
 fn rendition_outputs(args: &mut Vec<OsString>, plan: &Plan, settings: &EncoderSettings) {
-    let audio = plan.mp3_bitrate_bps.is_some();
     let gop = plan.gop_frames();
     let hls_s = plan.hls_segment_s.unwrap_or(6);
     for (i, r) in plan.renditions.iter().enumerate() {
+        let top = i == 0;
+        let audio = plan.audio_rendition_bps().filter(|_| top);
         args.arg2("-map", format!("[r{i}]"));
-        if audio {
-            args.arg2("-map", format!("[a{i}]"));
+        if audio.is_some() {
+            args.arg2("-map", "[a0]");
         }
         x264_args(args, settings, r.video_max_bitrate_bps);
         args.arg2("-g", gop)
             .arg2("-keyint_min", gop)
             .arg2("-sc_threshold", 0);
-        if let Some(abr) = r.audio_bitrate_bps {
+        if let Some(abr) = audio {
             args.arg2("-c:a", "aac").arg2("-b:a", abr);
         }
-        args.arg2("-flags", "+global_header").arg2("-f", "tee").arg(format!(
-            "[f=mp4:movflags=+faststart]{}|[f=hls:hls_time={hls_s}:hls_playlist_type=vod:hls_segment_filename={}]{}",
-            layout::rendition(&r.name),
-            layout::hls_segment_pattern(&r.name),
+        let picture = format!(
+            "[{}:select=v]{}",
+            hls_slave(&r.name, hls_s),
             layout::hls_variant(&r.name)
-        ));
+        );
+        let slaves = if top {
+            let mut slaves = vec![
+                format!("[f=mp4:movflags=+faststart]{}", layout::rendition(&r.name)),
+                picture,
+            ];
+            if audio.is_some() {
+                slaves.push(format!(
+                    "[{}:select=a]{}",
+                    hls_slave(layout::AUDIO_RENDITION, hls_s),
+                    layout::hls_variant(layout::AUDIO_RENDITION)
+                ));
+            }
+            slaves.join("|")
+        } else {
+            picture
+        };
+        args.arg2("-flags", "+global_header")
+            .arg2("-f", "tee")
+            .arg(slaves);
     }
 }
 
 /// The MP3, GIF and frame-capture outputs the plan has.
 fn other_outputs(args: &mut Vec<OsString>, plan: &Plan) {
     if let Some(bps) = plan.mp3_bitrate_bps {
-        args.arg2("-map", format!("[a{}]", plan.renditions.len()))
+        let branch = usize::from(plan.audio_rendition_bps().is_some());
+        args.arg2("-map", format!("[a{branch}]"))
             .arg2("-c:a", "libmp3lame")
             .arg2("-b:a", bps)
             .arg2("-ar", 44_100)

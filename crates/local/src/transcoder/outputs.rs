@@ -34,28 +34,34 @@ fn video_stream(probe: &FfprobeOutput) -> Option<&crate::probe::FfprobeStream> {
         .find(|s| s.codec_type.as_deref() == Some("video"))
 }
 
-/// The HLS master playlist (RFC 8216 §4.3.4.2): one variant per rendition, BANDWIDTH
-/// the peak (the rendition's maxrate plus its audio), AVERAGE-BANDWIDTH as measured.
+/// The HLS master playlist (RFC 8216 §4.3.4): the audio rendition as an `EXT-X-MEDIA`
+/// of group [`layout::HLS_AUDIO_GROUP`], then one variant per rung naming it. A
+/// variant's BANDWIDTH is its peak (the rung's maxrate plus the audio's bitrate),
+/// AVERAGE-BANDWIDTH the measured rates of its picture and the sound.
 fn master_playlist(
     plan: &Plan,
-    renditions: &[(OutputFile, FfprobeOutput)],
+    rungs: &[(OutputFile, FfprobeOutput)],
+    audio: Option<&OutputFile>,
 ) -> Result<Vec<u8>, PortError> {
+    // The master playlist sits beside its variants: a URI is the file name.
+    let file_name = |path: String| path.rsplit('/').next().unwrap_or(&path).to_string();
+    let audio_bps = plan.audio_rendition_bps().filter(|_| audio.is_some());
     let mut variants = Vec::new();
-    for (spec, (file, probe)) in plan.renditions.iter().zip(renditions) {
+    for (spec, (file, probe)) in plan.renditions.iter().zip(rungs) {
         let video = video_stream(probe);
         let mut codecs = avc1_codec(
             video.and_then(|v| v.profile.as_deref()),
             video.and_then(|v| v.level),
         );
-        if spec.audio_bitrate_bps.is_some() {
+        if audio_bps.is_some() {
             codecs += ",mp4a.40.2";
         }
-        // The master playlist sits beside its variants: the URI is the file name.
-        let variant = layout::hls_variant(&spec.name);
         variants.push(m3u8_rs::VariantStream {
-            uri: variant.rsplit('/').next().unwrap_or(&variant).to_string(),
-            bandwidth: spec.video_max_bitrate_bps + spec.audio_bitrate_bps.unwrap_or(0),
-            average_bandwidth: file.bitrate_bps,
+            uri: file_name(layout::hls_variant(&spec.name)),
+            bandwidth: spec.video_max_bitrate_bps + audio_bps.unwrap_or(0),
+            average_bandwidth: file
+                .bitrate_bps
+                .map(|v| v + audio.and_then(|a| a.bitrate_bps).unwrap_or(0)),
             codecs: Some(codecs),
             resolution: Some(m3u8_rs::Resolution {
                 width: spec.width_px as u64,
@@ -64,12 +70,29 @@ fn master_playlist(
             frame_rate: video
                 .map(|v| ratio(v.avg_frame_rate.as_deref()))
                 .filter(|f| *f > 0.0),
+            audio: audio_bps.map(|_| layout::HLS_AUDIO_GROUP.to_string()),
             ..Default::default()
         });
     }
+    let alternatives = audio_bps
+        .map(|_| m3u8_rs::AlternativeMedia {
+            media_type: m3u8_rs::AlternativeMediaType::Audio,
+            uri: Some(file_name(layout::hls_variant(layout::AUDIO_RENDITION))),
+            group_id: layout::HLS_AUDIO_GROUP.into(),
+            name: "Audio".into(),
+            default: true,
+            autoselect: true,
+            channels: Some("2".into()),
+            ..Default::default()
+        })
+        .into_iter()
+        .collect();
     let master = m3u8_rs::MasterPlaylist {
-        version: Some(3),
+        // EXT-X-MAP in the media playlists of a stream without I-frame-only
+        // playlists needs version 6 (RFC 8216 §7).
+        version: Some(6),
         variants,
+        alternatives,
         independent_segments: true,
         ..Default::default()
     };
@@ -132,31 +155,26 @@ async fn probed(
 }
 
 /// Measures every output in the work folder (one ffprobe each), writes the HLS master
-/// playlist from the same measures, and lists the outputs in a fixed order:
-/// renditions, HLS, MP3, GIF, frame captures. Keys are the final ones.
+/// playlist from the same measures, and lists the outputs in a fixed order: the
+/// progressive MP4, HLS, MP3, GIF, frame captures. Keys are the final ones.
 pub(super) async fn describe_outputs(
     job: &TranscodeJob,
     work: &Path,
 ) -> Result<Vec<OutputFile>, PortError> {
     let (at, plan) = (&job.keys(), &job.plan);
-    let mut renditions = Vec::new();
-    for r in &plan.renditions {
-        let key = at.rendition(&r.name);
-        let kind = OutputKind::Rendition;
-        renditions.push(
-            probed(
-                work,
-                &layout::rendition(&r.name),
-                key,
-                kind,
-                Some(r.name.clone()),
-            )
-            .await?,
+    let mut out = Vec::new();
+    if let Some(top) = plan.progressive() {
+        let key = at.rendition(&top.name);
+        let name = Some(top.name.clone());
+        let relative = layout::rendition(&top.name);
+        out.push(
+            probed(work, &relative, key, OutputKind::Rendition, name)
+                .await?
+                .0,
         );
     }
-    let mut out: Vec<OutputFile> = renditions.iter().map(|(f, _)| f.clone()).collect();
     if !plan.renditions.is_empty() {
-        out.extend(hls_outputs(job, work, &renditions)?);
+        out.extend(hls_outputs(job, work).await?);
     }
     if plan.mp3_bitrate_bps.is_some() {
         let key = at.audio_mp3();
@@ -178,58 +196,45 @@ pub(super) async fn describe_outputs(
     Ok(out)
 }
 
-/// Writes the master playlist and describes it and each variant (its playlist and
-/// segments together).
-fn hls_outputs(
-    job: &TranscodeJob,
-    work: &Path,
-    renditions: &[(OutputFile, FfprobeOutput)],
-) -> Result<Vec<OutputFile>, PortError> {
+/// Measures each HLS rendition (its media file by ffprobe, its playlist and media
+/// file together in bytes), writes the master playlist, and describes it and each
+/// rendition: the rungs in ladder order, then the audio.
+async fn hls_outputs(job: &TranscodeJob, work: &Path) -> Result<Vec<OutputFile>, PortError> {
     let (at, plan) = (&job.keys(), &job.plan);
-    let text = master_playlist(plan, renditions)?;
+    let mut names: Vec<&str> = plan.renditions.iter().map(|r| r.name.as_str()).collect();
+    if plan.audio_rendition_bps().is_some() {
+        names.push(layout::AUDIO_RENDITION);
+    }
+    let mut measured = Vec::new();
+    for name in names {
+        let key = at.hls_variant(name);
+        let media = layout::hls_media(name);
+        let (mut file, probe) =
+            probed(work, &media, key, OutputKind::HlsVariant, Some(name.into())).await?;
+        file.codec += "/fmp4";
+        file.bytes += size_of(&work.join(layout::hls_variant(name)))?;
+        measured.push((file, probe));
+    }
+    let audio = measured
+        .get(plan.renditions.len())
+        .map(|(file, _)| file.clone());
+    let text = master_playlist(plan, &measured[..plan.renditions.len()], audio.as_ref())?;
     let master_path = work.join(layout::hls_master());
     fs::write(&master_path, &text).map_err(|e| io_error(&master_path, e))?;
-    let hls = |key, kind, name, size: Option<(u32, u32)>, codec: &str, bytes| OutputFile {
-        key,
-        kind,
-        name,
-        codec: codec.into(),
-        width_px: size.map(|s| s.0),
-        height_px: size.map(|s| s.1),
+    let master = OutputFile {
+        key: at.hls_master(),
+        kind: OutputKind::HlsMaster,
+        name: None,
+        codec: "hls".into(),
+        width_px: None,
+        height_px: None,
         bitrate_bps: None,
         duration_s: Some(plan.clip.duration_s()),
-        bytes,
+        bytes: text.len() as u64,
     };
-    let mut out = vec![hls(
-        at.hls_master(),
-        OutputKind::HlsMaster,
-        None,
-        None,
-        "hls",
-        text.len() as u64,
-    )];
-    for r in &plan.renditions {
-        let playlist = work.join(layout::hls_variant(&r.name));
-        let listing = fs::read_to_string(&playlist).map_err(|e| io_error(&playlist, e))?;
-        let mut bytes = listing.len() as u64;
-        for segment in listing
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        {
-            bytes += size_of(&playlist.with_file_name(segment.trim()))?;
-        }
-        let size = Some((r.width_px, r.height_px));
-        let key = at.hls_variant(&r.name);
-        out.push(hls(
-            key,
-            OutputKind::HlsVariant,
-            Some(r.name.clone()),
-            size,
-            "h264+aac/ts",
-            bytes,
-        ));
-    }
-    Ok(out)
+    Ok(std::iter::once(master)
+        .chain(measured.into_iter().map(|(file, _)| file))
+        .collect())
 }
 
 /// The frame captures written, in order, up to the first missing one.

@@ -27,9 +27,9 @@ fn overlays(input: &aws_sdk_mediaconvert::types::Input) -> &[InsertableImage] {
 
 fn destination_of(group: &OutputGroup) -> String {
     let s = group.output_group_settings.as_ref().unwrap();
-    match (&s.file_group_settings, &s.hls_group_settings) {
+    match (&s.file_group_settings, &s.cmaf_group_settings) {
         (Some(f), _) => f.destination.clone().unwrap(),
-        (_, Some(h)) => h.destination.clone().unwrap(),
+        (_, Some(c)) => c.destination.clone().unwrap(),
         _ => panic!("no destination"),
     }
 }
@@ -66,14 +66,79 @@ fn the_renditions_job_cuts_fades_and_names_outputs_from_the_layout() {
             format!("{base}{}", layout::FRAME_STEM),
         ]
     );
-    let modifiers: Vec<_> = groups[0]
-        .outputs
+    let modifiers = |g: &OutputGroup| -> Vec<String> {
+        let outputs = g.outputs.as_ref().unwrap();
+        outputs
+            .iter()
+            .map(|o| o.name_modifier.clone().unwrap())
+            .collect()
+    };
+    // The progressive MP4 is the top rung's only, with its sound.
+    assert_eq!(modifiers(&groups[0]), ["_1080p"]);
+    let mp4 = &groups[0].outputs.as_ref().unwrap()[0];
+    assert!(mp4.audio_descriptions.is_some() && mp4.video_description.is_some());
+    // The ladder: one CMAF single file per rung (picture only) and one for the sound.
+    assert_eq!(
+        modifiers(&groups[1]),
+        ["_1080p", "_720p", "_480p", "_360p", "_audio"]
+    );
+    let cmaf = groups[1]
+        .output_group_settings
         .as_ref()
         .unwrap()
-        .iter()
-        .map(|o| o.name_modifier.clone().unwrap())
-        .collect();
-    assert_eq!(modifiers, ["_1080p", "_720p", "_480p", "_360p"]);
+        .cmaf_group_settings
+        .as_ref()
+        .unwrap();
+    assert_eq!(cmaf.segment_control, Some(CmafSegmentControl::SingleFile));
+    assert_eq!(cmaf.write_hls_manifest, Some(CmafWriteHlsManifest::Enabled));
+    assert_eq!(
+        cmaf.write_dash_manifest,
+        Some(CmafWriteDashManifest::Disabled)
+    );
+    assert_eq!(cmaf.segment_length, Some(6));
+    let outputs = groups[1].outputs.as_ref().unwrap();
+    for o in &outputs[..4] {
+        assert!(
+            o.audio_descriptions.is_none(),
+            "a CMAF output holds one track"
+        );
+        let cmfc = o
+            .container_settings
+            .as_ref()
+            .unwrap()
+            .cmfc_settings
+            .as_ref();
+        assert_eq!(
+            cmfc.unwrap().audio_rendition_sets.as_deref(),
+            Some(layout::HLS_AUDIO_GROUP)
+        );
+    }
+    let sound = &outputs[4];
+    assert!(sound.video_description.is_none());
+    let cmfc = sound
+        .container_settings
+        .as_ref()
+        .unwrap()
+        .cmfc_settings
+        .as_ref();
+    assert_eq!(
+        cmfc.unwrap().audio_group_id.as_deref(),
+        Some(layout::HLS_AUDIO_GROUP)
+    );
+    // Every H.264 output in the Basic tier: not multi-pass.
+    for o in outputs[..4].iter().chain([mp4]) {
+        let codec = o
+            .video_description
+            .as_ref()
+            .unwrap()
+            .codec_settings
+            .as_ref();
+        let h264 = codec.unwrap().h264_settings.as_ref().unwrap();
+        assert_eq!(
+            h264.quality_tuning_level,
+            Some(H264QualityTuningLevel::SinglePassHq)
+        );
+    }
 }
 
 #[test]

@@ -24,13 +24,10 @@ async fn an_upload_runs_the_whole_chain_once() {
     let (report, id) = w.run_to_published(&transcoder, event.clone()).await;
     let rec = w.record(&id);
     assert_eq!(rec.stage(Stage::TranscribeStart), StageStatus::Skipped);
-    assert_eq!(
-        rec.outputs
-            .iter()
-            .filter(|o| o.kind == crate::record::OutputKind::Rendition)
-            .count(),
-        3
-    );
+    let count = |kind| rec.outputs.iter().filter(|o| o.kind == kind).count();
+    // The progressive MP4 of the top rung; every rung in the HLS ladder.
+    assert_eq!(count(crate::record::OutputKind::Rendition), 1);
+    assert_eq!(count(crate::record::OutputKind::HlsVariant), 3);
     // The cover is the best frame outside the fades and not one of the dark ones.
     let cover_frame = rec
         .frames

@@ -26,9 +26,9 @@ fn one_graph_splits_the_decoded_stream_into_every_output() {
         args.contains("-ss 10.000 -t 30.000 -i file:/in/a b.mp4"),
         "{args}"
     );
-    // 3 renditions + GIF + frames from one video split; 3 renditions + MP3 from one audio split.
+    // 3 rungs + GIF + frames from one video split; the AAC and the MP3 from one audio split.
     assert!(args.contains("split=5[v0][v1][v2][v3][v4]"), "{args}");
-    assert!(args.contains("asplit=4[a0][a1][a2][a3]"), "{args}");
+    assert!(args.contains("asplit=2[a0][a1]"), "{args}");
     assert!(
         args.contains("fade=t=in:st=0:d=3.000,fade=t=out:st=27.000:d=3.000"),
         "{args}"
@@ -38,12 +38,27 @@ fn one_graph_splits_the_decoded_stream_into_every_output() {
         "{args}"
     );
     assert!(args.contains("scale=854:480"), "{args}");
+    // The top rung: the progressive MP4 (picture and sound), its picture and the
+    // sound as single-file fMP4 HLS renditions; one encoding of each.
+    let fmp4 = "hls_playlist_type=vod:hls_segment_type=fmp4:hls_flags=single_file";
+    assert!(args.contains("-map [r0] -map [a0] -c:v libx264"), "{args}");
     assert!(
-        args.contains("[f=mp4:movflags=+faststart]video_720p.mp4|[f=hls:hls_time=6"),
+        args.contains(&format!(
+            "[f=mp4:movflags=+faststart]video_720p.mp4|[f=hls:hls_time=6:{fmp4}:hls_segment_filename=hls/video_720p.mp4:select=v]hls/video_720p.m3u8|[f=hls:hls_time=6:{fmp4}:hls_segment_filename=hls/video_audio.mp4:select=a]hls/video_audio.m3u8"
+        )),
         "{args}"
     );
+    // The lower rungs: picture only, no MP4.
+    assert!(
+        args.contains(&format!(
+            "-f tee [f=hls:hls_time=6:{fmp4}:hls_segment_filename=hls/video_480p.mp4:select=v]hls/video_480p.m3u8"
+        )),
+        "{args}"
+    );
+    assert!(!args.contains("video_480p.mp4|"), "{args}");
+    assert_eq!(args.matches("-c:a aac").count(), 1, "{args}");
     assert!(args.contains("-g 60 -keyint_min 60"), "{args}");
-    assert!(args.contains("-map [a3] -c:a libmp3lame"), "{args}");
+    assert!(args.contains("-map [a1] -c:a libmp3lame"), "{args}");
     assert!(args.contains("trim=start="), "{args}");
     assert!(args.contains("select='not(mod(n\\,30))'"), "{args}");
     assert!(
