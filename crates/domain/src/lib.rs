@@ -4,6 +4,7 @@
 pub mod captions;
 pub mod catalog;
 pub mod cover;
+pub mod destinations;
 pub mod dispatch;
 pub mod error;
 pub mod events;

@@ -4,7 +4,8 @@
 //! ```json
 //! {"title": "Right metrics", "description": "…",
 //!  "speakers": [{"name": "Ada Lovelace", "email": "ada@example.org"}],
-//!  "start": "00:01:30", "end": 1800.5, "tags": ["metrics", "analytics"]}
+//!  "start": "00:01:30", "end": 1800.5, "tags": ["metrics", "analytics"],
+//!  "publish": [{"to": "youtube", "privacy": "unlisted"}, {"to": "vimeo", "replace": "/videos/12345"}]}
 //! ```
 
 use std::collections::BTreeMap;
@@ -64,6 +65,14 @@ pub struct Sidecar {
     /// period and link).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catalog: Option<crate::catalog::CatalogTarget>,
+    /// Where this video is published ([`crate::destinations`]), instead of the
+    /// deployment's list; checked as the sidecar is read.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "publish_list"
+    )]
+    pub publish: Option<Vec<crate::destinations::DestinationRequest>>,
     #[serde(flatten, skip_serializing)]
     pub unknown: BTreeMap<String, serde_json::Value>,
 }
@@ -78,7 +87,10 @@ impl Sidecar {
         let sidecar: Sidecar =
             serde_json::from_slice(bytes).map_err(|e| InputError::BadSidecar {
                 key: key.to_string(),
-                reason: format!("invalid JSON: {e}"),
+                reason: match e.classify() {
+                    serde_json::error::Category::Data => e.to_string(),
+                    _ => format!("invalid JSON: {e}"),
+                },
             })?;
         for (name, time) in [("start", &sidecar.start), ("end", &sidecar.end)] {
             if let Some(t) = time {
@@ -103,6 +115,16 @@ impl Sidecar {
         let end = self.end.as_ref().map(ClipTime::seconds).transpose()?;
         Ok((start, end))
     }
+}
+
+/// The sidecar's `publish` list, checked by [`crate::destinations::parse_destinations`].
+fn publish_list<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<crate::destinations::DestinationRequest>>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    crate::destinations::parse_destinations(&value)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 #[cfg(test)]
@@ -144,5 +166,31 @@ mod tests {
         assert!(Sidecar::parse("k", br#"{"end":-4}"#).is_err());
         assert!(Sidecar::parse("k", br#"["not","an","object"]"#).is_err());
         assert!(Sidecar::parse("k", br#"{"speakers":[{"name":" "}]}"#).is_err());
+    }
+
+    #[test]
+    fn a_bad_publish_list_fails_the_sidecar_with_its_reason() {
+        let s = Sidecar::parse("k", br#"{"publish":[{"to":"facebook"}]}"#).unwrap();
+        let list = s.publish.unwrap();
+        assert_eq!(list[0].to, crate::destinations::Platform::Facebook);
+        for (bytes, says) in [
+            (
+                &br#"{"publish":[{"to":"tiktok"}]}"#[..],
+                "unknown destination \"tiktok\"",
+            ),
+            (
+                br#"{"publish":[{"to":"vimeo","replace":"vimeo.com/x"}]}"#,
+                "is not a Vimeo video",
+            ),
+        ] {
+            let err = Sidecar::parse("uploads/talk.json", bytes)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("uploads/talk.json") && err.contains(says),
+                "{err}"
+            );
+            assert!(!err.contains("invalid JSON"), "{err}");
+        }
     }
 }

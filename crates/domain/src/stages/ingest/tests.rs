@@ -92,6 +92,17 @@ async fn each_kind_of_bad_upload_fails_its_own_video_only() {
         Some(media(10.0, true, true)),
     );
     expect_ingest_failure(&w, backwards, "not before end").await;
+    // Where to publish is checked before anything is transcoded.
+    w.store
+        .insert("uploads/tiktok.json", br#"{"publish": [{"to": "tiktok"}]}"#);
+    let tiktok = w.upload("uploads/tiktok.mp4", b"tt", Some(media(10.0, true, true)));
+    expect_ingest_failure(&w, tiktok, "publish[0]: unknown destination \"tiktok\"").await;
+    w.store.insert(
+        "uploads/vimeo.json",
+        br#"{"publish": [{"to": "vimeo", "replace": "videos/12"}]}"#,
+    );
+    let vimeo = w.upload("uploads/vimeo.mp4", b"vm", Some(media(10.0, true, true)));
+    expect_ingest_failure(&w, vimeo, "\"videos/12\" is not a Vimeo video").await;
     let missing = ObjectCreated {
         bucket: "mem".into(),
         key: "uploads/gone.mp4".into(),
