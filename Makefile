@@ -10,7 +10,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
 FUNCTIONS := ingest transcode transcribe-start transcribe-store rekognition publish reconcile
 
-.PHONY: help setup system-packages python-packages mkl browser-packages rust build demo test lint fmt bench bench-functions clean-out validate sam-build
+.PHONY: help setup system-packages python-packages mkl browser-packages tus-server-packages rust build demo test lint fmt bench bench-functions clean-out validate sam-build
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -73,6 +73,10 @@ browser-packages: ## Install Chromium (Debian) and playwright-core (npm) for the
 	@command -v npm >/dev/null || { echo "Node.js and npm are needed for the browser test"; exit 1; }
 	@[ -d tests/browser/node_modules/playwright-core ] || npm ci --prefix tests/browser --silent --no-audit --no-fund
 
+tus-server-packages: ## Install @tus/server and @tus/file-store (npm): the real tus server the Vimeo upload tests use
+	@command -v npm >/dev/null || { echo "Node.js and npm are needed for the upload tests"; exit 1; }
+	@[ -d tests/tus/node_modules/@tus/server ] || npm ci --prefix tests/tus --silent --no-audit --no-fund
+
 setup: system-packages python-packages mkl rust build ## Everything needed to run vidpipe: packages, model, toolchain, release build
 
 build: mkl ## Release build of the vidpipe command
@@ -82,7 +86,7 @@ demo: setup ## Make a narrated sample talk and process it (outputs in ./vidpipe-
 	scripts/make-sample.sh $(SAMPLE) 20 >/dev/null
 	$(TARGET_DIR)/release/vidpipe process $(SAMPLE) --out $(OUT)
 
-test: system-packages python-packages mkl browser-packages validate ## Run every test: unit, stage, end-to-end on real media and speech, the web app in Chromium, the Lambda handlers on moto
+test: system-packages python-packages mkl browser-packages tus-server-packages validate ## Run every test: unit, stage, end-to-end on real media and speech, the web app in Chromium, the Lambda handlers on moto
 	$(CARGO) test --workspace
 
 validate: ## Check template.yaml with cfn-lint, sam validate --lint, and each policy against the actions' resource types (scripts/check-iam.py)
