@@ -14,6 +14,7 @@
 
 pub mod answers;
 pub mod clock;
+pub mod state;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
