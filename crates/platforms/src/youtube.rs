@@ -211,3 +211,155 @@ async fn progress_of(
         _ => Err(UploadError::Refused(Refusal::of(response).await)),
     }
 }
+
+/// An access token from Google's token endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessToken {
+    pub token: String,
+    /// Seconds it lasts from when it was given.
+    pub expires_in_s: u64,
+}
+
+/// Google's OAuth 2.0 token endpoint (`https://oauth2.googleapis.com/token`), where a
+/// stored refresh token buys access tokens (Google Identity, "Using OAuth 2.0 for
+/// installed applications": refreshing an access token).
+#[derive(Debug, Clone)]
+pub struct GoogleTokens {
+    pub client: reqwest::Client,
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl GoogleTokens {
+    /// A fresh access token for `refresh_token`.
+    ///
+    /// # Errors
+    /// [`UploadError::Refused`] with Google's answer (`invalid_grant` when the refresh
+    /// token is revoked or expired: see
+    /// [`vidpipe_domain::destinations::answers::classify`]);
+    /// [`UploadError::Protocol`] when the answer has no `access_token`.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<AccessToken, UploadError> {
+        let response = self
+            .client
+            .post(&self.token_url)
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("client_id", &self.client_id),
+                ("client_secret", &self.client_secret),
+                ("refresh_token", refresh_token),
+            ])
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            return Err(UploadError::Refused(Refusal::of(response).await));
+        }
+        let answer: Value = response.json().await?;
+        let token = answer["access_token"]
+            .as_str()
+            .ok_or_else(|| UploadError::Protocol("no access_token in Google's answer".into()))?;
+        Ok(AccessToken {
+            token: token.to_string(),
+            expires_in_s: answer["expires_in"].as_u64().unwrap_or(3600),
+        })
+    }
+}
+
+impl YouTubeUploads {
+    async fn answer(response: reqwest::Response) -> Result<Value, UploadError> {
+        if !response.status().is_success() {
+            return Err(UploadError::Refused(Refusal::of(response).await));
+        }
+        Ok(response.json().await?)
+    }
+
+    /// The video's custom thumbnail: `POST {base}/upload/youtube/v3/thumbnails/set?videoId=…`
+    /// with the image (JPEG or PNG, at most 2 MB: videos resource, thumbnails.set).
+    ///
+    /// # Errors
+    /// [`UploadError::Refused`] with YouTube's answer.
+    pub async fn set_thumbnail(
+        &self,
+        token: &str,
+        video_id: &str,
+        image: Vec<u8>,
+        content_type: &str,
+    ) -> Result<Value, UploadError> {
+        let response = self
+            .client
+            .post(format!(
+                "{}/upload/youtube/v3/thumbnails/set",
+                self.base_url
+            ))
+            .query(&[("videoId", video_id)])
+            .bearer_auth(token)
+            .header("Content-Type", content_type)
+            .body(image)
+            .send()
+            .await?;
+        YouTubeUploads::answer(response).await
+    }
+
+    /// A caption track: `POST {base}/upload/youtube/v3/captions?part=snippet&uploadType=multipart`,
+    /// a `multipart/related` body of the caption resource (`snippet.videoId`,
+    /// `snippet.language`, `snippet.name`) and the file (captions.insert; needs the
+    /// `youtube.force-ssl` scope).
+    ///
+    /// # Errors
+    /// [`UploadError::Refused`] with YouTube's answer.
+    pub async fn insert_captions(
+        &self,
+        token: &str,
+        video_id: &str,
+        language: &str,
+        name: &str,
+        captions: &[u8],
+    ) -> Result<Value, UploadError> {
+        let boundary = "vidpipe-caption-boundary-7d1f";
+        let metadata = serde_json::json!({"snippet": {"videoId": video_id, "language": language,
+            "name": name, "isDraft": false}});
+        let mut body = format!(
+            "--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{metadata}\r\n--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(captions);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let response = self
+            .client
+            .post(format!("{}/upload/youtube/v3/captions", self.base_url))
+            .query(&[("part", "snippet"), ("uploadType", "multipart")])
+            .bearer_auth(token)
+            .header(
+                "Content-Type",
+                format!("multipart/related; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await?;
+        YouTubeUploads::answer(response).await
+    }
+
+    /// Adds the video to a playlist: `POST {base}/youtube/v3/playlistItems?part=snippet`
+    /// with `snippet.playlistId` and `snippet.resourceId` (`youtube#video`).
+    ///
+    /// # Errors
+    /// [`UploadError::Refused`] with YouTube's answer.
+    pub async fn add_to_playlist(
+        &self,
+        token: &str,
+        playlist_id: &str,
+        video_id: &str,
+    ) -> Result<Value, UploadError> {
+        let item = serde_json::json!({"snippet": {"playlistId": playlist_id,
+            "resourceId": {"kind": "youtube#video", "videoId": video_id}}});
+        let response = self
+            .client
+            .post(format!("{}/youtube/v3/playlistItems", self.base_url))
+            .query(&[("part", "snippet")])
+            .bearer_auth(token)
+            .json(&item)
+            .send()
+            .await?;
+        YouTubeUploads::answer(response).await
+    }
+}

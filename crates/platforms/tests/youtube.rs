@@ -288,3 +288,170 @@ async fn an_expired_session_and_a_spent_quota_are_told_apart() {
     let missing = FileSource::open(dir.path().join("gone.mp4")).unwrap_err();
     assert!(missing.to_string().contains("gone.mp4"), "{missing}");
 }
+
+/// What the stand-in of the video's other endpoints received.
+#[derive(Default)]
+struct Extras {
+    thumbnail: Option<(String, String, Vec<u8>)>,
+    captions: Option<(String, Vec<u8>)>,
+    playlist_item: Option<Value>,
+    refreshed_with: Vec<(String, String)>,
+}
+
+type SharedExtras = Arc<Mutex<Extras>>;
+
+async fn thumbnail(
+    State(x): State<SharedExtras>,
+    Query(q): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    assert!(authorised(&headers));
+    let video = q.iter().find(|(k, _)| k == "videoId").unwrap().1.clone();
+    let kind = headers["content-type"].to_str().unwrap().to_string();
+    x.lock().unwrap().thumbnail = Some((video, kind, body.to_vec()));
+    axum::Json(json!({"kind": "youtube#thumbnailSetResponse",
+        "items": [{"default": {"url": "https://i.ytimg.com/vi/dQw4w9WgXcQ/default.jpg", "width": 120, "height": 90}}]}))
+    .into_response()
+}
+
+async fn captions(
+    State(x): State<SharedExtras>,
+    Query(q): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    assert!(authorised(&headers));
+    assert!(
+        q.contains(&("uploadType".into(), "multipart".into())),
+        "{q:?}"
+    );
+    let kind = headers["content-type"].to_str().unwrap().to_string();
+    x.lock().unwrap().captions = Some((kind, body.to_vec()));
+    axum::Json(json!({"kind": "youtube#caption", "id": "AUieDaZ",
+        "snippet": {"videoId": "dQw4w9WgXcQ", "language": "en", "name": "English", "trackKind": "standard"}}))
+    .into_response()
+}
+
+async fn playlist_item(
+    State(x): State<SharedExtras>,
+    headers: HeaderMap,
+    axum::Json(item): axum::Json<Value>,
+) -> Response {
+    assert!(authorised(&headers));
+    if item["snippet"]["playlistId"] == "PLgone" {
+        let body = json!({"error": {"code": 404, "message": "The playlist identified with the request's playlistId parameter cannot be found.",
+            "errors": [{"message": "Playlist not found.", "domain": "youtube.playlistItem", "reason": "playlistNotFound"}]}});
+        return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
+    }
+    x.lock().unwrap().playlist_item = Some(item.clone());
+    axum::Json(json!({"kind": "youtube#playlistItem", "id": "UExhYmM", "snippet": item["snippet"]}))
+        .into_response()
+}
+
+async fn token(
+    State(x): State<SharedExtras>,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    x.lock().unwrap().refreshed_with = form.clone();
+    let refresh = form
+        .iter()
+        .find(|(k, _)| k == "refresh_token")
+        .map(|(_, v)| v.as_str());
+    if refresh != Some("1//refresh-token") {
+        let body =
+            include_str!("../../../tests/fixtures/platforms/google-token-invalid-grant.json");
+        return (StatusCode::BAD_REQUEST, body).into_response();
+    }
+    axum::Json(json!({"access_token": TOKEN, "expires_in": 3599, "scope": "https://www.googleapis.com/auth/youtube.upload",
+        "token_type": "Bearer"}))
+    .into_response()
+}
+
+#[tokio::test]
+async fn thumbnail_captions_playlist_and_a_refreshed_token() {
+    use vidpipe_platforms::youtube::GoogleTokens;
+    let extras = SharedExtras::default();
+    let app = Router::new()
+        .route("/upload/youtube/v3/thumbnails/set", post(thumbnail))
+        .route("/upload/youtube/v3/captions", post(captions))
+        .route("/youtube/v3/playlistItems", post(playlist_item))
+        .route("/token", post(token))
+        .with_state(extras.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let tokens = GoogleTokens {
+        client: reqwest::Client::new(),
+        token_url: format!("{base}/token"),
+        client_id: "123.apps.googleusercontent.com".into(),
+        client_secret: "secret".into(),
+    };
+    let fresh = tokens.refresh("1//refresh-token").await.unwrap();
+    assert_eq!((fresh.token.as_str(), fresh.expires_in_s), (TOKEN, 3599));
+    let sent = extras.lock().unwrap().refreshed_with.clone();
+    assert!(
+        sent.contains(&("grant_type".into(), "refresh_token".into())),
+        "{sent:?}"
+    );
+    assert!(sent.contains(&("client_id".into(), "123.apps.googleusercontent.com".into())));
+    // A revoked refresh token needs a person.
+    let err = tokens.refresh("1//revoked").await.unwrap_err();
+    let UploadError::Refused(refusal) = err else {
+        panic!("{err:?}")
+    };
+    let verdict = classify(Platform::YouTube, &refusal.answer(), 0, 1);
+    assert!(matches!(verdict, Verdict::NeedsAuth { .. }), "{verdict:?}");
+
+    let yt = uploads(base);
+    let jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3];
+    yt.set_thumbnail(&fresh.token, "dQw4w9WgXcQ", jpeg.clone(), "image/jpeg")
+        .await
+        .unwrap();
+    let vtt = b"WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nHello.\n";
+    let track = yt
+        .insert_captions(&fresh.token, "dQw4w9WgXcQ", "en", "English", vtt)
+        .await
+        .unwrap();
+    assert_eq!(track["id"], "AUieDaZ");
+    let item = yt
+        .add_to_playlist(&fresh.token, "PLabc", "dQw4w9WgXcQ")
+        .await
+        .unwrap();
+    assert_eq!(item["id"], "UExhYmM");
+    let x = extras.lock().unwrap();
+    assert_eq!(
+        x.thumbnail.as_ref().unwrap(),
+        &("dQw4w9WgXcQ".to_string(), "image/jpeg".to_string(), jpeg)
+    );
+    // The caption request: the resource, then the file, in one multipart/related body.
+    let (kind, body) = x.captions.as_ref().unwrap();
+    let boundary = kind.strip_prefix("multipart/related; boundary=").unwrap();
+    let text = String::from_utf8(body.clone()).unwrap();
+    let parts: Vec<&str> = text.split(&format!("--{boundary}")).collect();
+    assert_eq!(parts.len(), 4, "{text}");
+    let json_part = parts[1].split("\r\n\r\n").nth(1).unwrap().trim();
+    let resource: Value = serde_json::from_str(json_part).unwrap();
+    assert_eq!(resource["snippet"]["videoId"], "dQw4w9WgXcQ");
+    assert_eq!(resource["snippet"]["language"], "en");
+    assert!(parts[2].ends_with("Hello.\n\r\n"), "{:?}", parts[2]);
+    assert_eq!(parts[3], "--\r\n");
+    let item = x.playlist_item.as_ref().unwrap();
+    assert_eq!(item["snippet"]["resourceId"]["kind"], "youtube#video");
+    assert_eq!(item["snippet"]["resourceId"]["videoId"], "dQw4w9WgXcQ");
+    drop(x);
+    // A playlist that does not exist is YouTube's 404, and permanent.
+    let err = yt
+        .add_to_playlist(TOKEN, "PLgone", "dQw4w9WgXcQ")
+        .await
+        .unwrap_err();
+    let UploadError::Refused(refusal) = err else {
+        panic!("{err:?}")
+    };
+    let verdict = classify(Platform::YouTube, &refusal.answer(), 0, 1);
+    assert!(
+        matches!(&verdict, Verdict::Permanent { reason } if reason.contains("playlistId")),
+        "{verdict:?}"
+    );
+}
