@@ -420,27 +420,28 @@ async fn thumbnail_captions_playlist_and_a_refreshed_token() {
         .await
         .unwrap();
     assert_eq!(item["id"], "UExhYmM");
-    let x = extras.lock().unwrap();
-    assert_eq!(
-        x.thumbnail.as_ref().unwrap(),
-        &("dQw4w9WgXcQ".to_string(), "image/jpeg".to_string(), jpeg)
-    );
-    // The caption request: the resource, then the file, in one multipart/related body.
-    let (kind, body) = x.captions.as_ref().unwrap();
-    let boundary = kind.strip_prefix("multipart/related; boundary=").unwrap();
-    let text = String::from_utf8(body.clone()).unwrap();
-    let parts: Vec<&str> = text.split(&format!("--{boundary}")).collect();
-    assert_eq!(parts.len(), 4, "{text}");
-    let json_part = parts[1].split("\r\n\r\n").nth(1).unwrap().trim();
-    let resource: Value = serde_json::from_str(json_part).unwrap();
-    assert_eq!(resource["snippet"]["videoId"], "dQw4w9WgXcQ");
-    assert_eq!(resource["snippet"]["language"], "en");
-    assert!(parts[2].ends_with("Hello.\n\r\n"), "{:?}", parts[2]);
-    assert_eq!(parts[3], "--\r\n");
-    let item = x.playlist_item.as_ref().unwrap();
-    assert_eq!(item["snippet"]["resourceId"]["kind"], "youtube#video");
-    assert_eq!(item["snippet"]["resourceId"]["videoId"], "dQw4w9WgXcQ");
-    drop(x);
+    {
+        let x = extras.lock().unwrap();
+        assert_eq!(
+            x.thumbnail.as_ref().unwrap(),
+            &("dQw4w9WgXcQ".to_string(), "image/jpeg".to_string(), jpeg)
+        );
+        // The caption request: the resource, then the file, in one multipart/related body.
+        let (kind, body) = x.captions.as_ref().unwrap();
+        let boundary = kind.strip_prefix("multipart/related; boundary=").unwrap();
+        let text = String::from_utf8(body.clone()).unwrap();
+        let parts: Vec<&str> = text.split(&format!("--{boundary}")).collect();
+        assert_eq!(parts.len(), 4, "{text}");
+        let json_part = parts[1].split("\r\n\r\n").nth(1).unwrap().trim();
+        let resource: Value = serde_json::from_str(json_part).unwrap();
+        assert_eq!(resource["snippet"]["videoId"], "dQw4w9WgXcQ");
+        assert_eq!(resource["snippet"]["language"], "en");
+        assert!(parts[2].ends_with("Hello.\n\r\n"), "{:?}", parts[2]);
+        assert_eq!(parts[3], "--\r\n");
+        let item = x.playlist_item.as_ref().unwrap();
+        assert_eq!(item["snippet"]["resourceId"]["kind"], "youtube#video");
+        assert_eq!(item["snippet"]["resourceId"]["videoId"], "dQw4w9WgXcQ");
+    }
     // A playlist that does not exist is YouTube's 404, and permanent.
     let err = yt
         .add_to_playlist(TOKEN, "PLgone", "dQw4w9WgXcQ")
