@@ -195,3 +195,123 @@ fn upload_offset(response: &reqwest::Response) -> Result<u64, UploadError> {
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| UploadError::Protocol("no Upload-Offset in the tus answer".into()))
 }
+
+impl VimeoUploads {
+    async fn call(&self, request: reqwest::RequestBuilder) -> Result<Value, UploadError> {
+        let response = request.send().await?;
+        if !response.status().is_success() {
+            return Err(UploadError::Refused(Refusal::of(response).await));
+        }
+        let text = response.text().await?;
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    fn api_call(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base_url))
+            .bearer_auth(token)
+            .header("Accept", ACCEPT)
+    }
+
+    /// Name, description and who may watch: `PATCH {video_uri}` with `{"name",
+    /// "description", "privacy": {"view"}}`.
+    ///
+    /// # Errors
+    /// [`UploadError::Refused`] with Vimeo's answer.
+    pub async fn set_details(
+        &self,
+        token: &str,
+        video_uri: &str,
+        name: &str,
+        description: &str,
+        view: &str,
+    ) -> Result<Value, UploadError> {
+        let body = json!({"name": name, "description": description, "privacy": {"view": view}});
+        self.call(
+            self.api_call(reqwest::Method::PATCH, token, video_uri)
+                .json(&body),
+        )
+        .await
+    }
+
+    /// A caption text track: `POST {video_uri}/texttracks` with `{"type": "captions",
+    /// "language", "name"}` answers the track's `uri` and an upload `link`; the WebVTT
+    /// file is `PUT` there, then the track is made active (`PATCH` its uri).
+    ///
+    /// # Errors
+    /// [`UploadError::Refused`]; [`UploadError::Protocol`] without `link` or `uri`.
+    pub async fn add_captions(
+        &self,
+        token: &str,
+        video_uri: &str,
+        language: &str,
+        name: &str,
+        vtt: Vec<u8>,
+    ) -> Result<String, UploadError> {
+        let body = json!({"type": "captions", "language": language, "name": name});
+        let path = format!("{video_uri}/texttracks");
+        let track = self
+            .call(
+                self.api_call(reqwest::Method::POST, token, &path)
+                    .json(&body),
+            )
+            .await?;
+        self.put_then_activate(token, &track, vtt, "text/vtt").await
+    }
+
+    /// The cover as the video's active picture: `POST {video_uri}/pictures` answers the
+    /// picture's `uri` and an upload `link`; the image is `PUT` there, then `PATCH uri
+    /// {"active": true}`.
+    ///
+    /// # Errors
+    /// As [`VimeoUploads::add_captions`].
+    pub async fn set_picture(
+        &self,
+        token: &str,
+        video_uri: &str,
+        image: Vec<u8>,
+        content_type: &str,
+    ) -> Result<String, UploadError> {
+        let path = format!("{video_uri}/pictures");
+        let picture = self
+            .call(
+                self.api_call(reqwest::Method::POST, token, &path)
+                    .json(&json!({})),
+            )
+            .await?;
+        self.put_then_activate(token, &picture, image, content_type)
+            .await
+    }
+
+    async fn put_then_activate(
+        &self,
+        token: &str,
+        made: &Value,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<String, UploadError> {
+        let (Some(uri), Some(link)) = (made["uri"].as_str(), made["link"].as_str()) else {
+            return Err(UploadError::Protocol(format!(
+                "no uri and link in Vimeo's answer: {made}"
+            )));
+        };
+        self.call(
+            self.client
+                .put(link)
+                .header("Content-Type", content_type)
+                .body(bytes),
+        )
+        .await?;
+        self.call(
+            self.api_call(reqwest::Method::PATCH, token, uri)
+                .json(&json!({"active": true})),
+        )
+        .await?;
+        Ok(uri.to_string())
+    }
+}

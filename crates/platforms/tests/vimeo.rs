@@ -10,10 +10,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{patch, post, put};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -114,6 +115,8 @@ struct Api {
     /// The origin the upload links are given under (the relay's).
     link_origin: String,
     requests: Vec<(String, Value)>,
+    /// Files PUT to the upload links of text tracks and pictures: (link, type, bytes).
+    files: Vec<(String, String, Vec<u8>)>,
 }
 
 type Shared = Arc<Mutex<Api>>;
@@ -194,6 +197,57 @@ async fn new_version(
     .into_response()
 }
 
+async fn record_patch(
+    State(api): State<Shared>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(refused) = checked(&headers) {
+        return *refused;
+    }
+    api.lock()
+        .unwrap()
+        .requests
+        .push((format!("PATCH {}", uri.path()), body.clone()));
+    Json(json!({"uri": uri.path()})).into_response()
+}
+
+/// `POST /videos/{id}/texttracks` or `/pictures`: 201 with the new one's `uri` and an
+/// upload `link`.
+async fn new_part(
+    State(api): State<Shared>,
+    UrlPath((id, kind)): UrlPath<(u64, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(refused) = checked(&headers) {
+        return *refused;
+    }
+    assert!(kind == "texttracks" || kind == "pictures", "{kind}");
+    let host = headers["host"].to_str().unwrap().to_string();
+    let mut a = api.lock().unwrap();
+    a.requests.push((format!("POST /videos/{id}/{kind}"), body));
+    let n = a.requests.len();
+    let made = json!({"uri": format!("/videos/{id}/{kind}/{n}"), "link": format!("http://{host}/links/{n}"),
+        "active": false});
+    (StatusCode::CREATED, Json(made)).into_response()
+}
+
+async fn receive_file(
+    State(api): State<Shared>,
+    UrlPath(n): UrlPath<u64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let kind = headers["content-type"].to_str().unwrap().to_string();
+    api.lock()
+        .unwrap()
+        .files
+        .push((format!("/links/{n}"), kind, body.to_vec()));
+    StatusCode::OK.into_response()
+}
+
 struct World {
     _dir: tempfile::TempDir,
     tus: Tus,
@@ -220,11 +274,15 @@ async fn world(len: usize) -> World {
     let api = Shared::new(Mutex::new(Api {
         tus_url: tus.url.clone(),
         link_origin: relay.addr.clone(),
-        requests: Vec::new(),
+        ..Api::default()
     }));
     let app = Router::new()
         .route("/me/videos", post(new_video))
         .route("/videos/{id}/versions", post(new_version))
+        .route("/videos/{id}", patch(record_patch))
+        .route("/videos/{id}/{kind}", post(new_part))
+        .route("/videos/{id}/{kind}/{n}", patch(record_patch))
+        .route("/links/{n}", put(receive_file))
         .with_state(api.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base_url = format!("http://{}", listener.local_addr().unwrap());
@@ -364,5 +422,58 @@ async fn replacing_sends_the_new_file_to_the_existing_video() {
             vidpipe_domain::destinations::answers::Verdict::NeedsAuth { .. }
         ),
         "{verdict:?}"
+    );
+}
+
+#[tokio::test]
+async fn details_captions_and_the_cover_reach_the_video() {
+    let w = world(1024).await;
+    w.vimeo
+        .set_details(
+            TOKEN,
+            "/videos/76543",
+            "Right metrics",
+            "Ada Lovelace",
+            "anybody",
+        )
+        .await
+        .unwrap();
+    let vtt = b"WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nHello.\n".to_vec();
+    let track = w
+        .vimeo
+        .add_captions(TOKEN, "/videos/76543", "en", "English", vtt.clone())
+        .await
+        .unwrap();
+    let jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0, 9];
+    let picture = w
+        .vimeo
+        .set_picture(TOKEN, "/videos/76543", jpeg.clone(), "image/jpeg")
+        .await
+        .unwrap();
+    let a = w.api.lock().unwrap();
+    let calls: Vec<&str> = a.requests.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(
+        calls,
+        [
+            "PATCH /videos/76543",
+            "POST /videos/76543/texttracks",
+            track.as_str().replace("/videos", "PATCH /videos").as_str(),
+            "POST /videos/76543/pictures",
+            picture
+                .as_str()
+                .replace("/videos", "PATCH /videos")
+                .as_str(),
+        ]
+    );
+    assert_eq!(a.requests[0].1["privacy"]["view"], "anybody");
+    assert_eq!(a.requests[1].1["type"], "captions");
+    assert_eq!(a.requests[1].1["language"], "en");
+    assert_eq!(a.requests[2].1["active"], true);
+    assert_eq!(a.requests[4].1["active"], true);
+    assert_eq!(a.files.len(), 2);
+    assert_eq!((a.files[0].1.as_str(), &a.files[0].2), ("text/vtt", &vtt));
+    assert_eq!(
+        (a.files[1].1.as_str(), &a.files[1].2),
+        ("image/jpeg", &jpeg)
     );
 }
