@@ -771,6 +771,12 @@ async fn the_promo_is_a_second_job_with_one_clipping_per_segment_and_fades_at_th
         // Seconds from the clip's start: source 15–22 s and 30–38 s.
         segments: vec![segment(5.0, 12.0), segment(20.0, 28.0)],
         fade_s: 0.5,
+        // With the vertical cut, so that its crop is checked against the model too.
+        vertical: Some(vidpipe_domain::destinations::vertical::vertical_crop(
+            1920,
+            1080,
+            &[],
+        )),
     };
     transcoder.submit_promo(&job).await.unwrap();
     let bodies = mediaconvert.bodies();
@@ -842,9 +848,22 @@ async fn the_promo_is_a_second_job_with_one_clipping_per_segment_and_fades_at_th
     assert_eq!(change.job, vidpipe_domain::events::JobKind::Promo);
     match change.outcome {
         vidpipe_domain::events::JobOutcome::Complete { outputs } => {
-            assert_eq!(outputs.len(), 1);
-            assert_eq!(outputs[0].kind, OutputKind::Promo);
-            assert_eq!(outputs[0].key, keys::PlanKeys::new(&id, 0).promo());
+            let at = keys::PlanKeys::new(&id, 0);
+            let found: Vec<_> = outputs
+                .iter()
+                .map(|o| (o.kind, o.key.clone(), o.name.clone()))
+                .collect();
+            assert_eq!(
+                found,
+                [
+                    (
+                        OutputKind::Promo,
+                        at.promo_vertical(),
+                        Some("vertical".into())
+                    ),
+                    (OutputKind::Promo, at.promo(), None),
+                ]
+            );
         }
         other => panic!("{other:?}"),
     }

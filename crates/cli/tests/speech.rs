@@ -187,3 +187,37 @@ fn no_transcribe_skips_speech_and_a_missing_model_is_a_clear_error() {
         lines[0]
     );
 }
+
+#[test]
+fn a_destination_asking_for_the_vertical_cut_gets_a_9_16_promo_beside_the_clip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let video = narrated_talk(tmp.path());
+    let sidecar = video.with_extension("json");
+    let mut doc: serde_json::Value = serde_json::from_slice(&fs::read(&sidecar).unwrap()).unwrap();
+    doc["publish"] = serde_json::json!([{"to": "youtube", "vertical": true}]);
+    fs::write(&sidecar, doc.to_string()).unwrap();
+    let out = tmp.path().join("out");
+    let o = process(&out, &video, &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let record = record_of(&out, "talk.mp4");
+    let dir = out.join(record["id"].as_str().unwrap());
+    let clip = ffprobe(&dir.join("promo.mp4"));
+    let vertical = ffprobe(&dir.join("promo-vertical.mp4"));
+    let v = video_stream(&vertical).unwrap();
+    // A 640×360 picture: the full-height 9:16 window, 202×360, never scaled up.
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(202), Some(358))
+    );
+    assert!(has_audio(&vertical));
+    assert!((duration_s(&vertical) - duration_s(&clip)).abs() <= 0.1);
+    // Both are recorded as the promo's outputs.
+    let promo = record["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["kind"] == "promo")
+        .map(|o| o["name"].as_str().unwrap_or("").to_string())
+        .collect::<Vec<_>>();
+    assert_eq!(promo, ["", "vertical"]);
+}

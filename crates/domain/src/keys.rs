@@ -193,6 +193,10 @@ impl PlanKeys {
     pub fn promo(&self) -> String {
         self.media_dir() + &layout::promo()
     }
+    /// `…/promo-vertical.mp4`
+    pub fn promo_vertical(&self) -> String {
+        self.media_dir() + &layout::promo_vertical()
+    }
     /// `…/manifest.json`
     pub fn manifest(&self) -> String {
         self.media_dir() + layout::MANIFEST

@@ -41,6 +41,8 @@ pub const FRAME_STEM: &str = "frames/frame";
 pub const FRAMES_DIR: &str = "frames/";
 /// Stem of the promo clip: `promo.mp4`.
 pub const PROMO_STEM: &str = "promo";
+/// The vertical 9:16 cut's name modifier: `promo-vertical.mp4`.
+pub const PROMO_VERTICAL_MODIFIER: &str = "-vertical";
 /// The chosen cover (a copy of the best frame capture).
 pub const COVER: &str = "cover.jpg";
 /// Every output, measured (the `manifest` module writes it).
@@ -83,6 +85,10 @@ pub fn gif() -> String {
 /// `promo.mp4`
 pub fn promo() -> String {
     format!("{PROMO_STEM}.mp4")
+}
+/// `promo-vertical.mp4`
+pub fn promo_vertical() -> String {
+    format!("{PROMO_STEM}{PROMO_VERTICAL_MODIFIER}.mp4")
 }
 /// Frame capture `index` (0-based): `frames/frame.0000003.jpg`.
 pub fn frame_capture(index: u32) -> String {

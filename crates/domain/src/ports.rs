@@ -169,6 +169,10 @@ pub struct PromoJob {
     pub segments: Vec<crate::understanding::PromoSegment>,
     /// Fade at every join and at both ends, seconds.
     pub fade_s: f64,
+    /// The window of the vertical 9:16 cut, made beside the promo clip
+    /// (`promo-vertical.mp4`) when a destination asks for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vertical: Option<crate::destinations::vertical::Crop>,
 }
 
 impl PromoJob {

@@ -220,7 +220,8 @@ fn kind_of(
 ) -> Option<(OutputKind, Option<String>, &'static str)> {
     let file = key.rsplit('/').next().unwrap_or("");
     if job == JobKind::Promo {
-        Some((OutputKind::Promo, None, "h264+aac"))
+        let name = (key == at.promo_vertical()).then(|| "vertical".to_string());
+        Some((OutputKind::Promo, name, "h264+aac"))
     } else if key == at.preview_gif() {
         Some((OutputKind::Gif, None, "gif"))
     } else if key == at.hls_master() {

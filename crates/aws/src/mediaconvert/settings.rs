@@ -9,9 +9,10 @@ use aws_sdk_mediaconvert::types::{
     H264QualityTuningLevel, H264QvbrSettings, H264RateControlMode, H264SceneChangeDetect,
     H264Settings, ImageInserter, Input, InputClipping, InputRotate, InputTimecodeSource,
     InsertableImage, JobSettings, Mp3RateControlMode, Mp3Settings, Output, OutputGroup,
-    OutputGroupSettings, OutputGroupType, ScalingBehavior, VideoCodec, VideoCodecSettings,
-    VideoDescription, VideoSelector,
+    OutputGroupSettings, OutputGroupType, Rectangle, ScalingBehavior, VideoCodec,
+    VideoCodecSettings, VideoDescription, VideoSelector,
 };
+use vidpipe_domain::destinations::vertical::{output_size, Crop};
 use vidpipe_domain::keys::PlanKeys;
 use vidpipe_domain::layout;
 use vidpipe_domain::plan::{FrameCaptureSpec, GifSpec, Plan, RenditionSpec, SourceWindow, GOP_S};
@@ -253,15 +254,46 @@ pub fn promo_job_settings(bucket: &str, job: &PromoJob) -> Result<JobSettings, P
         .collect();
     let mut output = av_output(largest, ContainerType::Mp4, Some("mp4"));
     output.name_modifier = None;
+    let mut outputs = vec![output];
+    if let Some(crop) = &job.vertical {
+        outputs.push(vertical_output(largest, crop, overlay_size(plan)));
+    }
     let source = s3_uri(bucket, &job.source_key);
     Ok(JobSettings::builder()
         .inputs(input(&source, Reads::of(plan), clippings, overlays))
         .output_groups(file_group(
             "promo",
             destination(bucket, &job.keys(), layout::PROMO_STEM),
-            vec![output],
+            outputs,
         ))
         .build())
+}
+
+/// The vertical cut (`promo-vertical.mp4`): the 9:16 window of the input (`Crop`, in
+/// the input's pixels, even values) scaled to [`output_size`], H.264 at the top rung's
+/// maxrate with the sound.
+fn vertical_output(top: &RenditionSpec, crop: &Crop, input_px: (u32, u32)) -> Output {
+    let (x, y, w, h) = crop.pixels(input_px.0, input_px.1);
+    let (ow, oh) = output_size(w, h);
+    let spec = RenditionSpec {
+        name: "vertical".into(),
+        width_px: ow,
+        height_px: oh,
+        ..top.clone()
+    };
+    let mut output = av_output(&spec, ContainerType::Mp4, Some("mp4"));
+    output.name_modifier = Some(layout::PROMO_VERTICAL_MODIFIER.into());
+    if let Some(video) = output.video_description.as_mut() {
+        video.crop = Some(
+            Rectangle::builder()
+                .x(x as i32)
+                .y(y as i32)
+                .width(w as i32)
+                .height(h as i32)
+                .build(),
+        );
+    }
+    output
 }
 
 /// The GIF job's settings: the plan's GIF window as the one clipping, the GIF output

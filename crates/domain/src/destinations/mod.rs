@@ -15,6 +15,7 @@
 pub mod answers;
 pub mod clock;
 pub mod state;
+pub mod vertical;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -4,6 +4,7 @@ use tracing::warn;
 
 use super::transcode::announce_part;
 use super::{modify_record, Handled};
+use crate::destinations::vertical::vertical_crop;
 use crate::error::StageError;
 use crate::events::{JobKind, JobOutcome, JobStateChange};
 use crate::keys::VideoId;
@@ -33,13 +34,26 @@ pub async fn render_promo<R: VideoRecords, T: Transcoder, B: MessageBus>(
     })
     .await?;
     let job = claimed.and_then(|(record, ())| {
+        let plan = record.plan?;
+        // A destination that asks for the vertical cut: the window, centred (no face
+        // boxes are recorded yet).
+        let wants_vertical = record
+            .sidecar
+            .as_ref()
+            .and_then(|s| s.publish.as_ref())
+            .is_some_and(|list| list.iter().any(|d| d.vertical));
+        let vertical = plan
+            .progressive()
+            .filter(|_| wants_vertical)
+            .map(|top| vertical_crop(top.width_px, top.height_px, &[]));
         Some(PromoJob {
             video_id: video_id.clone(),
             generation: record.generation,
             source_key: record.source_key.clone(),
             segments: record.speech.as_ref()?.promo.clone()?.segments,
-            plan: record.plan?,
+            plan,
             fade_s: PROMO_FADE_S,
+            vertical,
         })
     });
     let Some(job) = job else {

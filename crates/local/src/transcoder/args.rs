@@ -4,6 +4,7 @@
 use std::ffi::OsString;
 use std::path::Path;
 
+use vidpipe_domain::destinations::vertical::output_size;
 use vidpipe_domain::layout;
 use vidpipe_domain::plan::{Fades, Plan};
 use vidpipe_domain::ports::PromoJob;
@@ -249,7 +250,7 @@ pub fn ffmpeg_args(plan: &Plan, input: &Path, settings: &EncoderSettings) -> Vec
     args
 }
 
-/// One ffmpeg run for the promo clip: one input per window of the source (the plan's
+/// One ffmpeg run for the promo clip (and its vertical cut where the job has one): one input per window of the source (the plan's
 /// [`Plan::promo_windows`]: each seeks to its in point, so only the windows are
 /// decoded), each faded in and out, scaled to the largest rendition, then
 /// concatenated; H.264 + AAC, `+faststart`.
@@ -282,25 +283,46 @@ pub fn promo_args(job: &PromoJob, input: &Path, settings: &EncoderSettings) -> V
             joins += &format!("[a{i}]");
         }
     }
+    let concat = if job.vertical.is_some() {
+        ("[joined]", "[joined_a]")
+    } else {
+        ("[v]", "[a]")
+    };
     graph.push(format!(
-        "{joins}concat=n={}:v=1:a={}[v]{}",
+        "{joins}concat=n={}:v=1:a={}{}{}",
         windows.len(),
         u8::from(audio),
-        if audio { "[a]" } else { "" }
+        concat.0,
+        if audio { concat.1 } else { "" }
     ));
-    args.arg2("-filter_complex", graph.join(";"))
-        .arg2("-map", "[v]");
-    if audio {
-        args.arg2("-map", "[a]")
-            .arg2("-c:a", "aac")
-            .arg2("-b:a", 128_000);
+    if let Some(crop) = &job.vertical {
+        // The vertical cut: the joined picture split, its 9:16 window cropped and
+        // scaled (never up); the sound split for both.
+        let (x, y, cw, ch) = crop.pixels(w, h);
+        let (ow, oh) = output_size(cw, ch);
+        graph.push(format!(
+            "[joined]split[v][vv0];[vv0]crop={cw}:{ch}:{x}:{y},scale={ow}:{oh}:flags=bicubic,setsar=1[vv]"
+        ));
+        if audio {
+            graph.push("[joined_a]asplit[a][va]".into());
+        }
     }
-    x264_args(
-        &mut args,
-        settings,
-        top.map_or(2_000_000, |r| r.video_max_bitrate_bps),
-    );
-    args.arg2("-movflags", "+faststart").arg(layout::promo());
+    args.arg2("-filter_complex", graph.join(";"));
+    let bitrate = top.map_or(2_000_000, |r| r.video_max_bitrate_bps);
+    let output = |args: &mut Vec<OsString>, video: &str, sound: &str, file: String| {
+        args.arg2("-map", video);
+        if audio {
+            args.arg2("-map", sound)
+                .arg2("-c:a", "aac")
+                .arg2("-b:a", 128_000);
+        }
+        x264_args(args, settings, bitrate);
+        args.arg2("-movflags", "+faststart").arg(file);
+    };
+    output(&mut args, "[v]", "[a]", layout::promo());
+    if job.vertical.is_some() {
+        output(&mut args, "[vv]", "[va]", layout::promo_vertical());
+    }
     args
 }
 

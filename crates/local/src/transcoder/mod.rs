@@ -178,11 +178,27 @@ impl Transcoder for FfmpegTranscoder<'_> {
                     message,
                 });
             }
-            let path = work.join(layout::promo());
-            let probe = ffprobe_json(&path, &[]).await?;
-            let key = job.keys().promo();
-            let file = output_from(key, OutputKind::Promo, None, &probe, size_of(&path)?);
-            let outputs = vec![file];
+            let mut made = vec![(layout::promo(), job.keys().promo(), None)];
+            if job.vertical.is_some() {
+                let vertical = Some("vertical".to_string());
+                made.push((
+                    layout::promo_vertical(),
+                    job.keys().promo_vertical(),
+                    vertical,
+                ));
+            }
+            let mut outputs = Vec::new();
+            for (file, key, name) in made {
+                let path = work.join(file);
+                let probe = ffprobe_json(&path, &[]).await?;
+                outputs.push(output_from(
+                    key,
+                    OutputKind::Promo,
+                    name,
+                    &probe,
+                    size_of(&path)?,
+                ));
+            }
             self.move_and_announce(&work, &video_dir, &outputs)?;
             Ok(JobOutcome::Complete { outputs })
         })

@@ -165,6 +165,7 @@ fn the_gif_and_promo_jobs_clip_their_windows_of_the_source() {
         plan: j.plan.clone(),
         segments: vec![seg(4.0, 9.0), seg(25.0, 35.0)],
         fade_s: PROMO_FADE_S,
+        vertical: None,
     };
     let settings = promo_job_settings("b", &promo).unwrap();
     let input = &settings.inputs.as_ref().unwrap()[0];
@@ -194,6 +195,40 @@ fn the_gif_and_promo_jobs_clip_their_windows_of_the_source() {
         destination_of(&settings.output_groups.as_ref().unwrap()[0]),
         format!("s3://b/media/0123456789abcdef/{}", layout::PROMO_STEM)
     );
+    assert_eq!(
+        settings.output_groups.as_ref().unwrap()[0]
+            .outputs
+            .as_ref()
+            .unwrap()
+            .len(),
+        1
+    );
+    // With the vertical cut: a second output, its 9:16 window of the 1920×1080 input
+    // cropped on the input's pixels and scaled to 1080×1920 at most (never up).
+    let crop = vidpipe_domain::destinations::vertical::vertical_crop(1920, 1080, &[]);
+    let settings = promo_job_settings(
+        "b",
+        &PromoJob {
+            vertical: Some(crop),
+            ..promo
+        },
+    )
+    .unwrap();
+    let outputs = settings.output_groups.as_ref().unwrap()[0]
+        .outputs
+        .clone()
+        .unwrap();
+    assert_eq!(outputs.len(), 2);
+    let vertical = &outputs[1];
+    assert_eq!(vertical.name_modifier.as_deref(), Some("-vertical"));
+    let video = vertical.video_description.as_ref().unwrap();
+    let rect = video.crop.as_ref().unwrap();
+    assert_eq!(
+        (rect.x, rect.y, rect.width, rect.height),
+        (Some(656), Some(0), Some(606), Some(1080))
+    );
+    assert_eq!((video.width, video.height), (Some(606), Some(1076)));
+    assert!(vertical.audio_descriptions.is_some());
 }
 
 #[test]

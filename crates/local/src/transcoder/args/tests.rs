@@ -90,6 +90,7 @@ fn the_promo_decodes_only_its_segments_and_fades_every_join() {
             },
         ],
         fade_s: PROMO_FADE_S,
+        vertical: None,
     };
     let args = joined(&promo_args(
         &job,
