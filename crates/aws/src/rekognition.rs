@@ -12,6 +12,7 @@
 
 use aws_sdk_rekognition::types::{Attribute, Image, S3Object};
 use vidpipe_domain::cover::measure_luma;
+use vidpipe_domain::destinations::vertical::FaceBox;
 use vidpipe_domain::ports::{FrameAnalysis, FrameAnalyzer, ObjectReader};
 use vidpipe_domain::PortError;
 
@@ -95,9 +96,24 @@ impl FrameAnalyzer for RekognitionAnalyzer<'_> {
             .send()
             .await
             .map_err(|e| port_error(&format!("rekognition DetectFaces {key}"), e))?;
-        let faces: Vec<FaceQuality> = faces
-            .face_details
-            .unwrap_or_default()
+        let details = faces.face_details.unwrap_or_default();
+        let boxes = details
+            .iter()
+            .filter(|f| f.confidence.unwrap_or(0.0) >= 90.0)
+            .filter_map(|f| {
+                let b = f.bounding_box.as_ref()?;
+                // Rekognition's single-precision ratios, to the millionth (what an f32
+                // holds), not the f32's binary tail.
+                let ratio = |v: f32| (v as f64 * 1e6).round() / 1e6;
+                Some(FaceBox {
+                    left: ratio(b.left?),
+                    top: ratio(b.top?),
+                    width: ratio(b.width?),
+                    height: ratio(b.height?),
+                })
+            })
+            .collect();
+        let faces: Vec<FaceQuality> = details
             .into_iter()
             .map(|f| FaceQuality {
                 confidence: f.confidence.unwrap_or(0.0),
@@ -112,6 +128,7 @@ impl FrameAnalyzer for RekognitionAnalyzer<'_> {
             measures,
             detection_bonus: detection_bonus(&faces, labels.len()),
             labels,
+            faces: boxes,
         })
     }
 }

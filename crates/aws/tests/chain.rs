@@ -280,6 +280,17 @@ async fn an_upload_goes_through_every_function_once_and_a_replay_changes_nothing
         rec.frames[0].rejected.is_some(),
         "the black first frame is not a cover candidate"
     );
+    // DetectFaces' box is kept with each frame, for the vertical cut.
+    let cover = vidpipe_domain::cover::choose_cover(&rec.frames).unwrap();
+    assert_eq!(
+        rec.frames[cover].faces,
+        [vidpipe_domain::destinations::vertical::FaceBox {
+            left: 0.3,
+            top: 0.2,
+            width: 0.3,
+            height: 0.4
+        }]
+    );
     assert!(
         w.drain("rekognition").await.records.is_empty(),
         "cover.jpg notifies nothing"

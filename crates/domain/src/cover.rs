@@ -103,6 +103,9 @@ pub struct FrameScore {
     pub score: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejected: Option<String>,
+    /// The faces found in the frame (cloud only), for the vertical cut.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faces: Vec<crate::destinations::vertical::FaceBox>,
 }
 
 /// Scores a capture at `time_s` seconds into a clip whose fades end at
@@ -126,6 +129,7 @@ pub fn score_frame(
         detection_bonus,
         score: base + detection_bonus,
         rejected,
+        faces: Vec::new(),
     }
 }
 

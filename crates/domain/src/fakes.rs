@@ -372,6 +372,7 @@ impl FrameAnalyzer for FakeAnalyzer<'_> {
             },
             detection_bonus: 0.0,
             labels: vec!["Person".into()],
+            faces: Vec::new(),
         })
     }
 }

@@ -212,6 +212,9 @@ pub struct FrameAnalysis {
     /// Extra score from face and label detection (0 where there is none).
     pub detection_bonus: f64,
     pub labels: Vec<String>,
+    /// The faces found (Rekognition DetectFaces boxes at 90 % confidence or more;
+    /// none locally): what the vertical cut centres on.
+    pub faces: Vec<crate::destinations::vertical::FaceBox>,
 }
 
 /// Looks at frame captures (local image measures; Rekognition plus the same measures).

@@ -24,6 +24,7 @@ impl FrameAnalyzer for ImageAnalyzer<'_> {
             measures: measure_luma(w as usize, h as usize, image.as_raw()),
             detection_bonus: 0.0,
             labels: Vec::new(),
+            faces: Vec::new(),
         })
     }
 }

@@ -188,17 +188,18 @@ async fn score_one<A: FrameAnalyzer>(
     let time_s = plan.frames.as_ref().map_or(0.0, |f| f.time_of_s(index));
     let (fade_in_end_s, fade_out_start_s) = (plan.fades.fade_in_s, plan.fades.fade_out_start_s);
     match analyzer.analyze(key).await {
-        Ok(a) => Ok((
-            score_frame(
+        Ok(a) => {
+            let mut frame = score_frame(
                 key,
                 time_s,
                 a.measures,
                 a.detection_bonus,
                 fade_in_end_s,
                 fade_out_start_s,
-            ),
-            a.labels,
-        )),
+            );
+            frame.faces = a.faces;
+            Ok((frame, a.labels))
+        }
         Err(e) if e.is_retryable() => Err(e.into()),
         Err(e) => {
             let zero = FrameMeasures {

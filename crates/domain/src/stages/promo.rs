@@ -4,6 +4,7 @@ use tracing::warn;
 
 use super::transcode::announce_part;
 use super::{modify_record, Handled};
+use crate::cover::choose_cover;
 use crate::destinations::vertical::vertical_crop;
 use crate::error::StageError;
 use crate::events::{JobKind, JobOutcome, JobStateChange};
@@ -35,17 +36,19 @@ pub async fn render_promo<R: VideoRecords, T: Transcoder, B: MessageBus>(
     .await?;
     let job = claimed.and_then(|(record, ())| {
         let plan = record.plan?;
-        // A destination that asks for the vertical cut: the window, centred (no face
-        // boxes are recorded yet).
+        // A destination that asks for the vertical cut: the window, centred on the
+        // faces in the cover's frame where the cover stage found some.
         let wants_vertical = record
             .sidecar
             .as_ref()
             .and_then(|s| s.publish.as_ref())
             .is_some_and(|list| list.iter().any(|d| d.vertical));
-        let vertical = plan
-            .progressive()
-            .filter(|_| wants_vertical)
-            .map(|top| vertical_crop(top.width_px, top.height_px, &[]));
+        let vertical = plan.progressive().filter(|_| wants_vertical).map(|top| {
+            let faces = choose_cover(&record.frames)
+                .map(|i| record.frames[i].faces.as_slice())
+                .unwrap_or_default();
+            vertical_crop(top.width_px, top.height_px, faces)
+        });
         Some(PromoJob {
             video_id: video_id.clone(),
             generation: record.generation,

@@ -43,3 +43,62 @@ async fn publishing_waits_for_the_promo_and_a_failed_promo_does_not_block_it() {
         .unwrap();
     assert!(matches!(again, stages::Handled::Skipped(..)));
 }
+
+#[tokio::test]
+async fn the_vertical_cut_is_asked_for_by_a_destination_and_centred_on_the_cover_s_faces() {
+    use crate::destinations::vertical::FaceBox;
+    let w = speaking_world(FakeTranscriber::speaking(TALK, 3.5));
+    let transcoder = FakeTranscoder::asynchronous(&w.store);
+    let id = w.submitted_talk(&transcoder, 60.0).await;
+    w.complete_renditions(&transcoder, &id).await;
+    w.cover(&id).await.unwrap();
+    // What the cloud's cover stage records: a face on the right of the cover's frame.
+    // And the sidecar asks YouTube for the vertical cut.
+    let face = FaceBox {
+        left: 0.70,
+        top: 0.2,
+        width: 0.08,
+        height: 0.15,
+    };
+    {
+        let mut rows = w.records.rows.lock().unwrap();
+        let rec = rows.get_mut(&id).unwrap();
+        let cover = crate::cover::choose_cover(&rec.frames).unwrap();
+        rec.frames[cover].faces = vec![face];
+        let publish = serde_json::json!([{"to": "youtube", "vertical": true}]);
+        let mut sidecar = rec.sidecar.clone().unwrap_or_default();
+        sidecar.publish = Some(crate::destinations::parse_destinations(&publish).unwrap());
+        rec.sidecar = Some(sidecar);
+    }
+    assert!(w.run_transcription(&id).await);
+    stages::render_promo(&w.records, &transcoder, &w.recorder, &id)
+        .await
+        .unwrap();
+    let promos = transcoder.promos.lock().unwrap().clone();
+    assert_eq!(promos.len(), 1);
+    let crop = promos[0].vertical.expect("a vertical cut");
+    let top = promos[0].plan.renditions[0].clone();
+    let (x, _, width, _) = crop.pixels(top.width_px, top.height_px);
+    let face_mid = (0.74 * top.width_px as f64) as u32;
+    assert!(
+        x < face_mid && face_mid < x + width,
+        "{x} {width} {face_mid}"
+    );
+    assert!(x > top.width_px / 2, "right of the centre: {x}");
+}
+
+#[tokio::test]
+async fn without_a_destination_asking_there_is_no_vertical_cut() {
+    let w = speaking_world(FakeTranscriber::speaking(TALK, 3.5));
+    let transcoder = FakeTranscoder::asynchronous(&w.store);
+    let id = w.submitted_talk(&transcoder, 60.0).await;
+    w.complete_renditions(&transcoder, &id).await;
+    w.cover(&id).await.unwrap();
+    assert!(w.run_transcription(&id).await);
+    stages::render_promo(&w.records, &transcoder, &w.recorder, &id)
+        .await
+        .unwrap();
+    let promos = transcoder.promos.lock().unwrap().clone();
+    assert_eq!(promos.len(), 1);
+    assert_eq!(promos[0].vertical, None);
+}
