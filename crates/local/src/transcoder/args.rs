@@ -250,10 +250,11 @@ pub fn ffmpeg_args(plan: &Plan, input: &Path, settings: &EncoderSettings) -> Vec
     args
 }
 
-/// One ffmpeg run for the promo clip (and its vertical cut where the job has one): one input per window of the source (the plan's
-/// [`Plan::promo_windows`]: each seeks to its in point, so only the windows are
-/// decoded), each faded in and out, scaled to the largest rendition, then
-/// concatenated; H.264 + AAC, `+faststart`.
+/// One ffmpeg run for the promo clip, and its vertical cut where the job has one: one
+/// input per window of the source (the plan's [`Plan::promo_windows`]: each seeks to
+/// its in point, so only the windows are decoded), each faded in and out, scaled to
+/// the largest rendition, then concatenated; H.264 + AAC, `+faststart`. The vertical
+/// cut is the joined picture's 9:16 window ([`output_size`], never scaled up).
 pub fn promo_args(job: &PromoJob, input: &Path, settings: &EncoderSettings) -> Vec<OsString> {
     let plan = &job.plan;
     let audio = plan.mp3_bitrate_bps.is_some();
