@@ -8,6 +8,7 @@
 //! [`vidpipe_domain::destinations::answers::classify`]'s to say, from the [`Refusal`]
 //! kept here.
 
+pub mod auth;
 pub mod facebook;
 pub mod vimeo;
 pub mod youtube;
