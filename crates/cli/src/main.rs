@@ -64,6 +64,8 @@ enum Command {
     /// Make the movie of a period from image frames (a folder, or synced from FTP) over
     /// a basemap, run it through the pipeline and update the dataset's catalog entry.
     Timelapse(Box<command::timelapse::TimelapseArgs>),
+    /// Get and keep a platform's credentials for publishing (YouTube, Vimeo, Facebook).
+    Auth(command::auth::AuthArgs),
     /// Edit a dataset catalog (a JSON file, or s3://bucket/key).
     #[command(subcommand)]
     Catalog(command::catalog::CatalogCommand),
@@ -103,6 +105,7 @@ fn main() -> ExitCode {
             Command::Process(args) => command::process::run(&cli.out, args, interactive).await,
             Command::Publish(args) => command::publish::run(&cli.out, args).await,
             Command::Catalog(c) => command::catalog::run(c).await,
+            Command::Auth(args) => command::auth::run(args).await,
             Command::Timelapse(args) => command::timelapse::run(&cli.out, args, interactive).await,
             Command::Watch(args) => command::watch::run(&cli.out, args),
             Command::Serve(args) => command::serve::run(&cli.out, args).await,

@@ -1,5 +1,6 @@
 //! One module per command, each with one public `run`.
 
+pub mod auth;
 pub mod catalog;
 pub mod list;
 pub mod process;
