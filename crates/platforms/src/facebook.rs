@@ -156,9 +156,9 @@ impl FacebookUploads {
                 .await?;
             let answer = FacebookUploads::json(response).await?;
             let next = self.offset(user_token, session).await?;
-            if next < offset || next > end {
+            if next <= offset || next > end {
                 return Err(UploadError::Protocol(format!(
-                    "file_offset {next} after a chunk from {offset} to {end}"
+                    "file_offset {next} after a chunk from {offset} to {end}: no progress, or past it"
                 )));
             }
             confirmed(next);

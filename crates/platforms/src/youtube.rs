@@ -161,9 +161,9 @@ impl YouTubeUploads {
                     return Ok(video);
                 }
                 Progress::Next(next) => {
-                    if next > last || next < offset {
+                    if next > last || next <= offset {
                         return Err(UploadError::Protocol(format!(
-                            "YouTube confirms {next} bytes after a chunk ending at {last}"
+                            "YouTube confirms {next} bytes after a chunk from {offset} to {last}: no progress, or past it"
                         )));
                     }
                     confirmed(next);
