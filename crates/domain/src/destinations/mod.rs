@@ -202,9 +202,20 @@ impl TryFrom<Value> for DestinationRequest {
         };
         if let Some(field) = fields.keys().find(|f| !takes(f)) {
             return Err(format!(
-                "{}: {} takes no field {field:?}",
+                "{} takes no field {field:?} (it takes {})",
                 to.name(),
-                to.name()
+                [
+                    "to",
+                    "privacy",
+                    "vertical",
+                    "playlist",
+                    "publish_at",
+                    "replace"
+                ]
+                .into_iter()
+                .filter(|f| takes(f))
+                .collect::<Vec<_>>()
+                .join(", ")
             ));
         }
         if request.publish_at.is_some() && request.privacy != Privacy::Private {
