@@ -341,12 +341,21 @@ impl Transcoder for FakeTranscoder<'_> {
             duration_s: Some(duration_s),
             bytes: 5,
         };
+        let mut outputs = vec![file.clone()];
+        if job.vertical.is_some() {
+            // The vertical cut, as the real transcoders name it.
+            let key = job.keys().promo_vertical();
+            self.store.insert(&key, b"promo");
+            outputs.push(OutputFile {
+                key,
+                name: Some("vertical".into()),
+                ..file
+            });
+        }
         lock(&self.promos).push(job.clone());
         Ok(Submission::Finished {
             job_id: format!("promo-{}", job.video_id),
-            outcome: JobOutcome::Complete {
-                outputs: vec![file],
-            },
+            outcome: JobOutcome::Complete { outputs },
         })
     }
 

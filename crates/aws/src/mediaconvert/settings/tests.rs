@@ -5,6 +5,7 @@ use vidpipe_domain::plan::{make_plan, ClipRequest, PlanConfig, PROMO_FADE_S};
 use vidpipe_domain::understanding::PromoSegment;
 
 use super::*;
+use vidpipe_domain::ports::PromoJob;
 
 fn job(start_s: f64, end_s: f64) -> TranscodeJob {
     let media = vidpipe_domain::fakes::media_info(Some((1920, 1080)), 25.0, 60.0, true);

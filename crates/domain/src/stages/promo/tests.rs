@@ -85,6 +85,15 @@ async fn the_vertical_cut_is_asked_for_by_a_destination_and_centred_on_the_cover
         "{x} {width} {face_mid}"
     );
     assert!(x > top.width_px / 2, "right of the centre: {x}");
+    // Both clips are recorded as the promo's outputs.
+    let names: Vec<_> = w
+        .record(&id)
+        .outputs
+        .iter()
+        .filter(|o| o.kind == crate::record::OutputKind::Promo)
+        .map(|o| o.name.clone())
+        .collect();
+    assert_eq!(names, [None, Some("vertical".to_string())]);
 }
 
 #[tokio::test]
