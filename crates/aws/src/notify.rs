@@ -1,9 +1,9 @@
 //! Telling people: an SNS notice for every published or failed video (subscribe a
 //! team's email, chat or pager to the topic), and an SES email to the organiser when
 //! a video fails (the speakers' and organiser's emails for a published video go
-//! through the outbox: `crate::deliveries`). Also the "none" publishing destination: platform
-//! uploads (YouTube, Vimeo, …) are another port's job; the links published are
-//! presigned links to the video's own files.
+//! through the outbox: `crate::deliveries`), naming each platform the video went to and
+//! where it stands. Also the video's own links: presigned links to its files (the
+//! platform uploads are `crate::platforms`').
 
 use std::time::Duration;
 
@@ -54,6 +54,11 @@ impl Notifier for CloudNotifier {
             "title": record.title(),
             "links": record.links,
             "hashtags": record.hashtags,
+            "destinations": record.destinations.iter().map(|d| json!({
+                "to": d.label(),
+                "state": d.state_name(),
+                "detail": d.describe(),
+            })).collect::<Vec<_>>(),
         });
         self.sns
             .publish()

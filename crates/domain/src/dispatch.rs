@@ -250,7 +250,7 @@ where
                 }
             }
             (Stage::Transcode, Message(M::PromoRequested { video_id })) => match self.transcoder {
-                Some(t) => stages::render_promo(records, t, bus, video_id).await,
+                Some(t) => stages::render_promo(records, t, bus, &config.publish, video_id).await,
                 None => not_here(),
             },
             (Stage::Transcode, Message(M::JobStateChanged(change))) => {
@@ -279,7 +279,8 @@ where
             (Stage::Publish, Message(M::PartRecorded { video_id, .. })) => match self.publisher {
                 Some(p) => {
                     let understanding = &config.understanding;
-                    stages::publish(store, records, p, notifier, understanding, video_id).await
+                    stages::publish(store, records, p, notifier, understanding, &config.publish, video_id)
+                        .await
                 }
                 None => not_here(),
             },

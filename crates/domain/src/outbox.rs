@@ -284,6 +284,15 @@ pub fn organiser_notice(
         None => {
             let mut lines = vec![format!("\"{title}\" (video {}) is published:", video.id)];
             lines.extend(video.links.iter().map(|l| format!("  {l}")));
+            if !video.destinations.is_empty() {
+                lines.push("Platforms:".into());
+                lines.extend(
+                    video
+                        .destinations
+                        .iter()
+                        .map(|d| format!("  {}: {}", d.label(), d.describe())),
+                );
+            }
             let speakers: Vec<String> = video
                 .sidecar
                 .iter()

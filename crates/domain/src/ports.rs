@@ -105,6 +105,13 @@ pub trait VideoRecords: Send + Sync {
             lease_s: DEFAULT_LEASE_S,
         }
     }
+    /// Whether `lease`'s holder is known to have ended before its lease ran out (a
+    /// local vidpipe process that was killed). The default knows of none: the lease's
+    /// time decides.
+    fn holder_gone(&self, lease: &crate::record::Lease) -> bool {
+        let _ = lease;
+        false
+    }
 }
 
 /// 15 minutes: no Lambda invocation runs longer (AWS Lambda Developer Guide,

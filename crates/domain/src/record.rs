@@ -253,6 +253,10 @@ pub struct VideoRecord {
     /// Emails and sheet writes for the published video, recorded before they are made.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outbox: Vec<crate::outbox::Delivery>,
+    /// The platforms the video is published to, each with its own state
+    /// ([`crate::destinations::state`]); empty when none is configured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destinations: Vec<crate::destinations::state::Destination>,
     pub created_at_unix_s: u64,
     pub updated_at_unix_s: u64,
 }
@@ -301,6 +305,7 @@ impl VideoRecord {
             links: Vec::new(),
             talk: None,
             outbox: Vec::new(),
+            destinations: Vec::new(),
             speech: None,
             hashtags: Vec::new(),
             description: None,
@@ -395,6 +400,18 @@ impl VideoRecord {
     /// Outputs of one kind.
     pub fn outputs_of(&self, kind: OutputKind) -> impl Iterator<Item = &OutputFile> {
         self.outputs.iter().filter(move |o| o.kind == kind)
+    }
+
+    /// Where the video is to be published: the sidecar's `publish` list when it has
+    /// one (an empty list: nowhere), else the deployment's.
+    pub fn destination_requests(
+        &self,
+        deployment: &[crate::destinations::DestinationRequest],
+    ) -> Vec<crate::destinations::DestinationRequest> {
+        match self.sidecar.as_ref().and_then(|s| s.publish.as_ref()) {
+            Some(own) => own.clone(),
+            None => deployment.to_vec(),
+        }
     }
 
     /// The title to show: the sidecar's, else the upload's file name without extension.

@@ -105,6 +105,9 @@ impl Notifier for LogNotifier {
             s.speakers.iter().filter(|s| s.email.is_some()).count()
         });
         info!(video_id = %record.id, links = ?record.links, speakers_to_email = speakers, "published");
+        for d in &record.destinations {
+            info!(video_id = %record.id, to = %d.label(), state = %d.describe(), "destination");
+        }
         Ok(())
     }
     async fn failed(

@@ -32,6 +32,13 @@ pub const FIRST_BACKOFF_S: i64 = 30;
 /// The longest wait vidpipe chooses itself (a server's hint may be longer), seconds.
 pub const MAX_BACKOFF_S: i64 = 3600;
 
+/// When to try again on the `attempt`-th try (1 for the first) without a hint from
+/// the server: [`FIRST_BACKOFF_S`] doubled each attempt, at most [`MAX_BACKOFF_S`].
+pub fn backoff(now_unix_s: i64, attempt: u32) -> i64 {
+    let doubled = FIRST_BACKOFF_S.saturating_mul(1 << attempt.clamp(1, 20).saturating_sub(1));
+    now_unix_s + doubled.min(MAX_BACKOFF_S)
+}
+
 /// A platform's answer, as much of it as the verdict needs.
 #[derive(Debug, Clone, Default)]
 pub struct Answer<'a> {
@@ -69,10 +76,7 @@ pub enum Verdict {
 /// (1 for the first).
 pub fn classify(platform: Platform, answer: &Answer<'_>, now_unix_s: i64, attempt: u32) -> Verdict {
     let body: Value = serde_json::from_str(answer.body).unwrap_or(Value::Null);
-    let backoff = || {
-        let doubled = FIRST_BACKOFF_S.saturating_mul(1 << attempt.clamp(1, 20).saturating_sub(1));
-        now_unix_s + doubled.min(MAX_BACKOFF_S)
-    };
+    let backoff = || backoff(now_unix_s, attempt);
     let hinted = retry_after(answer, now_unix_s);
     let retry = |reason: String, hint: Option<i64>| Verdict::Retry {
         at_unix_s: hint.or(hinted).unwrap_or_else(backoff).max(now_unix_s),

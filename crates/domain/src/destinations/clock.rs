@@ -121,6 +121,18 @@ pub fn parse_http_date(text: &str) -> Option<i64> {
         .then(|| days_from_civil(year, month, day as u32) * DAY_S + time)
 }
 
+/// `2026-12-03T07:00:00Z`
+pub fn format_utc(unix_s: i64) -> String {
+    let (y, m, d) = civil_from_days(unix_s.div_euclid(86_400));
+    let t = unix_s.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        t / 3600,
+        t / 60 % 60,
+        t % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

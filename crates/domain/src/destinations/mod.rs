@@ -15,6 +15,7 @@
 pub mod answers;
 pub mod clock;
 pub mod state;
+pub mod upload;
 pub mod vertical;
 
 use serde::{Deserialize, Serialize};

@@ -12,7 +12,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::answers::Verdict;
+use super::upload::{Cut, Extra};
 use super::DestinationRequest;
+use crate::record::Lease;
 
 /// Where one destination stands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,9 +43,12 @@ pub enum DestinationState {
         reason: String,
         resume: Box<DestinationState>,
     },
-    /// The platform refused the credentials: a person must renew them.
+    /// The platform refused the credentials: a person must renew them, and then
+    /// the destination goes on from `resume` (where it was).
     NeedsAuth {
         reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<Box<DestinationState>>,
     },
     Failed {
         reason: String,
@@ -58,6 +63,21 @@ pub struct Destination {
     /// Refusals met so far in a row (the backoff's attempt count).
     #[serde(default)]
     pub attempts: u32,
+    /// Which file goes there: the video, or its vertical cut (a second upload when the
+    /// request asks for `vertical`).
+    #[serde(default)]
+    pub cut: Cut,
+    /// The finishing steps made (thumbnail, captions, playlist), each recorded once
+    /// made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extras_done: Vec<Extra>,
+    /// What went wrong without stopping the upload (a playlist that does not exist).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// Who is moving the destination now, until when: a second run (a replayed event,
+    /// the scheduled pass) leaves it alone until the lease runs out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<Lease>,
 }
 
 /// What to do with a destination now.
@@ -80,11 +100,87 @@ pub enum Step {
 
 impl Destination {
     pub fn new(request: DestinationRequest) -> Destination {
+        Destination::of_cut(request, Cut::Full)
+    }
+
+    /// A destination for one file of the video.
+    pub fn of_cut(request: DestinationRequest, cut: Cut) -> Destination {
         Destination {
             request,
             state: DestinationState::Pending,
             attempts: 0,
+            cut,
+            extras_done: Vec::new(),
+            notes: Vec::new(),
+            lease: None,
         }
+    }
+
+    /// The destinations `requests` make: one per request, and a second for the
+    /// vertical cut where one asks for it.
+    pub fn all_of(requests: &[DestinationRequest]) -> Vec<Destination> {
+        let mut out = Vec::new();
+        for r in requests {
+            out.push(Destination::of_cut(r.clone(), Cut::Full));
+            if r.vertical {
+                out.push(Destination::of_cut(r.clone(), Cut::Vertical));
+            }
+        }
+        out
+    }
+
+    /// `youtube`, or `youtube (vertical)` for the vertical cut.
+    pub fn label(&self) -> String {
+        match self.cut {
+            Cut::Full => self.request.to.name().to_string(),
+            Cut::Vertical => format!("{} (vertical)", self.request.to.name()),
+        }
+    }
+
+    /// The state in words: `done https://…`, `deferred until 2026-…: reason`.
+    pub fn describe(&self) -> String {
+        match &self.state {
+            DestinationState::Pending => "pending".into(),
+            DestinationState::Uploading { offset, .. } => format!("uploading ({offset} bytes confirmed)"),
+            DestinationState::Processing { platform_id } => format!("processing (id {platform_id})"),
+            DestinationState::Done { url, .. } => format!("done {url}"),
+            DestinationState::Deferred { until_unix_s, reason, .. } => format!(
+                "deferred until {}: {reason}",
+                super::clock::format_utc(*until_unix_s)
+            ),
+            DestinationState::NeedsAuth { reason, .. } => format!("needs-auth: {reason}"),
+            DestinationState::Failed { reason } => format!("failed: {reason}"),
+        }
+    }
+
+    /// The state's one-word name, as the record's JSON has it.
+    pub fn state_name(&self) -> &'static str {
+        match self.state {
+            DestinationState::Pending => "pending",
+            DestinationState::Uploading { .. } => "uploading",
+            DestinationState::Processing { .. } => "processing",
+            DestinationState::Done { .. } => "done",
+            DestinationState::Deferred { .. } => "deferred",
+            DestinationState::NeedsAuth { .. } => "needs-auth",
+            DestinationState::Failed { .. } => "failed",
+        }
+    }
+
+    /// Asked again by a person (`vidpipe publish ID --to …`, after `vidpipe auth`): a
+    /// destination needing credentials goes on from where it was, a failed one starts
+    /// again, a deferred one is due now. Done ones stay done. Whether it changed.
+    pub fn renew(&mut self) -> bool {
+        let next = match &self.state {
+            DestinationState::NeedsAuth { resume, .. } => {
+                resume.as_deref().cloned().unwrap_or(DestinationState::Pending)
+            }
+            DestinationState::Failed { .. } => DestinationState::Pending,
+            DestinationState::Deferred { resume, .. } => (**resume).clone(),
+            _ => return false,
+        };
+        self.state = next;
+        self.attempts = 0;
+        true
     }
 
     /// The step at `now_unix_s`.
@@ -132,7 +228,10 @@ impl Destination {
                 reason,
                 resume: Box::new(resume),
             },
-            Verdict::NeedsAuth { reason } => DestinationState::NeedsAuth { reason },
+            Verdict::NeedsAuth { reason } => DestinationState::NeedsAuth {
+                reason,
+                resume: Some(Box::new(resume)),
+            },
             Verdict::Permanent { reason } => DestinationState::Failed { reason },
         };
     }

@@ -21,6 +21,7 @@ use crate::record::{Stage, StageStatus, VideoRecord};
 use crate::understanding::UnderstandingConfig;
 
 pub mod cover;
+pub mod destinations;
 pub mod ingest;
 pub mod notify;
 pub mod promo;
@@ -35,6 +36,7 @@ mod superseded_tests;
 mod test_world;
 
 pub use cover::{cover, FRAMES_AT_ONCE};
+pub use destinations::{publish_to_destinations, DestinationsReport};
 pub use ingest::{ingest, video_id_for};
 pub use notify::{notify, NotifyReport};
 pub use promo::render_promo;
@@ -68,6 +70,10 @@ pub struct PipelineConfig {
     #[serde(skip)]
     pub transcription_limits: Option<TranscriptionLimits>,
     pub understanding: UnderstandingConfig,
+    /// The deployment's destinations (a config file locally, the template's
+    /// `PublishTo` in the cloud), for every video whose sidecar names none.
+    #[serde(default)]
+    pub publish: Vec<crate::destinations::DestinationRequest>,
 }
 
 /// A transcriber's input limits.
@@ -128,6 +134,7 @@ impl Default for PipelineConfig {
             transcription: false,
             transcription_limits: None,
             understanding: UnderstandingConfig::default(),
+            publish: Vec::new(),
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::record::{OutputKind, StageStatus, VideoStatus};
 /// Transcode, on a promo request: renders the promo clip from the recorded promo
 /// plan, once, faded over [`PROMO_FADE_S`] at every join. A promo that cannot be made
 /// is recorded (with its reason) and does not stop the video from being published.
+/// `deployment`: the deployment's destinations, for a video whose sidecar names none.
 ///
 /// # Errors
 /// A retryable transcoder error (the promo is pending again); the record's errors.
@@ -23,6 +24,7 @@ pub async fn render_promo<R: VideoRecords, T: Transcoder, B: MessageBus>(
     records: &R,
     transcoder: &T,
     bus: &B,
+    deployment: &[crate::destinations::DestinationRequest],
     video_id: &VideoId,
 ) -> Result<Handled, StageError> {
     let claimed = modify_record(records, video_id, |r| {
@@ -35,14 +37,13 @@ pub async fn render_promo<R: VideoRecords, T: Transcoder, B: MessageBus>(
     })
     .await?;
     let job = claimed.and_then(|(record, ())| {
-        let plan = record.plan?;
+        let plan = record.plan.clone()?;
         // A destination that asks for the vertical cut: the window, centred on the
         // faces in the cover's frame where the cover stage found some.
         let wants_vertical = record
-            .sidecar
-            .as_ref()
-            .and_then(|s| s.publish.as_ref())
-            .is_some_and(|list| list.iter().any(|d| d.vertical));
+            .destination_requests(deployment)
+            .iter()
+            .any(|d| d.vertical);
         let vertical = plan.progressive().filter(|_| wants_vertical).map(|top| {
             let faces = choose_cover(&record.frames)
                 .map(|i| record.frames[i].faces.as_slice())

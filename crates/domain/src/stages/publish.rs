@@ -3,6 +3,8 @@
 use tracing::warn;
 
 use super::{modify_record, record_failure, Handled};
+use crate::destinations::state::Destination;
+use crate::destinations::DestinationRequest;
 use crate::error::StageError;
 use crate::keys::VideoId;
 use crate::manifest::Manifest;
@@ -15,6 +17,11 @@ use crate::understanding::{self, UnderstandingConfig};
 /// publishes), writes `manifest.json`, publishes, records the links and notifies.
 /// [`Handled::Waiting`] names the parts not yet settled.
 ///
+/// When the video has destinations (its sidecar's `publish` list, else `deployment`),
+/// they are recorded, each pending, and the stage stays running: the video is
+/// published, and notified, by [`super::destinations::publish_to_destinations`] once
+/// every one has settled.
+///
 /// # Errors
 /// The store's and publisher's: a retryable one gives the claim back, any other
 /// fails the video.
@@ -24,6 +31,7 @@ pub async fn publish<S, R, P, N>(
     publisher: &P,
     notifier: &N,
     config: &UnderstandingConfig,
+    deployment: &[DestinationRequest],
     video_id: &VideoId,
 ) -> Result<Handled, StageError>
 where
@@ -62,6 +70,27 @@ where
             return Err(record_failure(records, notifier, video_id, Stage::Publish, e.into()).await)
         }
     };
+    let requests = to_publish.destination_requests(deployment);
+    if !requests.is_empty() {
+        let destinations = Destination::all_of(&requests);
+        let names: Vec<String> = destinations.iter().map(Destination::label).collect();
+        modify_record(records, video_id, |r| {
+            r.links = links.clone();
+            r.hashtags = to_publish.hashtags.clone();
+            r.description = to_publish.description.clone();
+            if r.destinations.is_empty() {
+                r.destinations = destinations.clone();
+            }
+            let detail = format!("publishing to {}", names.join(", "));
+            r.set_stage(Stage::Publish, StageStatus::Running, Some(detail));
+            Some(())
+        })
+        .await?;
+        return Ok(Handled::Planned(
+            video_id.clone(),
+            vec![format!("publishing to {}", names.join(", "))],
+        ));
+    }
     let published = modify_record(records, video_id, |r| {
         r.links = links.clone();
         r.hashtags = to_publish.hashtags.clone();

@@ -60,7 +60,7 @@ async fn run_to(w: &World, transcoder: &FakeTranscoder<'_>, id: &VideoId, point:
 async fn record_parts(w: &World, transcoder: &FakeTranscoder<'_>, id: &VideoId) {
     w.cover(id).await.unwrap();
     assert!(w.run_transcription(id).await);
-    let promo = stages::render_promo(&w.records, transcoder, &w.recorder, id).await;
+    let promo = stages::render_promo(&w.records, transcoder, &w.recorder, &[], id).await;
     assert!(matches!(promo, Ok(Handled::Done(_))), "{promo:?}");
 }
 

@@ -259,6 +259,7 @@ impl World {
             &self.recorder,
             &self.recorder,
             understanding,
+            &self.config.publish,
             id,
         )
         .await

@@ -28,7 +28,7 @@ async fn publishing_waits_for_the_promo_and_a_failed_promo_does_not_block_it() {
     );
     // The promo job fails: recorded, and publishing goes on.
     transcoder.fail_with = Some(PortError::Failed("no such filter".into()));
-    stages::render_promo(&w.records, &transcoder, &w.recorder, &id)
+    stages::render_promo(&w.records, &transcoder, &w.recorder, &[], &id)
         .await
         .unwrap();
     let rec = w.record(&id);
@@ -38,7 +38,7 @@ async fn publishing_waits_for_the_promo_and_a_failed_promo_does_not_block_it() {
     w.publish(&id).await.unwrap();
     assert_eq!(w.record(&id).status, VideoStatus::Published);
     // A repeated promo request after that changes nothing.
-    let again = stages::render_promo(&w.records, &transcoder, &w.recorder, &id)
+    let again = stages::render_promo(&w.records, &transcoder, &w.recorder, &[], &id)
         .await
         .unwrap();
     assert!(matches!(again, stages::Handled::Skipped(..)));
@@ -71,7 +71,7 @@ async fn the_vertical_cut_is_asked_for_by_a_destination_and_centred_on_the_cover
         rec.sidecar = Some(sidecar);
     }
     assert!(w.run_transcription(&id).await);
-    stages::render_promo(&w.records, &transcoder, &w.recorder, &id)
+    stages::render_promo(&w.records, &transcoder, &w.recorder, &[], &id)
         .await
         .unwrap();
     let promos = transcoder.promos.lock().unwrap().clone();
@@ -104,7 +104,7 @@ async fn without_a_destination_asking_there_is_no_vertical_cut() {
     w.complete_renditions(&transcoder, &id).await;
     w.cover(&id).await.unwrap();
     assert!(w.run_transcription(&id).await);
-    stages::render_promo(&w.records, &transcoder, &w.recorder, &id)
+    stages::render_promo(&w.records, &transcoder, &w.recorder, &[], &id)
         .await
         .unwrap();
     let promos = transcoder.promos.lock().unwrap().clone();
