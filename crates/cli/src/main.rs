@@ -6,6 +6,7 @@
 mod command;
 mod delivery;
 mod progress;
+mod publishing;
 mod queue;
 mod serve;
 

@@ -279,8 +279,16 @@ where
             (Stage::Publish, Message(M::PartRecorded { video_id, .. })) => match self.publisher {
                 Some(p) => {
                     let understanding = &config.understanding;
-                    stages::publish(store, records, p, notifier, understanding, &config.publish, video_id)
-                        .await
+                    stages::publish(
+                        store,
+                        records,
+                        p,
+                        notifier,
+                        understanding,
+                        &config.publish,
+                        video_id,
+                    )
+                    .await
                 }
                 None => not_here(),
             },

@@ -99,6 +99,7 @@ pub fn body(
     let cover = record.cover_key.as_deref().map(rel);
     html! {
         (heading(record))
+        (destinations(record))
         (watch(record, rel, speech, cover.as_deref(), hls))
         @if let Some((sp, t)) = speech.and_then(|sp| sp.transcript.map(|t| (sp, t))) { (speech_section(record, rel, sp, t)) }
         @if let Some(c) = &cover { h2 { "Cover" } img src=(c) alt="cover" width="480"; }
@@ -106,6 +107,28 @@ pub fn body(
         (media(record, rel))
         (frames(record, rel))
         (outputs(record, rel))
+    }
+}
+
+/// Where the video was published: each platform, its state, and its link once there.
+fn destinations(record: &VideoRecord) -> Markup {
+    use vidpipe_domain::destinations::state::DestinationState;
+    html! {
+        @if !record.destinations.is_empty() {
+            h2 { "Published on" }
+            ul.destinations {
+                @for d in &record.destinations {
+                    li data-state=(d.state_name()) {
+                        strong { (d.label()) } " "
+                        @match &d.state {
+                            DestinationState::Done { url, .. } => { a href=(url) { (url) } }
+                            _ => { (d.describe()) }
+                        }
+                        @for note in &d.notes { " (" (note) ")" }
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -186,6 +186,25 @@ impl FacebookUploads {
         title: &str,
         description: &str,
     ) -> Result<String, UploadError> {
+        self.publish_as(page_token, page_id, handle, title, description, true)
+            .await
+    }
+
+    /// As [`FacebookUploads::publish`]; `published: false` keeps the video unpublished
+    /// (only the Page's people see it until one publishes it: the Page video's
+    /// `published` field).
+    ///
+    /// # Errors
+    /// As [`FacebookUploads::publish`].
+    pub async fn publish_as(
+        &self,
+        page_token: &str,
+        page_id: &str,
+        handle: &str,
+        title: &str,
+        description: &str,
+        published: bool,
+    ) -> Result<String, UploadError> {
         let response = self
             .client
             .post(format!("{}/{page_id}/videos", self.base_url))
@@ -194,6 +213,7 @@ impl FacebookUploads {
                 ("title", title),
                 ("description", description),
                 ("fbuploader_video_file_chunk", handle),
+                ("published", if published { "true" } else { "false" }),
             ])
             .send()
             .await?;
@@ -227,5 +247,40 @@ impl FacebookUploads {
                 .to_string(),
             permalink: answer["permalink_url"].as_str().map(str::to_string),
         })
+    }
+
+    /// Captions for a Page video: `POST /{video-id}/captions`, a multipart form with
+    /// the SubRip file as `captions_file` (named `<name>.<locale>.srt`, which is how
+    /// the Graph API reads its language) and `default_locale` (Graph API reference,
+    /// Video Captions).
+    ///
+    /// # Errors
+    /// [`UploadError::Refused`] with the Graph API's error.
+    pub async fn add_captions(
+        &self,
+        page_token: &str,
+        video_id: &str,
+        locale: &str,
+        srt: &[u8],
+    ) -> Result<(), UploadError> {
+        let boundary = "vidpipe-captions-boundary-51c3";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"default_locale\"\r\n\r\n{locale}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"captions_file\"; filename=\"captions.{locale}.srt\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(srt);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let response = self
+            .client
+            .post(format!("{}/{video_id}/captions", self.base_url))
+            .header("Authorization", format!("OAuth {page_token}"))
+            .header(
+                "Content-Type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await?;
+        FacebookUploads::json(response).await.map(|_| ())
     }
 }

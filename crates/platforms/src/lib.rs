@@ -9,6 +9,7 @@
 //! kept here.
 
 pub mod auth;
+pub mod clients;
 pub mod facebook;
 pub mod vimeo;
 pub mod youtube;
@@ -77,6 +78,10 @@ pub enum UploadError {
     /// The file could not be read.
     #[error("reading the video: {0}")]
     Source(String),
+    /// The caller's deadline came ([`DeadlineSource`]): `offset` bytes are confirmed
+    /// and the next run goes on from there.
+    #[error("paused at byte {offset} (the run's time is up)")]
+    Paused { offset: u64 },
 }
 
 impl From<reqwest::Error> for UploadError {
@@ -100,6 +105,28 @@ pub trait ByteSource: Send + Sync {
         offset: u64,
         length: usize,
     ) -> impl std::future::Future<Output = Result<Vec<u8>, UploadError>> + Send;
+}
+
+/// A source that stops the upload once `stop_at` has come: its next read, which is
+/// always at the offset the platform last confirmed, answers [`UploadError::Paused`]
+/// with that offset. A Lambda function near its timeout uses it to hand the upload
+/// over to the next invocation.
+pub struct DeadlineSource<'a, S> {
+    pub source: &'a S,
+    pub stop_at: Option<std::time::Instant>,
+}
+
+impl<S: ByteSource> ByteSource for DeadlineSource<'_, S> {
+    fn len(&self) -> u64 {
+        self.source.len()
+    }
+
+    async fn read(&self, offset: u64, length: usize) -> Result<Vec<u8>, UploadError> {
+        if self.stop_at.is_some_and(|t| std::time::Instant::now() >= t) {
+            return Err(UploadError::Paused { offset });
+        }
+        self.source.read(offset, length).await
+    }
 }
 
 /// A file on this machine.

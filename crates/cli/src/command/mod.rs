@@ -17,6 +17,27 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use vidpipe_local::{LocalStore, SqliteRecords};
 
+/// The video whose id is or starts with `id` (at least 4 characters).
+///
+/// # Errors
+/// No video, or several, with that id.
+fn find_one(
+    records: &SqliteRecords,
+    out: &Path,
+    id: &str,
+) -> Result<vidpipe_domain::record::VideoRecord> {
+    let mut found = if id.len() >= 4 {
+        records.find_by_prefix(id)?
+    } else {
+        Vec::new()
+    };
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => anyhow::bail!("no video with id {id} in {}", out.display()),
+        n => anyhow::bail!("{id} is the start of {n} ids; give more of it"),
+    }
+}
+
 /// The output folder's store and database.
 fn open(out: &Path) -> Result<(LocalStore, SqliteRecords)> {
     let store = LocalStore::open(out)

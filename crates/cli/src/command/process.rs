@@ -28,6 +28,7 @@ use vidpipe_whisper::WhisperModel;
 
 use crate::delivery::{print_report, Delivery, DeliveryArgs};
 use crate::progress::progress_sink;
+use crate::publishing::{print_destinations, PublishingArgs};
 
 #[derive(clap::Args, Clone)]
 pub struct ProcessArgs {
@@ -84,6 +85,8 @@ pub struct ProcessArgs {
     pub speakers: Option<String>,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
+    #[command(flatten)]
+    pub publishing: PublishingArgs,
     /// No summary of a published video on standard output (the queue prints a table).
     #[arg(skip)]
     pub no_summary: bool,
@@ -125,6 +128,7 @@ impl ProcessArgs {
             sheet: None,
             speakers: None,
             delivery: DeliveryArgs::none(),
+            publishing: PublishingArgs::none(),
             no_summary: false,
             content_sha256: None,
         }
@@ -176,6 +180,7 @@ pub async fn process(
     // The settings, the talk sheet's row and the model first: a bad one is an error
     // before anything is processed.
     let delivery = args.delivery.open()?;
+    let publishing = args.publishing.open()?;
     let talk = find_talk(args, &delivery).await?;
     let model = load_model(args)?;
     let (store, records) = super::open(out)?;
@@ -188,6 +193,7 @@ pub async fn process(
         },
         id_scheme: IdScheme::Content,
         transcription: model.is_some(),
+        publish: publishing.requests.clone(),
         ..PipelineConfig::default()
     };
     let id = video_id_for(config.id_scheme, &event);
@@ -224,7 +230,15 @@ pub async fn process(
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let record = records.get(&id).await?.context("no record was written")?;
+    let mut record = records.get(&id).await?.context("no record was written")?;
+    if !record.destinations.is_empty() && record.status != VideoStatus::Failed {
+        let passed = publishing.drive(&store, &records, &notifier, &id).await?;
+        record = records.get(&id).await?.context("no record was written")?;
+        println!("video {}: {}", record.id, record.title());
+        if !print_destinations(&record, &passed) {
+            return Ok((ExitCode::from(1), record));
+        }
+    }
     let code = outcome(&store, args, &record, &report)?;
     if record.status != VideoStatus::Published {
         return Ok((code, record));

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use vidpipe_domain::record::OutputKind;
 
 /// Prints the record of the video whose id is or starts with `id` (at least 4
@@ -14,16 +14,7 @@ use vidpipe_domain::record::OutputKind;
 /// No video, or several, with that id.
 pub fn run(out: &Path, id: &str, json: bool) -> Result<ExitCode> {
     let (store, records) = super::open(out)?;
-    let found = if id.len() >= 4 {
-        records.find_by_prefix(id)?
-    } else {
-        Vec::new()
-    };
-    let record = match found.as_slice() {
-        [one] => one,
-        [] => bail!("no video with id {id} in {}", out.display()),
-        _ => bail!("{id} is the start of {} ids; give more of it", found.len()),
-    };
+    let record = &super::find_one(&records, out, id)?;
     if json {
         println!("{}", serde_json::to_string_pretty(record)?);
         return Ok(ExitCode::SUCCESS);
@@ -51,6 +42,12 @@ pub fn run(out: &Path, id: &str, json: bool) -> Result<ExitCode> {
     {
         let kind = format!("{:?}", o.kind).to_lowercase();
         println!("  {kind:<12} {}", store.path_of(&o.key)?.display());
+    }
+    for d in &record.destinations {
+        println!("  {:<20} {}", d.label(), d.describe());
+        for note in &d.notes {
+            println!("  {:<20} note: {note}", "");
+        }
     }
     if let Some(f) = &record.failure {
         println!("  failed at {}: {}", f.stage, f.reason);

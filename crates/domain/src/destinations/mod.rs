@@ -151,6 +151,20 @@ pub struct DestinationRequest {
     pub vertical: bool,
 }
 
+impl DestinationRequest {
+    /// `{"to": <platform>}`: private, no playlist, no replacement, no vertical cut.
+    pub fn to(platform: Platform) -> DestinationRequest {
+        DestinationRequest {
+            to: platform,
+            privacy: Privacy::default(),
+            playlist: None,
+            replace: None,
+            publish_at: None,
+            vertical: false,
+        }
+    }
+}
+
 impl TryFrom<Value> for DestinationRequest {
     type Error = String;
 

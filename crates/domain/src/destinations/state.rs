@@ -141,10 +141,18 @@ impl Destination {
     pub fn describe(&self) -> String {
         match &self.state {
             DestinationState::Pending => "pending".into(),
-            DestinationState::Uploading { offset, .. } => format!("uploading ({offset} bytes confirmed)"),
-            DestinationState::Processing { platform_id } => format!("processing (id {platform_id})"),
+            DestinationState::Uploading { offset, .. } => {
+                format!("uploading ({offset} bytes confirmed)")
+            }
+            DestinationState::Processing { platform_id } => {
+                format!("processing (id {platform_id})")
+            }
             DestinationState::Done { url, .. } => format!("done {url}"),
-            DestinationState::Deferred { until_unix_s, reason, .. } => format!(
+            DestinationState::Deferred {
+                until_unix_s,
+                reason,
+                ..
+            } => format!(
                 "deferred until {}: {reason}",
                 super::clock::format_utc(*until_unix_s)
             ),
@@ -171,9 +179,10 @@ impl Destination {
     /// again, a deferred one is due now. Done ones stay done. Whether it changed.
     pub fn renew(&mut self) -> bool {
         let next = match &self.state {
-            DestinationState::NeedsAuth { resume, .. } => {
-                resume.as_deref().cloned().unwrap_or(DestinationState::Pending)
-            }
+            DestinationState::NeedsAuth { resume, .. } => resume
+                .as_deref()
+                .cloned()
+                .unwrap_or(DestinationState::Pending),
             DestinationState::Failed { .. } => DestinationState::Pending,
             DestinationState::Deferred { resume, .. } => (**resume).clone(),
             _ => return false,

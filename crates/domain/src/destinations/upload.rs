@@ -69,6 +69,8 @@ pub struct UploadItem {
     /// WebVTT and SubRip captions, when there is a transcript.
     pub captions_vtt_key: Option<String>,
     pub captions_srt_key: Option<String>,
+    /// The transcript's language (`en-US`), when known.
+    pub language: Option<String>,
 }
 
 impl UploadItem {
@@ -105,6 +107,7 @@ impl UploadItem {
             cover_key: video.cover_key.clone().filter(|_| cut == Cut::Full),
             captions_vtt_key: speech.then(|| keys.transcript_file("captions.vtt")),
             captions_srt_key: speech.then(|| keys.transcript_file("captions.srt")),
+            language: video.speech.as_ref().and_then(|s| s.language_code.clone()),
         })
     }
 
@@ -136,6 +139,11 @@ pub enum Sent {
     /// Stopped at the caller's deadline (a Lambda near its timeout) with `offset`
     /// bytes confirmed; the next run resumes there.
     Paused { offset: u64 },
+    /// Every byte is in, but the video is not made yet: record `session` (which now
+    /// carries what finishing needs, Facebook's file handle) and send again to
+    /// finish, so that a refusal of the finishing request never sends the bytes
+    /// twice.
+    Transferred { session: String, offset: u64 },
 }
 
 /// Whether the platform has finished with an uploaded video.
@@ -199,7 +207,9 @@ impl UploadFailure {
                 };
                 answers::classify(platform, &answer, now_unix_s, attempt)
             }
-            UploadFailure::Transport(why) => retry(format!("no answer from {}: {why}", platform.name())),
+            UploadFailure::Transport(why) => {
+                retry(format!("no answer from {}: {why}", platform.name()))
+            }
             UploadFailure::SessionExpired => return None,
             UploadFailure::Protocol(why) if attempt < MAX_PROTOCOL_ATTEMPTS => {
                 retry(format!("{}: {why}", platform.name()))

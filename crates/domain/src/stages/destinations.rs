@@ -90,7 +90,14 @@ where
                 Claim::NotDue => break,
             };
             let went_on = take_step(
-                records, platforms, &video, index, &destination, step, now, stop_at,
+                records,
+                platforms,
+                &video,
+                index,
+                &destination,
+                step,
+                now,
+                stop_at,
             )
             .await?;
             if !went_on {
@@ -254,6 +261,17 @@ async fn take_step<R: VideoRecords, P: Platforms>(
                     .await?;
                     Ok(true)
                 }
+                Ok(Sent::Transferred { session, offset }) => {
+                    info!(video_id = %id, to = %label, offset, "every byte sent; finishing");
+                    record(records, id, index, |d| {
+                        d.advance(DestinationState::Uploading {
+                            session: session.clone(),
+                            offset,
+                        })
+                    })
+                    .await?;
+                    Ok(true)
+                }
                 Ok(Sent::Paused { offset }) => {
                     info!(video_id = %id, to = %label, offset, "paused at the deadline");
                     record(records, id, index, |d| {
@@ -378,7 +396,8 @@ async fn finish<R: VideoRecords, N: Notifier>(
             })
             .filter(|u| !r.links.contains(u))
             .collect();
-        let opening = r.status == VideoStatus::Processing && r.stage(Stage::Publish) == StageStatus::Running;
+        let opening =
+            r.status == VideoStatus::Processing && r.stage(Stage::Publish) == StageStatus::Running;
         if !opening && (urls.is_empty() || r.status != VideoStatus::Published) {
             return None;
         }

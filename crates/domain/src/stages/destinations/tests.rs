@@ -119,7 +119,11 @@ impl Platforms for FakePlatforms {
                     return Ok(None);
                 }
                 let end = (from + CHUNK).min(file.len());
-                let end = if drop_now { from + (end - from) / 2 } else { end };
+                let end = if drop_now {
+                    from + (end - from) / 2
+                } else {
+                    end
+                };
                 got.extend_from_slice(&file[from..end]);
                 s.bytes_received += (end - from) as u64;
                 Ok(Some(got.len() as u64))
@@ -174,7 +178,9 @@ impl Platforms for FakePlatforms {
         if let Some(f) = self.injected(request.to, extra.as_str()) {
             return Err(f);
         }
-        self.site(request.to, |s| s.extras.push((platform_id.to_string(), extra)));
+        self.site(request.to, |s| {
+            s.extras.push((platform_id.to_string(), extra))
+        });
         Ok(())
     }
 }
@@ -242,7 +248,10 @@ async fn three_destinations_are_published_once_and_then_the_speakers_are_emailed
     assert_eq!(rec.status, VideoStatus::Processing);
     assert_eq!(rec.stage(Stage::Publish), StageStatus::Running);
     assert_eq!(rec.destinations.len(), 3);
-    assert!(rec.destinations.iter().all(|d| d.state == DestinationState::Pending));
+    assert!(rec
+        .destinations
+        .iter()
+        .all(|d| d.state == DestinationState::Pending));
     assert!(w.recorder.notified_published.lock().unwrap().is_empty());
     let mailer = FakeMailer::default();
     let config = NotifyConfig {
@@ -275,9 +284,14 @@ async fn three_destinations_are_published_once_and_then_the_speakers_are_emailed
         );
         assert_eq!(rec.links[i], url, "the platforms' links come first");
     }
-    assert!(rec.links.contains(&format!("mem://{id}")), "its own link stays");
+    assert!(
+        rec.links.contains(&format!("mem://{id}")),
+        "its own link stays"
+    );
     // The cover as YouTube's and Vimeo's thumbnail; YouTube's playlist.
-    let yt: Vec<Extra> = p.site(Platform::YouTube, |s| s.extras.iter().map(|e| e.1).collect());
+    let yt: Vec<Extra> = p.site(Platform::YouTube, |s| {
+        s.extras.iter().map(|e| e.1).collect()
+    });
     assert_eq!(yt, vec![Extra::Thumbnail, Extra::Playlist]);
     let vimeo: Vec<Extra> = p.site(Platform::Vimeo, |s| s.extras.iter().map(|e| e.1).collect());
     assert_eq!(vimeo, vec![Extra::Thumbnail]);
@@ -297,7 +311,13 @@ async fn three_destinations_are_published_once_and_then_the_speakers_are_emailed
         .unwrap();
     let sent = mailer.sent.lock().unwrap().clone();
     assert_eq!(sent.len(), 1);
-    assert!(sent[0].text.contains("https://youtube.example/youtube-video-1"), "{}", sent[0].text);
+    assert!(
+        sent[0]
+            .text
+            .contains("https://youtube.example/youtube-video-1"),
+        "{}",
+        sent[0].text
+    );
     assert!(sent[0].text.contains("Hello Ada"));
 }
 
@@ -310,7 +330,12 @@ async fn a_dropped_connection_resumes_from_the_platforms_offset_and_a_rate_limit
     // The connection drops in the fourth chunk, half of it kept.
     p.drop_after.lock().unwrap().insert(Platform::Vimeo, 3);
     pass(&w, &p, &id, &t).await;
-    let DestinationState::Deferred { until_unix_s, resume, .. } = state(&w, &id, 0) else {
+    let DestinationState::Deferred {
+        until_unix_s,
+        resume,
+        ..
+    } = state(&w, &id, 0)
+    else {
         panic!("{:?}", state(&w, &id, 0));
     };
     assert_eq!(until_unix_s, NOW + 30, "no hint: the first backoff");
@@ -329,7 +354,11 @@ async fn a_dropped_connection_resumes_from_the_platforms_offset_and_a_rate_limit
     );
     t.store(NOW + 29, Ordering::SeqCst);
     let early = pass(&w, &p, &id, &t).await;
-    assert_eq!(early.next_due_unix_s, Some(NOW + 30), "not due yet: nothing asked");
+    assert_eq!(
+        early.next_due_unix_s,
+        Some(NOW + 30),
+        "not due yet: nothing asked"
+    );
     t.store(NOW + 30, Ordering::SeqCst);
     pass(&w, &p, &id, &t).await;
     assert!(
@@ -340,8 +369,14 @@ async fn a_dropped_connection_resumes_from_the_platforms_offset_and_a_rate_limit
     t.store(NOW + 120, Ordering::SeqCst);
     let done = pass(&w, &p, &id, &t).await;
     assert!(done.published, "{done:?}");
-    let (starts, received, videos) = p.site(Platform::Vimeo, |s| (s.starts, s.bytes_received, s.videos.clone()));
-    assert_eq!((starts, received), (1, 1000), "one session, every byte once");
+    let (starts, received, videos) = p.site(Platform::Vimeo, |s| {
+        (s.starts, s.bytes_received, s.videos.clone())
+    });
+    assert_eq!(
+        (starts, received),
+        (1, 1000),
+        "one session, every byte once"
+    );
     assert_eq!(videos[0].1, file_of(1000));
 }
 
@@ -349,7 +384,12 @@ async fn a_dropped_connection_resumes_from_the_platforms_offset_and_a_rate_limit
 async fn a_spent_quota_defers_to_pacific_midnight_and_one_failure_does_not_hold_back_the_others() {
     let w = World::new();
     let p = FakePlatforms::default();
-    let id = talk(&w, &p, r#"[{"to":"youtube"},{"to":"vimeo"},{"to":"facebook","vertical":true}]"#).await;
+    let id = talk(
+        &w,
+        &p,
+        r#"[{"to":"youtube"},{"to":"vimeo"},{"to":"facebook","vertical":true}]"#,
+    )
+    .await;
     p.fail(
         Platform::YouTube,
         "start",
@@ -375,8 +415,14 @@ async fn a_spent_quota_defers_to_pacific_midnight_and_one_failure_does_not_hold_
     assert_eq!(first.next_due_unix_s, Some(midnight));
     assert!(!first.published);
     let rec = w.record(&id);
-    assert!(matches!(rec.destinations[1].state, DestinationState::NeedsAuth { .. }));
-    assert!(matches!(rec.destinations[2].state, DestinationState::Done { .. }));
+    assert!(matches!(
+        rec.destinations[1].state,
+        DestinationState::NeedsAuth { .. }
+    ));
+    assert!(matches!(
+        rec.destinations[2].state,
+        DestinationState::Done { .. }
+    ));
     // The vertical cut was asked for but not made (this talk has no promo): that
     // destination fails with the reason, the others go on.
     assert_eq!(rec.destinations[3].cut, Cut::Vertical);
@@ -384,7 +430,11 @@ async fn a_spent_quota_defers_to_pacific_midnight_and_one_failure_does_not_hold_
         DestinationState::Failed { reason } => assert!(reason.contains("vertical cut"), "{reason}"),
         other => panic!("{other:?}"),
     }
-    assert_eq!(rec.status, VideoStatus::Processing, "YouTube is still to come");
+    assert_eq!(
+        rec.status,
+        VideoStatus::Processing,
+        "YouTube is still to come"
+    );
     // Before midnight nothing is asked of YouTube; at midnight it goes.
     t.store(midnight - 1, Ordering::SeqCst);
     pass(&w, &p, &id, &t).await;
@@ -405,7 +455,11 @@ async fn a_spent_quota_defers_to_pacific_midnight_and_one_failure_does_not_hold_
     drop(rows);
     let renewed = pass(&w, &p, &id, &t).await;
     assert!(!renewed.published, "published once only");
-    assert!(w.record(&id).links.iter().any(|l| l.starts_with("https://vimeo.example/")));
+    assert!(w
+        .record(&id)
+        .links
+        .iter()
+        .any(|l| l.starts_with("https://vimeo.example/")));
     assert_eq!(w.recorder.notified_published.lock().unwrap().len(), 1);
 }
 
@@ -425,7 +479,10 @@ async fn a_crashed_run_and_a_deadline_resume_the_same_upload() {
         DestinationState::Uploading { offset, .. } => assert_eq!(offset, 64),
         other => panic!("{other:?}"),
     }
-    assert!(w.record(&id).destinations[0].lease.is_none(), "the lease is given back");
+    assert!(
+        w.record(&id).destinations[0].lease.is_none(),
+        "the lease is given back"
+    );
     // Another run holds it (a live lease): this pass leaves it alone.
     {
         let mut rows = w.records.rows.lock().unwrap();
@@ -451,7 +508,12 @@ async fn a_crashed_run_and_a_deadline_resume_the_same_upload() {
 async fn processing_is_asked_again_later_and_a_refused_playlist_is_noted_not_fatal() {
     let w = World::new();
     let p = FakePlatforms::default();
-    let id = talk(&w, &p, r#"[{"to":"youtube","playlist":"PL-gone"},{"to":"facebook"}]"#).await;
+    let id = talk(
+        &w,
+        &p,
+        r#"[{"to":"youtube","playlist":"PL-gone"},{"to":"facebook"}]"#,
+    )
+    .await;
     p.processing.lock().unwrap().insert(Platform::Facebook, 1);
     // YouTube's answer to a playlist that is not there (Data API errors,
     // playlistItems.insert: 404 playlistNotFound).
@@ -468,7 +530,11 @@ async fn processing_is_asked_again_later_and_a_refused_playlist_is_noted_not_fat
     let first = pass(&w, &p, &id, &t).await;
     assert_eq!(first.next_due_unix_s, Some(NOW + PROCESSING_POLL_S));
     let yt = &w.record(&id).destinations[0];
-    assert!(matches!(yt.state, DestinationState::Done { .. }), "{:?}", yt.state);
+    assert!(
+        matches!(yt.state, DestinationState::Done { .. }),
+        "{:?}",
+        yt.state
+    );
     assert_eq!(yt.extras_done, vec![Extra::Thumbnail, Extra::Playlist]);
     assert_eq!(yt.notes.len(), 1, "{:?}", yt.notes);
     assert!(yt.notes[0].starts_with("playlist: "), "{:?}", yt.notes);
@@ -484,7 +550,9 @@ fn a_video_without_a_promo_has_no_vertical_item_and_captions_follow_the_transcri
         "uploads/a.mp4",
         "a.mp4",
     );
-    assert!(UploadItem::of(&rec, Cut::Full).unwrap_err().contains("no MP4 rendition"));
+    assert!(UploadItem::of(&rec, Cut::Full)
+        .unwrap_err()
+        .contains("no MP4 rendition"));
     rec.outputs.push(crate::record::OutputFile {
         key: rec.keys().rendition("720p"),
         kind: OutputKind::Rendition,
