@@ -21,6 +21,14 @@ pub enum ConfigError {
     },
 }
 
+/// The Secrets Manager secrets (names or ARNs) holding each platform's credentials.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PlatformSecrets {
+    pub youtube: Option<String>,
+    pub vimeo: Option<String>,
+    pub facebook: Option<String>,
+}
+
 /// Every setting a function may read. Each function asks for the ones it needs with
 /// [`FunctionConfig::require`], so a missing one fails the cold start with its name.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,6 +82,15 @@ pub struct FunctionConfig {
     /// published, besides the SNS notice.
     pub organiser_email: Option<String>,
     pub pipeline: PipelineConfig,
+    /// The platforms' credentials secrets (`VIDPIPE_YOUTUBE_SECRET`,
+    /// `VIDPIPE_VIMEO_SECRET`, `VIDPIPE_FACEBOOK_SECRET`), read by the publish
+    /// function once per cold start.
+    pub platform_secrets: PlatformSecrets,
+    /// Where the platforms' APIs are (`VIDPIPE_YOUTUBE_API`, `VIDPIPE_GOOGLE_TOKEN_URL`,
+    /// `VIDPIPE_VIMEO_API`, `VIDPIPE_FACEBOOK_API`: stand-ins in tests).
+    pub platform_endpoints: vidpipe_platforms::clients::Endpoints,
+    /// Bytes per upload request (`VIDPIPE_UPLOAD_CHUNK`).
+    pub upload_chunk: usize,
 }
 
 impl FunctionConfig {
@@ -111,6 +128,13 @@ impl FunctionConfig {
         if let Some(v) = get("VIDPIPE_TRANSCRIBE") {
             pipeline.transcription = v != "false";
         }
+        if let Some(v) = get("VIDPIPE_PUBLISH_TO") {
+            let list: serde_json::Value = serde_json::from_str(&v)
+                .map_err(|e| bad("VIDPIPE_PUBLISH_TO", &v, &format!("not JSON: {e}")))?;
+            pipeline.publish = vidpipe_domain::destinations::parse_destinations(&list)
+                .map_err(|e| bad("VIDPIPE_PUBLISH_TO", &v, &e))?;
+        }
+        let defaults = vidpipe_platforms::clients::Endpoints::default();
         let link_expiry_s: u64 = match get("VIDPIPE_LINK_EXPIRY_S") {
             Some(v) => parse_number("VIDPIPE_LINK_EXPIRY_S", &v)?,
             None => 7 * 24 * 3600,
@@ -147,6 +171,21 @@ impl FunctionConfig {
                 .unwrap_or_else(|| vidpipe_sheets::google::API_BASE.to_string()),
             organiser_email: get("VIDPIPE_ORGANISER_EMAIL"),
             pipeline,
+            platform_secrets: PlatformSecrets {
+                youtube: get("VIDPIPE_YOUTUBE_SECRET"),
+                vimeo: get("VIDPIPE_VIMEO_SECRET"),
+                facebook: get("VIDPIPE_FACEBOOK_SECRET"),
+            },
+            platform_endpoints: vidpipe_platforms::clients::Endpoints {
+                youtube: get("VIDPIPE_YOUTUBE_API").unwrap_or(defaults.youtube),
+                google_token: get("VIDPIPE_GOOGLE_TOKEN_URL").unwrap_or(defaults.google_token),
+                vimeo: get("VIDPIPE_VIMEO_API").unwrap_or(defaults.vimeo),
+                facebook: get("VIDPIPE_FACEBOOK_API").unwrap_or(defaults.facebook),
+            },
+            upload_chunk: get("VIDPIPE_UPLOAD_CHUNK")
+                .map(|v| parse_number("VIDPIPE_UPLOAD_CHUNK", &v))
+                .transpose()?
+                .unwrap_or(vidpipe_platforms::clients::DEFAULT_CHUNK),
         })
     }
 

@@ -28,6 +28,9 @@ pub struct CloudAdapters {
     pub bus: SqsBus,
     /// The talk sheet and the outbox's senders (ingest and publish use them).
     pub deliveries: Deliveries,
+    /// The platforms videos are published to (the publish function's; see
+    /// [`CloudAdapters::read_platform_credentials`]).
+    pub platforms: Option<crate::platforms::CloudPlatforms>,
 }
 
 /// The domain's adapters with what every function has and no stage's own port.
@@ -105,9 +108,26 @@ impl CloudAdapters {
                 publish_queue_url: config.publish_queue_url.clone(),
                 cover_queue_url: config.cover_queue_url.clone(),
             },
+            platforms: None,
             clients,
             config,
         })
+    }
+
+    /// Reads each platform's credentials from its secret (the publish function, once
+    /// per cold start) and readies the platforms.
+    ///
+    /// # Errors
+    /// [`ConfigError`] as [`crate::platforms::read_credentials`].
+    pub async fn read_platform_credentials(&mut self) -> Result<(), ConfigError> {
+        let secrets = aws_sdk_secretsmanager::Client::new(&self.clients.sdk);
+        let credentials = crate::platforms::read_credentials(&self.config, &secrets).await?;
+        self.platforms = Some(crate::platforms::platforms(
+            &self.config,
+            &self.store,
+            credentials,
+        ));
+        Ok(())
     }
 
     /// Store, records and notifier as the domain's [`Adapters`]; the function adds its
@@ -121,6 +141,9 @@ impl CloudAdapters {
         Around {
             deliveries: &self.deliveries,
             records: &self.records,
+            notifier: &self.notifier,
+            platforms: self.platforms.as_ref(),
+            stop_at: None,
             sdk: &self.clients.sdk,
             requeue: self
                 .config
@@ -148,10 +171,29 @@ impl CloudAdapters {
         let (adapters, bus, config, around) =
             (&adapters, &self.bus, &self.config.pipeline, self.around());
         lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
+            let around = Around {
+                stop_at: stop_at(event.context.deadline),
+                ..around
+            };
             Ok::<_, lambda_runtime::Error>(
                 crate::handlers::handle(stage, adapters, bus, config, around, event.payload).await,
             )
         }))
         .await
     }
+}
+
+/// How long before the invocation's deadline an upload stops, records its offset and
+/// hands over: time to write the record and send the message.
+pub const HANDOVER_MARGIN: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// When this invocation stops uploading: [`HANDOVER_MARGIN`] before `deadline_ms`
+/// (the runtime's `Lambda-Runtime-Deadline-Ms`, Unix milliseconds).
+fn stop_at(deadline_ms: u64) -> Option<std::time::Instant> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_millis() as u64;
+    let left = std::time::Duration::from_millis(deadline_ms.checked_sub(now_ms)?);
+    Some(std::time::Instant::now() + left.saturating_sub(HANDOVER_MARGIN))
 }

@@ -25,11 +25,13 @@ use vidpipe_domain::events::{route, route_key, ObjectCreated, PipelineEvent, Pip
 use vidpipe_domain::keys;
 use vidpipe_domain::ports::MessageBus;
 use vidpipe_domain::record::Stage;
-use vidpipe_domain::stages::{IngestOptions, PipelineConfig};
+use vidpipe_domain::stages::{publish_to_destinations, IngestOptions, PipelineConfig};
 
 use crate::deliveries::Deliveries;
 use crate::events::{read_body, Body};
 use crate::mediaconvert::{job_state_change, JobEventError};
+use crate::notify::CloudNotifier;
+use crate::platforms::CloudPlatforms;
 use crate::records::DynamoRecords;
 use crate::requeue::{deferrals, Requeue};
 use crate::s3::S3Store;
@@ -41,6 +43,14 @@ use crate::s3::S3Store;
 pub struct Around<'a> {
     pub deliveries: &'a Deliveries,
     pub records: &'a DynamoRecords,
+    /// Tells of a video published once its destinations settle.
+    pub notifier: &'a CloudNotifier,
+    /// The platforms (the publish function's): after publish, each video's
+    /// destinations are moved on ([`publish_to_destinations`]).
+    pub platforms: Option<&'a CloudPlatforms>,
+    /// When this invocation stops uploading and hands over ([`crate::function::HANDOVER_MARGIN`]
+    /// before its deadline); `None`: no deadline.
+    pub stop_at: Option<std::time::Instant>,
     /// The SDK's settings, for the clients an event needs beyond the stage's own
     /// (Transcribe's, to read why a transcription job failed).
     pub sdk: &'a aws_config::SdkConfig,
@@ -222,7 +232,54 @@ where
     if stage != Stage::Publish || !matches!(end, RecordEnd::Settled(_)) {
         return end;
     }
+    if let Some(again) = publish_to_platforms(around, bus, &deliveries).await {
+        return again;
+    }
     notify_published(around, &deliveries).await.unwrap_or(end)
+}
+
+/// After publish: each video's destinations moved on as far as they go in this
+/// invocation. One stopped at the deadline is handed over to the next invocation (a
+/// "part recorded" on the publish queue); one waiting (a rate limit, a quota) is the
+/// reconciler's to drive again when its time comes.
+async fn publish_to_platforms<B: MessageBus>(
+    around: Around<'_>,
+    bus: &B,
+    deliveries: &[Delivery],
+) -> Option<RecordEnd> {
+    let platforms = around.platforms?;
+    let clock = || vidpipe_domain::record::now_unix_s() as i64;
+    for id in deliveries.iter().filter_map(|d| d.video_id.as_ref()) {
+        let report = match publish_to_destinations(
+            around.records,
+            platforms,
+            around.notifier,
+            id,
+            &clock,
+            around.stop_at,
+        )
+        .await
+        {
+            Ok(report) => report,
+            Err(e) => return Some(RecordEnd::Again(format!("destinations: {e}"))),
+        };
+        for (to, state) in &report.states {
+            info!(to = %to, state = %state, "destination");
+        }
+        let handed_over = report.held_elsewhere.is_empty()
+            && report.next_due_unix_s.is_some_and(|t| t <= clock());
+        if handed_over {
+            let message = PipelineMessage::PartRecorded {
+                video_id: id.clone(),
+                stage: Stage::Publish,
+            };
+            if let Err(e) = bus.send(message).await {
+                return Some(RecordEnd::Again(format!("handing the upload over: {e}")));
+            }
+            info!("the upload goes on in the next invocation");
+        }
+    }
+    None
 }
 
 /// After publish: each published video's due emails and sheet link. Anything deferred

@@ -19,6 +19,7 @@ pub mod function;
 pub mod handlers;
 pub mod mediaconvert;
 pub mod notify;
+pub mod platforms;
 pub mod probe;
 pub mod reconcile;
 pub mod records;

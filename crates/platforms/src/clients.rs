@@ -70,6 +70,18 @@ pub struct PlatformClients<O> {
     access: tokio::sync::Mutex<Option<(String, Instant)>>,
 }
 
+impl<O> std::fmt::Debug for PlatformClients<O> {
+    /// The credentials as `<set>` or `<none>`, never their values.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformClients")
+            .field("credentials", &self.credentials)
+            .field("youtube", &self.youtube.base_url)
+            .field("vimeo", &self.vimeo.base_url)
+            .field("facebook", &self.facebook.base_url)
+            .finish()
+    }
+}
+
 impl<O: SourceOpener> PlatformClients<O> {
     pub fn new(
         opener: O,
@@ -331,10 +343,7 @@ impl<O: SourceOpener> Platforms for PlatformClients<O> {
                 item.bytes
             )));
         }
-        let source = DeadlineSource {
-            source: &file,
-            stop_at,
-        };
+        let source = DeadlineSource::new(&file, stop_at);
         match request.to {
             Platform::YouTube => {
                 let token = self.youtube_token().await?;

@@ -109,11 +109,23 @@ pub trait ByteSource: Send + Sync {
 
 /// A source that stops the upload once `stop_at` has come: its next read, which is
 /// always at the offset the platform last confirmed, answers [`UploadError::Paused`]
-/// with that offset. A Lambda function near its timeout uses it to hand the upload
+/// with that offset. The first read always goes through, so that every run sends at
+/// least one chunk. A Lambda function near its timeout uses it to hand the upload
 /// over to the next invocation.
 pub struct DeadlineSource<'a, S> {
-    pub source: &'a S,
-    pub stop_at: Option<std::time::Instant>,
+    source: &'a S,
+    stop_at: Option<std::time::Instant>,
+    read_once: std::sync::atomic::AtomicBool,
+}
+
+impl<'a, S: ByteSource> DeadlineSource<'a, S> {
+    pub fn new(source: &'a S, stop_at: Option<std::time::Instant>) -> Self {
+        DeadlineSource {
+            source,
+            stop_at,
+            read_once: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
 }
 
 impl<S: ByteSource> ByteSource for DeadlineSource<'_, S> {
@@ -122,7 +134,10 @@ impl<S: ByteSource> ByteSource for DeadlineSource<'_, S> {
     }
 
     async fn read(&self, offset: u64, length: usize) -> Result<Vec<u8>, UploadError> {
-        if self.stop_at.is_some_and(|t| std::time::Instant::now() >= t) {
+        let again = self
+            .read_once
+            .swap(true, std::sync::atomic::Ordering::SeqCst);
+        if again && self.stop_at.is_some_and(|t| std::time::Instant::now() >= t) {
             return Err(UploadError::Paused { offset });
         }
         self.source.read(offset, length).await

@@ -8,11 +8,15 @@
 //!   within a lease's time (its message was lost), is driven again: the transcode
 //!   and the cover by their request, publishing (every part settled) by a "part
 //!   recorded".
+//! - A video publishing to its platforms is driven again when a destination comes
+//!   due (a rate limit's wait is over, a daily quota is back, a lease expired), and
+//!   is never failed as stuck while one waits for its time.
 //! - A video with no progress for [`ReconcileConfig::stuck_after_s`] (a job whose
 //!   state change never came, a transcript never written) is failed, on its first
 //!   unsettled stage, with how long it waited.
 
 use super::record_failure;
+use crate::destinations::state::Step;
 use crate::error::{InputError, PortError, StageError};
 use crate::events::PipelineMessage;
 use crate::keys::VideoId;
@@ -102,6 +106,24 @@ where
 {
     let id = &record.id;
     let idle_s = now.saturating_sub(record.updated_at_unix_s);
+    if !record.destinations.is_empty() && record.stage(Stage::Publish) == StageStatus::Running {
+        // Publishing to the platforms: never stuck while a destination waits for its
+        // time (a quota back at midnight Pacific), driven again once one is due.
+        let due = record.destinations.iter().any(|d| {
+            !matches!(d.step(now as i64), Step::Nothing | Step::Wait { .. })
+                && d.lease.as_ref().is_none_or(|l| l.expired_at(now))
+        });
+        if !due {
+            return Ok(None);
+        }
+        bus.send(PipelineMessage::PartRecorded {
+            video_id: id.clone(),
+            stage: Stage::Publish,
+        })
+        .await?;
+        tracing::info!(video_id = %id, "a destination is due; publishing driven again");
+        return Ok(Some(Reconciled::Driven(id.clone(), Stage::Publish)));
+    }
     if idle_s >= config.stuck_after_s {
         let stage = first_unsettled(record);
         let status = record.stage(stage).as_str();

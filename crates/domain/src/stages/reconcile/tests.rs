@@ -109,3 +109,47 @@ async fn a_lost_part_recorded_is_sent_again_once_the_parts_are_settled() {
     assert_eq!(w.record(&id).status, VideoStatus::Published);
     assert_eq!(run(&w).await, []);
 }
+
+#[tokio::test]
+async fn a_deferred_destination_is_not_stuck_and_is_driven_again_when_due() {
+    use crate::destinations::state::DestinationState;
+    let mut w = World::new();
+    w.config.publish =
+        crate::destinations::parse_destinations(&serde_json::json!([{"to": "youtube"}])).unwrap();
+    let transcoder = FakeTranscoder::asynchronous(&w.store);
+    let id = w.submitted_talk(&transcoder, 10.0).await;
+    w.complete_renditions(&transcoder, &id).await;
+    w.cover(&id).await.unwrap();
+    w.publish(&id).await.unwrap();
+    w.recorder.take_messages();
+    assert_eq!(w.record(&id).stage(Stage::Publish), StageStatus::Running);
+    // YouTube's quota is spent until tomorrow; a day without a change is not stuck.
+    let now = now_unix_s();
+    let defer = |until: i64| {
+        let mut rows = w.records.rows.lock().unwrap();
+        let r = rows.get_mut(&id).unwrap();
+        r.destinations[0].state = DestinationState::Deferred {
+            until_unix_s: until,
+            reason: "quota".into(),
+            resume: Box::new(DestinationState::Pending),
+        };
+        r.updated_at_unix_s = now - 30 * 3600;
+    };
+    defer(now as i64 + 3600);
+    assert_eq!(run(&w).await, []);
+    assert_eq!(w.record(&id).status, VideoStatus::Processing);
+    assert!(w.recorder.take_messages().is_empty());
+    // Its time has come: publishing is driven again.
+    defer(now as i64 - 1);
+    assert_eq!(
+        run(&w).await,
+        [Reconciled::Driven(id.clone(), Stage::Publish)]
+    );
+    assert!(matches!(
+        w.recorder.take_messages().as_slice(),
+        [PipelineMessage::PartRecorded {
+            stage: Stage::Publish,
+            ..
+        }]
+    ));
+}
