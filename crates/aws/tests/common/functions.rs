@@ -161,6 +161,8 @@ pub struct Functions<'a> {
     transcriber: TranscribeTranscriber,
     analyzer: RekognitionAnalyzer<'a>,
     publisher: LinksPublisher<'a>,
+    /// When the handlers stop uploading, as the Lambda deadline would make them.
+    pub stop_at: Mutex<Option<std::time::Instant>>,
 }
 
 impl<'a> Functions<'a> {
@@ -196,6 +198,7 @@ impl<'a> Functions<'a> {
                 expiry: f.config.link_expiry,
                 base_url: f.config.media_base_url.clone(),
             },
+            stop_at: Mutex::new(None),
         }
     }
 
@@ -269,6 +272,9 @@ impl<'a> Functions<'a> {
                 "AWS::Partition": "aws",
                 "GoogleKeySecretArn": format!("arn:aws:secretsmanager:{region}:{account}:secret:google-key"),
                 "CatalogBucket": "catalog", "CatalogKey": "catalog.xlsx",
+                "YouTubeSecretArn": format!("arn:aws:secretsmanager:{region}:{account}:secret:vidpipe-youtube"),
+                "VimeoSecretArn": format!("arn:aws:secretsmanager:{region}:{account}:secret:vidpipe-vimeo"),
+                "FacebookSecretArn": format!("arn:aws:secretsmanager:{region}:{account}:secret:vidpipe-facebook"),
             },
             "resources": resources,
             "renames": {format!("vidpipe-media-{account}-{region}"): BUCKET},
@@ -328,6 +334,7 @@ impl<'a> Functions<'a> {
                 queue_url,
                 base_delay_s: f.config.throttle_delay_s,
             }),
+            stop_at: *self.stop_at.lock().unwrap(),
             ..f.around()
         };
         match function {

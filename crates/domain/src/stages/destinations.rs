@@ -15,7 +15,7 @@ use std::time::Instant;
 use tracing::{info, warn};
 
 use super::{modify_record, read_record};
-use crate::destinations::state::{all_settled, next_due, Destination, DestinationState, Step};
+use crate::destinations::state::{all_settled, Destination, DestinationState, Step};
 use crate::destinations::upload::{Extra, Platforms, Readiness, Sent, UploadFailure, UploadItem};
 use crate::error::StageError;
 use crate::keys::VideoId;
@@ -119,11 +119,18 @@ where
         .iter()
         .map(|d| (d.label(), d.describe()))
         .collect();
-    report.next_due_unix_s = next_due(&video.destinations);
-    if report.next_due_unix_s.is_none() && !all_settled(&video.destinations) {
-        // Paused at the deadline, or held by another run: due again now.
-        report.next_due_unix_s = Some(now());
-    }
+    // A deferred destination is due at its time; any other not settled (paused at
+    // the deadline, held by another run) is due now.
+    let at = now();
+    report.next_due_unix_s = video
+        .destinations
+        .iter()
+        .filter(|d| !d.settled())
+        .map(|d| match d.state {
+            DestinationState::Deferred { until_unix_s, .. } => until_unix_s,
+            _ => at,
+        })
+        .min();
     Ok(report)
 }
 
