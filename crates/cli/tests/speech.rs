@@ -7,6 +7,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
+use common::platforms::*;
 use common::*;
 use vidpipe_domain::transcript::Transcript;
 
@@ -189,16 +190,31 @@ fn no_transcribe_skips_speech_and_a_missing_model_is_a_clear_error() {
 }
 
 #[test]
-fn a_destination_asking_for_the_vertical_cut_gets_a_9_16_promo_beside_the_clip() {
+fn a_destination_asking_for_the_vertical_cut_gets_a_9_16_promo_and_each_platform_the_captions() {
     let tmp = tempfile::tempdir().unwrap();
     let video = narrated_talk(tmp.path());
     let sidecar = video.with_extension("json");
     let mut doc: serde_json::Value = serde_json::from_slice(&fs::read(&sidecar).unwrap()).unwrap();
-    doc["publish"] = serde_json::json!([{"to": "youtube", "vertical": true}]);
+    doc["publish"] = serde_json::json!([{"to": "youtube", "vertical": true},
+        {"to": "vimeo"}, {"to": "facebook"}]);
     fs::write(&sidecar, doc.to_string()).unwrap();
     let out = tmp.path().join("out");
-    let o = process(&out, &video, &[]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stand_ins = Platforms::start(&tmp.path().join("tus"));
+    let creds = credentials(tmp.path(), true);
+    let o = run(
+        &out,
+        &stand_ins,
+        &creds,
+        NOW,
+        None,
+        &["process", video.to_str().unwrap()],
+    );
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
     let record = record_of(&out, "talk.mp4");
     let dir = out.join(record["id"].as_str().unwrap());
     let clip = ffprobe(&dir.join("promo.mp4"));
@@ -220,4 +236,38 @@ fn a_destination_asking_for_the_vertical_cut_gets_a_9_16_promo_beside_the_clip()
         .map(|o| o["name"].as_str().unwrap_or("").to_string())
         .collect::<Vec<_>>();
     assert_eq!(promo, ["", "vertical"]);
+    // YouTube gets the talk and, as a second video, the vertical cut; the talk with
+    // its cover and captions, the cut with neither (they are the talk's).
+    let s = stand_ins.state();
+    let videos = s["youtube"]["videos"].as_array().unwrap();
+    assert_eq!(videos.len(), 2, "{videos:?}");
+    let (_, cut) = sha256_of(&dir.join("promo-vertical.mp4"));
+    assert_eq!(videos[1]["sha256"].as_str(), Some(cut.as_str()));
+    assert!(videos[1]["meta"]["snippet"]["title"]
+        .as_str()
+        .unwrap()
+        .ends_with("(short)"));
+    let extras = |platform: &str| -> Vec<(String, serde_json::Value)> {
+        s[platform]["extras"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["extra"].as_str().unwrap().to_string(), e.clone()))
+            .collect()
+    };
+    let yt = extras("youtube");
+    assert_eq!(
+        yt.iter().map(|e| e.0.as_str()).collect::<Vec<_>>(),
+        ["thumbnail", "captions"]
+    );
+    assert_eq!(yt[1].1["has_vtt"], true, "WebVTT captions");
+    let vimeo = extras("vimeo");
+    assert_eq!(
+        vimeo.iter().map(|e| e.0.as_str()).collect::<Vec<_>>(),
+        ["thumbnail", "captions"]
+    );
+    let fb = extras("facebook");
+    assert_eq!(fb.len(), 1);
+    assert_eq!(fb[0].1["srt_name"], true, "SubRip named by its locale");
+    assert!(fb[0].1["bytes"].as_u64().unwrap() > 100);
 }

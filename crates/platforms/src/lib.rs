@@ -85,8 +85,10 @@ pub enum UploadError {
 }
 
 impl From<reqwest::Error> for UploadError {
+    /// Without the request's URL: some carry a token in their query (the Graph API's
+    /// `access_token`), and the reason is recorded on the video.
     fn from(e: reqwest::Error) -> UploadError {
-        UploadError::Transport(e.to_string())
+        UploadError::Transport(e.without_url().to_string())
     }
 }
 

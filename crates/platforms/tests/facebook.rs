@@ -270,3 +270,23 @@ async fn an_expired_token_needs_a_person() {
         "{verdict:?}"
     );
 }
+
+#[tokio::test]
+async fn no_answer_is_recorded_without_the_token_its_address_carries() {
+    // Nothing listens there: the request fails before any answer.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let fb = FacebookUploads {
+        client: reqwest::Client::new(),
+        base_url: format!("http://127.0.0.1:{port}"),
+        chunk: 1 << 20,
+    };
+    let err = fb
+        .start(USER, "1234", "talk.mp4", 10, "video/mp4")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, UploadError::Transport(_)), "{err:?}");
+    let text = format!("{err} {err:?}");
+    assert!(!text.contains(USER), "the token leaked: {text}");
+}

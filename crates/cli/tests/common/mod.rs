@@ -2,6 +2,7 @@
 //! `vidpipe` binary, and measure what it wrote with ffprobe and ffmpeg.
 #![allow(dead_code)]
 
+pub mod platforms;
 pub mod server;
 
 use std::path::{Path, PathBuf};
