@@ -62,7 +62,7 @@ enum Command {
     /// Publish a video to YouTube, Vimeo or a Facebook Page (`publish ID --to …`), or
     /// whatever is due (`--due`): destinations whose wait is over, speaker emails and
     /// organiser notices a mail server could not take, links a locked sheet deferred.
-    Publish(command::publish::PublishArgs),
+    Publish(Box<command::publish::PublishArgs>),
     /// Make the movie of a period from image frames (a folder, or synced from FTP) over
     /// a basemap, run it through the pipeline and update the dataset's catalog entry.
     Timelapse(Box<command::timelapse::TimelapseArgs>),

@@ -86,7 +86,7 @@ where
             }
             let claimed = claim(records, video_id, index, now()).await?;
             let (video, destination, step) = match claimed {
-                Claim::Mine(video, destination, step) => (video, destination, step),
+                Claim::Mine(mine) => *mine,
                 Claim::Held(label) => {
                     report.held_elsewhere.push(label);
                     break;
@@ -135,7 +135,8 @@ where
 }
 
 enum Claim {
-    Mine(VideoRecord, Destination, Step),
+    /// Claimed: the record as claimed, the destination and its step.
+    Mine(Box<(VideoRecord, Destination, Step)>),
     Held(String),
     NotDue,
 }
@@ -173,7 +174,9 @@ async fn claim<R: VideoRecords>(
     })
     .await?;
     Ok(match (claimed, held) {
-        (Some((video, (destination, step))), _) => Claim::Mine(video, destination, step),
+        (Some((video, (destination, step))), _) => {
+            Claim::Mine(Box::new((video, destination, step)))
+        }
         (None, Some(label)) => Claim::Held(label),
         (None, None) => Claim::NotDue,
     })
@@ -186,10 +189,7 @@ async fn record<R: VideoRecords>(
     index: usize,
     change: impl Fn(&mut Destination),
 ) -> Result<(), StageError> {
-    modify_record(records, id, |r| {
-        r.destinations.get_mut(index).map(|d| change(d))
-    })
-    .await?;
+    modify_record(records, id, |r| r.destinations.get_mut(index).map(&change)).await?;
     Ok(())
 }
 

@@ -450,9 +450,10 @@ async fn a_spent_quota_defers_to_pacific_midnight_and_one_failure_does_not_hold_
         "youtube done, vimeo needs-auth, facebook done, facebook (vertical) failed"
     );
     // Renewed credentials: the same destination goes on, and the video's links grow.
-    let mut rows = w.records.rows.lock().unwrap();
-    assert!(rows.get_mut(&id).unwrap().destinations[1].renew());
-    drop(rows);
+    {
+        let mut rows = w.records.rows.lock().unwrap();
+        assert!(rows.get_mut(&id).unwrap().destinations[1].renew());
+    }
     let renewed = pass(&w, &p, &id, &t).await;
     assert!(!renewed.published, "published once only");
     assert!(w
