@@ -216,7 +216,7 @@ fn a_spent_quota_and_a_rate_limit_wait_in_the_record_until_publish_due() {
     );
     let record = record_of(&out, "quota.mp4");
     assert_eq!(record["status"], "processing");
-    let (size, _) = sha256_of(&uploaded_file(&out, &record));
+    let (size, digest) = sha256_of(&uploaded_file(&out, &record));
     // Before the wait is over, --due asks nothing of the platforms.
     let early = run(
         &out,
@@ -253,8 +253,10 @@ fn a_spent_quota_and_a_rate_limit_wait_in_the_record_until_publish_due() {
     );
     assert_eq!(s["facebook"]["videos"].as_array().unwrap().len(), 1);
     assert_eq!(s["youtube"]["starts"], 0, "the quota has not come back");
-    // Midnight Pacific: YouTube's quota is back; the video is published, the
-    // speaker emailed.
+    // Midnight Pacific: YouTube's quota is back. The connection drops in the first
+    // chunk (half of it kept); 30 s on, the upload goes on from YouTube's offset. The
+    // video is published, the speaker emailed.
+    platforms.drop_next_chunk("youtube");
     let yt = run(
         &out,
         &platforms,
@@ -275,7 +277,12 @@ fn a_spent_quota_and_a_rate_limit_wait_in_the_record_until_publish_due() {
             s["youtube"]["starts"].as_u64(),
             s["youtube"]["accepted"].as_u64()
         ),
-        (Some(1), Some(size))
+        (Some(1), Some(size)),
+        "one session, every byte once across the drop"
+    );
+    assert_eq!(
+        s["youtube"]["videos"][0]["sha256"].as_str(),
+        Some(digest.as_str())
     );
     assert_eq!(record_of(&out, "quota.mp4")["status"], "published");
     assert_eq!(smtp.recipients(), ["ada@example.org"]);

@@ -35,21 +35,27 @@ pub fn local_holder() -> String {
 /// holder, for a run that takes the video over. `None` when every running stage's
 /// holder is alive, on another machine, or unknown.
 pub fn claim_of_a_dead_run(record: &VideoRecord) -> Option<(Stage, String)> {
-    let host = host_name();
     record.stages.iter().find_map(|(stage, state)| {
         let lease = state
             .lease
             .as_ref()
             .filter(|_| state.status == StageStatus::Running)?;
-        let pid = lease
-            .holder
-            .strip_prefix("pid ")?
-            .strip_suffix(&format!(" on {host}"))?
-            .parse::<u32>()
-            .ok()?;
-        let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
-        (!alive).then(|| (*stage, lease.holder.clone()))
+        holder_ended(&lease.holder).then(|| (*stage, lease.holder.clone()))
     })
+}
+
+/// Whether `holder` is a vidpipe process on this machine that has ended. `false` for
+/// one alive, on another machine, or not a process's name.
+pub fn holder_ended(holder: &str) -> bool {
+    let host = host_name();
+    let pid = holder
+        .strip_prefix("pid ")
+        .and_then(|rest| rest.strip_suffix(&format!(" on {host}")))
+        .and_then(|pid| pid.parse::<u32>().ok());
+    match pid {
+        Some(pid) => pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists(),
+        None => false,
+    }
 }
 
 pub struct SqliteRecords {
@@ -199,6 +205,12 @@ impl VideoRecords for SqliteRecords {
             holder: local_holder(),
             lease_s: LOCAL_LEASE_S,
         }
+    }
+
+    /// A destination's upload held by a vidpipe process that was killed is taken over
+    /// at once, not after the long local lease.
+    fn holder_gone(&self, lease: &vidpipe_domain::record::Lease) -> bool {
+        holder_ended(&lease.holder)
     }
 
     async fn create(&self, record: &VideoRecord) -> Result<Created, PortError> {
@@ -357,5 +369,21 @@ mod tests {
         assert_eq!((column.as_str(), error_stage.as_str()), ("failed", "cover"));
         drop(db);
         SqliteRecords::open(&path).expect("opening again finds nothing to migrate");
+    }
+
+    #[test]
+    fn a_destination_held_by_an_ended_process_is_taken_over_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = SqliteRecords::open(&dir.path().join("v.db")).unwrap();
+        let lease = |holder: String| vidpipe_domain::record::Lease {
+            holder,
+            expires_unix_s: u64::MAX,
+        };
+        // This process, alive: its own. Another machine's: not ours to judge.
+        assert!(!records.holder_gone(&lease(local_holder())));
+        assert!(!records.holder_gone(&lease("pid 1 on another-host".into())));
+        // A pid on this machine that no process has.
+        let gone = format!("pid {} on {}", u32::MAX - 7, host_name());
+        assert!(records.holder_gone(&lease(gone)));
     }
 }

@@ -60,6 +60,16 @@ impl Platforms {
             .unwrap()
     }
 
+    /// The next chunk `platform` takes is kept in half and the connection dropped.
+    pub fn drop_next_chunk(&self, platform: &str) {
+        let r = reqwest::blocking::Client::new()
+            .post(format!("{}/_drop", self.url))
+            .json(&json!({"platform": platform}))
+            .send()
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+
     pub fn fail(&self, failure: Value) {
         let r = reqwest::blocking::Client::new()
             .post(format!("{}/_fail", self.url))

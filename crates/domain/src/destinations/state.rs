@@ -245,7 +245,8 @@ impl Destination {
         };
     }
 
-    /// The upload session is gone (expired): start again from nothing.
+    /// The upload session is gone (expired): start again from nothing, keeping the
+    /// count of refusals in a row.
     pub fn session_expired(&mut self) {
         self.state = DestinationState::Pending;
     }

@@ -15,8 +15,11 @@ use std::time::Instant;
 use tracing::{info, warn};
 
 use super::{modify_record, read_record};
+use crate::destinations::answers::Verdict;
 use crate::destinations::state::{all_settled, Destination, DestinationState, Step};
-use crate::destinations::upload::{Extra, Platforms, Readiness, Sent, UploadFailure, UploadItem};
+use crate::destinations::upload::{
+    Extra, Platforms, Readiness, Sent, UploadFailure, UploadItem, MAX_PROTOCOL_ATTEMPTS,
+};
 use crate::error::StageError;
 use crate::keys::VideoId;
 use crate::ports::{Notifier, VideoRecords};
@@ -235,15 +238,28 @@ async fn take_step<R: VideoRecords, P: Platforms>(
         async move {
             warn!(video_id = %id, to = %label, failure = ?failure, "refused");
             let at = now();
+            let restarted = std::sync::atomic::AtomicBool::new(false);
             record(records, id, index, |d| {
                 match failure.verdict(d.request.to, at, d.attempts + 1) {
                     Some(verdict) => d.refused(verdict),
-                    None => d.session_expired(),
+                    // An expired session starts again at once, a few times in a row.
+                    None if d.attempts + 1 < MAX_PROTOCOL_ATTEMPTS => {
+                        d.attempts += 1;
+                        d.session_expired();
+                        restarted.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    None => d.refused(Verdict::Permanent {
+                        reason: format!(
+                            "{} lost the upload session {} times in a row",
+                            d.request.to.name(),
+                            d.attempts + 1
+                        ),
+                    }),
                 }
             })
             .await?;
-            // An expired session starts again at once; every other refusal waits.
-            Ok::<bool, StageError>(failure == UploadFailure::SessionExpired)
+            // Every other refusal waits.
+            Ok::<bool, StageError>(restarted.load(std::sync::atomic::Ordering::SeqCst))
         }
     };
     match step {
@@ -367,14 +383,14 @@ async fn extra_refused<R: VideoRecords>(
     modify_record(records, id, |r| {
         let d = r.destinations.get_mut(index)?;
         match failure.verdict(d.request.to, now, d.attempts + 1) {
-            Some(crate::destinations::answers::Verdict::Permanent { reason }) => {
+            Some(Verdict::Permanent { reason }) => {
                 warn!(video_id = %id, to = %d.label(), extra = extra.as_str(), %reason, "not made; the upload stands");
                 d.notes.push(format!("{}: {reason}", extra.as_str()));
                 d.extras_done.push(extra);
                 go_on = true;
             }
             Some(verdict) => d.refused(verdict),
-            None => d.refused(crate::destinations::answers::Verdict::Retry {
+            None => d.refused(Verdict::Retry {
                 at_unix_s: now,
                 reason: format!("{}: the platform lost the request", extra.as_str()),
             }),

@@ -78,8 +78,16 @@ where
             r.links = links.clone();
             r.hashtags = to_publish.hashtags.clone();
             r.description = to_publish.description.clone();
-            if r.destinations.is_empty() {
-                r.destinations = destinations.clone();
+            // A replan (a sidecar changed, a forced run) keeps the destinations it
+            // has, with their uploads, and adds the ones now asked for.
+            for d in &destinations {
+                let have = r
+                    .destinations
+                    .iter()
+                    .any(|o| o.request.to == d.request.to && o.cut == d.cut);
+                if !have {
+                    r.destinations.push(d.clone());
+                }
             }
             let detail = format!("publishing to {}", names.join(", "));
             r.set_stage(Stage::Publish, StageStatus::Running, Some(detail));
