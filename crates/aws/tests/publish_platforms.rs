@@ -6,9 +6,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
 use common::*;
 use serde_json::{json, Value};
@@ -23,45 +21,17 @@ use vidpipe_domain::record::{
 };
 use vidpipe_domain::sidecar::Sidecar;
 use vidpipe_domain::stages::{reconcile, ReconcileConfig};
+use vidpipe_platforms::stand_in::NodeServer;
 
-struct Platforms {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Platforms {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+struct Platforms(NodeServer);
 
 fn platforms(dir: &Path) -> Platforms {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/tus");
-    assert!(
-        root.join("node_modules/@tus/server").is_dir(),
-        "@tus/server is not installed: run `make tus-server-packages`"
-    );
-    let mut child = Command::new("node")
-        .arg(root.join("platforms.mjs"))
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("node runs");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let ready: Value = serde_json::from_str(&line).unwrap();
-    Platforms {
-        child,
-        url: ready["url"].as_str().unwrap().to_string(),
-    }
+    Platforms(NodeServer::start("platforms.mjs", dir))
 }
 
 impl Platforms {
     async fn state(&self) -> Value {
-        reqwest::get(format!("{}/_state", self.url))
+        reqwest::get(format!("{}/_state", self.0.url))
             .await
             .unwrap()
             .json()
@@ -73,7 +43,7 @@ impl Platforms {
 /// A world whose publish function publishes to the three platforms, with the
 /// secrets named in `secrets` (platform → its JSON) made in Secrets Manager.
 async fn world(p: &Platforms, secrets: &[(&str, Value)]) -> World {
-    let url = &p.url;
+    let url = &p.0.url;
     let env = [
         (
             "VIDPIPE_PUBLISH_TO",

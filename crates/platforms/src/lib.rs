@@ -11,6 +11,8 @@
 pub mod auth;
 pub mod clients;
 pub mod facebook;
+#[cfg(feature = "test-util")]
+pub mod stand_in;
 pub mod vimeo;
 pub mod youtube;
 

@@ -4,9 +4,7 @@
 //! client and the tus server, a TCP relay that can drop the connection in the middle
 //! of a PATCH.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -18,47 +16,16 @@ use axum::routing::{patch, post, put};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use vidpipe_platforms::stand_in::NodeServer;
 use vidpipe_platforms::vimeo::{VimeoUploads, ACCEPT};
 use vidpipe_platforms::{FileSource, UploadError};
 
 const TOKEN: &str = "vimeo-test-token";
 
-/// The tus server, stopped when dropped.
-struct Tus {
-    child: Child,
-    url: String,
-    dir: PathBuf,
-}
-
-impl Drop for Tus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+type Tus = NodeServer;
 
 fn tus_server(dir: &Path) -> Tus {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/tus");
-    assert!(
-        root.join("node_modules/@tus/server").is_dir(),
-        "@tus/server is not installed: run `make tus-server-packages`"
-    );
-    let mut child = Command::new("node")
-        .arg(root.join("server.mjs"))
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("node runs");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let ready: Value = serde_json::from_str(&line).expect("the server's address");
-    Tus {
-        child,
-        url: ready["url"].as_str().unwrap().to_string(),
-        dir: dir.to_path_buf(),
-    }
+    NodeServer::start("server.mjs", dir)
 }
 
 /// A TCP relay to `upstream`; once armed with a budget, the connection that carries

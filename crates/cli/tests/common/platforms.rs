@@ -2,12 +2,13 @@
 //! server) and Facebook (`tests/tus/platforms.mjs`), and running `vidpipe` against
 //! them with a credentials file and a controllable clock.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 use sha2::Digest;
+
+use vidpipe_platforms::stand_in::NodeServer;
 
 use super::SmtpSink;
 
@@ -16,41 +17,18 @@ pub const NOW: i64 = 1_796_265_000;
 /// YouTube's quota comes back at midnight Pacific: 08:00 UTC.
 pub const PACIFIC_MIDNIGHT: i64 = NOW + 5 * 3600 + 30 * 60;
 
-pub struct Platforms {
-    child: Child,
-    pub url: String,
-}
+pub struct Platforms(NodeServer);
 
-impl Drop for Platforms {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Platforms {
+    type Target = NodeServer;
+    fn deref(&self) -> &NodeServer {
+        &self.0
     }
 }
 
 impl Platforms {
     pub fn start(dir: &Path) -> Platforms {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/tus");
-        assert!(
-            root.join("node_modules/@tus/server").is_dir(),
-            "@tus/server is not installed: run `make tus-server-packages`"
-        );
-        std::fs::create_dir_all(dir).unwrap();
-        let mut child = Command::new("node")
-            .arg(root.join("platforms.mjs"))
-            .arg(dir)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("node runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let ready: Value = serde_json::from_str(&line).expect("the stand-ins' address");
-        Platforms {
-            child,
-            url: ready["url"].as_str().unwrap().to_string(),
-        }
+        Platforms(NodeServer::start("platforms.mjs", dir))
     }
 
     pub fn state(&self) -> Value {
