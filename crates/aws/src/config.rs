@@ -198,6 +198,35 @@ impl FunctionConfig {
     }
 }
 
+/// The string of the Secrets Manager secret `secret_id` that the setting `name` names.
+///
+/// # Errors
+/// [`ConfigError::Bad`] naming the setting and the secret when it cannot be read or
+/// has no string value (the value is never quoted).
+pub async fn secret_string(
+    secrets: &aws_sdk_secretsmanager::Client,
+    name: &'static str,
+    secret_id: &str,
+) -> Result<String, ConfigError> {
+    let bad = |reason: String| ConfigError::Bad {
+        name,
+        value: secret_id.to_string(),
+        reason,
+    };
+    let secret = secrets
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|e| {
+            bad(crate::error::port_error("secretsmanager GetSecretValue", e).to_string())
+        })?;
+    secret
+        .secret_string()
+        .map(str::to_string)
+        .ok_or_else(|| bad("the secret has no string value".into()))
+}
+
 fn bad(name: &'static str, value: &str, reason: &str) -> ConfigError {
     ConfigError::Bad {
         name,

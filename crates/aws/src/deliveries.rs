@@ -118,22 +118,15 @@ impl CloudTalkSheet {
         }
         let secret_id =
             FunctionConfig::require(&config.google_key_secret, "VIDPIPE_GOOGLE_KEY_SECRET")?;
-        let bad = |reason: String| ConfigError::Bad {
-            name: "VIDPIPE_GOOGLE_KEY_SECRET",
-            value: secret_id.to_string(),
-            reason,
-        };
-        let secret = secrets
-            .get_secret_value()
-            .secret_id(secret_id)
-            .send()
-            .await
-            .map_err(|e| bad(port_error("secretsmanager GetSecretValue", e).to_string()))?;
-        let json = secret
-            .secret_string()
-            .ok_or_else(|| bad("the secret has no string value".into()))?;
-        let google = GoogleSheets::from_key_json(json, &config.sheets_api)
-            .map_err(|e| bad(e.to_string()))?;
+        let name = "VIDPIPE_GOOGLE_KEY_SECRET";
+        let json = crate::config::secret_string(secrets, name, secret_id).await?;
+        let google = GoogleSheets::from_key_json(&json, &config.sheets_api).map_err(|e| {
+            ConfigError::Bad {
+                name,
+                value: secret_id.to_string(),
+                reason: e.to_string(),
+            }
+        })?;
         Ok(Some(CloudTalkSheet {
             sheet: sheet.clone(),
             google,

@@ -10,7 +10,6 @@ use vidpipe_platforms::clients::{PlatformClients, SourceOpener};
 use vidpipe_platforms::{ByteSource, UploadError};
 
 use crate::config::{ConfigError, FunctionConfig};
-use crate::error::port_error;
 use crate::s3::S3Store;
 
 /// The platforms as the publish function reaches them.
@@ -104,16 +103,8 @@ pub async fn read_credentials(
             value: id.clone(),
             reason,
         };
-        let secret = secrets
-            .get_secret_value()
-            .secret_id(id)
-            .send()
-            .await
-            .map_err(|e| bad(port_error("secretsmanager GetSecretValue", e).to_string()))?;
-        let text = secret
-            .secret_string()
-            .ok_or_else(|| bad("the secret has no string value".into()))?;
-        serde_json::from_str(text).map(Some).map_err(|e| {
+        let text = crate::config::secret_string(secrets, name, id).await?;
+        serde_json::from_str(&text).map(Some).map_err(|e| {
             bad(format!(
                 "not this platform's credentials (line {}, column {}: {})",
                 e.line(),
