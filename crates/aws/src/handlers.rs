@@ -22,7 +22,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use tracing::{error, info, info_span, warn, Instrument};
 use vidpipe_domain::dispatch::{deliver, Delivery, Dispatch, Disposition, Throttling};
 use vidpipe_domain::events::{route, route_key, ObjectCreated, PipelineEvent, PipelineMessage};
-use vidpipe_domain::keys;
+use vidpipe_domain::keys::{self, VideoId};
 use vidpipe_domain::ports::MessageBus;
 use vidpipe_domain::record::Stage;
 use vidpipe_domain::stages::{publish_to_destinations, IngestOptions, PipelineConfig};
@@ -249,7 +249,7 @@ async fn publish_to_platforms<B: MessageBus>(
 ) -> Option<RecordEnd> {
     let platforms = around.platforms?;
     let clock = || vidpipe_domain::record::now_unix_s() as i64;
-    for id in deliveries.iter().filter_map(|d| d.video_id.as_ref()) {
+    for id in handled_videos(deliveries) {
         let report = match publish_to_destinations(
             around.records,
             platforms,
@@ -286,7 +286,7 @@ async fn publish_to_platforms<B: MessageBus>(
 /// (SES throttling, the sheet's quota) delivers the record again, which finds the
 /// video published and makes only what is still due.
 async fn notify_published(around: Around<'_>, deliveries: &[Delivery]) -> Option<RecordEnd> {
-    for id in deliveries.iter().filter_map(|d| d.video_id.as_ref()) {
+    for id in handled_videos(deliveries) {
         match around.deliveries.notify(around.records, id).await {
             Ok(report) if !report.deferred.is_empty() => {
                 let (to, why) = &report.deferred[0];
@@ -301,6 +301,15 @@ async fn notify_published(around: Around<'_>, deliveries: &[Delivery]) -> Option
         }
     }
     None
+}
+
+/// The videos whose publish stage ran without an error (a stray event for a video
+/// with no record, failed for good, has nothing to publish or notify).
+fn handled_videos(deliveries: &[Delivery]) -> impl Iterator<Item = &VideoId> {
+    deliveries
+        .iter()
+        .filter(|d| d.result.is_ok())
+        .filter_map(|d| d.video_id.as_ref())
 }
 
 /// The events of a body that `stage` takes, or how the record ends without any.

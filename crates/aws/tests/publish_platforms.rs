@@ -339,3 +339,23 @@ async fn a_secret_that_is_not_credentials_fails_the_cold_start_naming_it_not_quo
     );
     assert!(!err.to_string().contains("sekret-value-123"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stray_message_for_a_video_with_no_record_settles_without_uploading() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = platforms(dir.path());
+    let mut w = world(&p, &all_secrets()).await;
+    w.function.read_platform_credentials().await.unwrap();
+    let stub = mediaconvert_stub();
+    let fns = Functions::new(&w, &stub, None).await;
+    let nobody = VideoId::parse("0000000000000bad").unwrap();
+    let r = fns
+        .handle("publish", sqs_event(&[part_recorded(&nobody)]))
+        .await;
+    assert!(failures(&r).is_empty(), "{:?}", failures(&r));
+    assert_eq!(p.state().await["youtube"]["starts"], 0);
+    assert!(
+        w.drain("publish").await.records.is_empty(),
+        "nothing handed over"
+    );
+}
