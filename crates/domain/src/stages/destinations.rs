@@ -59,7 +59,8 @@ pub type Clock<'a> = &'a (dyn Fn() -> i64 + Send + Sync);
 /// `stop_at`, so that each run gets further than the one before. Then, when every destination has
 /// settled, publishes the video (once) and sends the notice.
 ///
-/// A video without destinations, or failed, gets nothing.
+/// A video without destinations, failed, or still making its own parts gets
+/// nothing.
 ///
 /// # Errors
 /// The record store's. A platform's refusal is recorded on its destination, not
@@ -154,7 +155,12 @@ async fn claim<R: VideoRecords>(
     let terms = records.lease_terms();
     let mut held = None;
     let claimed = modify_record(records, id, |r| {
-        if r.status == VideoStatus::Failed {
+        // Only a video being published (its own parts done) or published: a platform
+        // added before then waits for the publish stage.
+        let publishing = r.status == VideoStatus::Published
+            || (r.status == VideoStatus::Processing
+                && r.stage(Stage::Publish) == StageStatus::Running);
+        if !publishing {
             return None;
         }
         let d = r.destinations.get_mut(index)?;

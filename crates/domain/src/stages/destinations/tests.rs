@@ -570,3 +570,26 @@ fn a_video_without_a_promo_has_no_vertical_item_and_captions_follow_the_transcri
     assert_eq!(item.captions_vtt_key, None);
     assert!(UploadItem::of(&rec, Cut::Vertical).is_err());
 }
+
+#[tokio::test]
+async fn nothing_goes_up_before_the_video_s_own_parts_are_done() {
+    let w = World::new();
+    let p = FakePlatforms::default();
+    let id = talk(&w, &p, r#"[{"to":"vimeo"}]"#).await;
+    let t = AtomicI64::new(NOW);
+    // As `vidpipe publish ID --to vimeo` would leave a video still transcoding.
+    let set_publish = |status| {
+        let mut rows = w.records.rows.lock().unwrap();
+        rows.get_mut(&id)
+            .unwrap()
+            .set_stage(Stage::Publish, status, None);
+    };
+    set_publish(StageStatus::Pending);
+    let early = pass(&w, &p, &id, &t).await;
+    assert!(!early.published);
+    assert_eq!(p.site(Platform::Vimeo, |s| s.starts), 0);
+    assert_eq!(state(&w, &id, 0), DestinationState::Pending);
+    set_publish(StageStatus::Running);
+    assert!(pass(&w, &p, &id, &t).await.published);
+    assert_eq!(p.site(Platform::Vimeo, |s| s.starts), 1);
+}
