@@ -266,9 +266,7 @@ async fn publish_to_platforms<B: MessageBus>(
         for (to, state) in &report.states {
             info!(to = %to, state = %state, "destination");
         }
-        let handed_over = report.held_elsewhere.is_empty()
-            && report.next_due_unix_s.is_some_and(|t| t <= clock());
-        if handed_over {
+        if report.stopped_at_deadline {
             let message = PipelineMessage::PartRecorded {
                 video_id: id.clone(),
                 stage: Stage::Publish,

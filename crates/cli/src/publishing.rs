@@ -234,6 +234,12 @@ pub fn print_destinations(record: &VideoRecord, report: &DestinationsReport) -> 
     for held in &report.held_elsewhere {
         println!("  {held}: another run is uploading it");
     }
+    if report.waiting_for_parts && record.status != vidpipe_domain::record::VideoStatus::Failed {
+        println!(
+            "  video {} is still being processed: its platforms get it once its own parts are done",
+            record.id
+        );
+    }
     match report.next_due_unix_s {
         Some(t) if !report.settled() => {
             println!(

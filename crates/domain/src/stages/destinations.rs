@@ -41,6 +41,10 @@ pub struct DestinationsReport {
     pub published: bool,
     /// A destination is moved by another run now (its lease is live).
     pub held_elsewhere: Vec<String>,
+    /// The pass stopped at `stop_at` with work due now: the next run goes on.
+    pub stopped_at_deadline: bool,
+    /// The video is still making its own parts (or failed): its destinations wait.
+    pub waiting_for_parts: bool,
 }
 
 impl DestinationsReport {
@@ -124,18 +128,30 @@ where
         .map(|d| (d.label(), d.describe()))
         .collect();
     // A deferred destination is due at its time; any other not settled (paused at
-    // the deadline, held by another run) is due now.
+    // the deadline, held by another run) is due now. A video not being published
+    // has nothing due until its publish stage runs.
     let at = now();
+    report.waiting_for_parts = !publishing(&video);
     report.next_due_unix_s = video
         .destinations
         .iter()
-        .filter(|d| !d.settled())
+        .filter(|d| !d.settled() && !report.waiting_for_parts)
         .map(|d| match d.state {
             DestinationState::Deferred { until_unix_s, .. } => until_unix_s,
             _ => at,
         })
         .min();
+    report.stopped_at_deadline = stop_at.is_some_and(|t| Instant::now() >= t)
+        && report.held_elsewhere.is_empty()
+        && report.next_due_unix_s.is_some_and(|t| t <= at);
     Ok(report)
+}
+
+/// Whether the video's destinations may move: its publish stage is running (its own
+/// parts are done), or it is published.
+fn publishing(r: &VideoRecord) -> bool {
+    r.status == VideoStatus::Published
+        || (r.status == VideoStatus::Processing && r.stage(Stage::Publish) == StageStatus::Running)
 }
 
 enum Claim {
@@ -157,10 +173,7 @@ async fn claim<R: VideoRecords>(
     let claimed = modify_record(records, id, |r| {
         // Only a video being published (its own parts done) or published: a platform
         // added before then waits for the publish stage.
-        let publishing = r.status == VideoStatus::Published
-            || (r.status == VideoStatus::Processing
-                && r.stage(Stage::Publish) == StageStatus::Running);
-        if !publishing {
+        if !publishing(r) {
             return None;
         }
         let d = r.destinations.get_mut(index)?;

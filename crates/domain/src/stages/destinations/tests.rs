@@ -480,6 +480,16 @@ async fn a_crashed_run_and_a_deadline_resume_the_same_upload() {
         DestinationState::Uploading { offset, .. } => assert_eq!(offset, 64),
         other => panic!("{other:?}"),
     }
+    // An hour away the deadline has not come: nothing to hand over.
+    let handed = publish_to_destinations(&w.records, &p, &w.recorder, &id, &now, soon)
+        .await
+        .unwrap();
+    assert!(!handed.stopped_at_deadline);
+    let past = Some(Instant::now());
+    let handed = publish_to_destinations(&w.records, &p, &w.recorder, &id, &now, past)
+        .await
+        .unwrap();
+    assert!(handed.stopped_at_deadline, "{handed:?}");
     assert!(
         w.record(&id).destinations[0].lease.is_none(),
         "the lease is given back"
@@ -492,9 +502,15 @@ async fn a_crashed_run_and_a_deadline_resume_the_same_upload() {
             expires_unix_s: (NOW + 900) as u64,
         });
     }
+    let sent = p.site(Platform::YouTube, |s| s.bytes_received);
+    assert_eq!(sent, 3 * 64, "three passes with a deadline, a chunk each");
     let held = pass(&w, &p, &id, &t).await;
     assert_eq!(held.held_elsewhere.len(), 1, "{held:?}");
-    assert_eq!(p.site(Platform::YouTube, |s| s.bytes_received), 64);
+    assert!(
+        !held.stopped_at_deadline,
+        "held by another run: not ours to hand over"
+    );
+    assert_eq!(p.site(Platform::YouTube, |s| s.bytes_received), sent);
     // Its holder died: once the lease runs out, the upload goes on from the offset.
     t.store(NOW + 900, Ordering::SeqCst);
     let done = pass(&w, &p, &id, &t).await;
@@ -587,6 +603,11 @@ async fn nothing_goes_up_before_the_video_s_own_parts_are_done() {
     set_publish(StageStatus::Pending);
     let early = pass(&w, &p, &id, &t).await;
     assert!(!early.published);
+    assert!(early.waiting_for_parts);
+    assert_eq!(
+        early.next_due_unix_s, None,
+        "nothing is due: no run may spin on it"
+    );
     assert_eq!(p.site(Platform::Vimeo, |s| s.starts), 0);
     assert_eq!(state(&w, &id, 0), DestinationState::Pending);
     set_publish(StageStatus::Running);
