@@ -3,19 +3,19 @@
 //! they receive (the protocols themselves are tested against stand-ins in
 //! `vidpipe-platforms`).
 
-use std::collections::HashMap;
+mod world;
+
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Mutex;
 use std::time::Instant;
 
 use super::*;
-use crate::destinations::upload::{Cut, Extra, Readiness, Sent, UploadFailure, UploadItem};
-use crate::destinations::{DestinationRequest, Platform};
+use crate::destinations::upload::{Cut, Extra, UploadFailure, UploadItem};
+use crate::destinations::Platform;
 use crate::fakes::*;
 use crate::outbox::NotifyConfig;
-use crate::ports::ObjectReader;
 use crate::record::{OutputKind, Stage, StageStatus, VideoStatus};
-use crate::stages::test_world::*;
+use crate::stages::test_world::World;
+use world::*;
 
 /// 2026-12-03T02:30:00Z (18:30 on the 2nd, Pacific time).
 const NOW: i64 = 1_796_265_000;
@@ -24,213 +24,6 @@ macro_rules! fixture {
     ($name:literal) => {
         include_str!(concat!("../../../../../tests/fixtures/platforms/", $name))
     };
-}
-
-/// One platform's side: its upload sessions, the videos made, and every byte it took.
-#[derive(Default, Debug)]
-struct Site {
-    sessions: HashMap<String, (u64, Vec<u8>)>,
-    videos: Vec<(String, Vec<u8>)>,
-    starts: u32,
-    bytes_received: u64,
-    extras: Vec<(String, Extra)>,
-    polls: u32,
-}
-
-#[derive(Default)]
-struct FakePlatforms {
-    store: MemStore,
-    sites: Mutex<HashMap<Platform, Site>>,
-    /// Failures to answer, by platform and step (`start`, `send`, `status`, or the
-    /// extra's name).
-    failures: Mutex<Vec<(Platform, &'static str, UploadFailure)>>,
-    /// Answers "processing" this many times before ready.
-    processing: Mutex<HashMap<Platform, u32>>,
-    /// The connection drops after this many chunks, half of the next kept.
-    drop_after: Mutex<HashMap<Platform, u32>>,
-}
-
-const CHUNK: usize = 64;
-
-impl FakePlatforms {
-    fn injected(&self, to: Platform, step: &str) -> Option<UploadFailure> {
-        let mut f = self.failures.lock().unwrap();
-        let i = f.iter().position(|(p, s, _)| *p == to && *s == step)?;
-        Some(f.remove(i).2)
-    }
-    fn fail(&self, to: Platform, step: &'static str, failure: UploadFailure) {
-        self.failures.lock().unwrap().push((to, step, failure));
-    }
-    fn site<T>(&self, to: Platform, f: impl FnOnce(&mut Site) -> T) -> T {
-        f(self.sites.lock().unwrap().entry(to).or_default())
-    }
-}
-
-impl Platforms for FakePlatforms {
-    async fn start(
-        &self,
-        request: &DestinationRequest,
-        item: &UploadItem,
-    ) -> Result<String, UploadFailure> {
-        if let Some(f) = self.injected(request.to, "start") {
-            return Err(f);
-        }
-        Ok(self.site(request.to, |s| {
-            s.starts += 1;
-            let session = format!("{}-session-{}", request.to.name(), s.starts);
-            s.sessions.insert(session.clone(), (item.bytes, Vec::new()));
-            session
-        }))
-    }
-
-    async fn send(
-        &self,
-        request: &DestinationRequest,
-        item: &UploadItem,
-        session: &str,
-        stop_at: Option<Instant>,
-    ) -> Result<Sent, UploadFailure> {
-        if let Some(f) = self.injected(request.to, "send") {
-            return Err(f);
-        }
-        let file = self.store.get(&item.key).await.unwrap();
-        let mut chunks = 0;
-        loop {
-            let drop_now = {
-                let mut drops = self.drop_after.lock().unwrap();
-                match drops.get_mut(&request.to) {
-                    Some(0) => {
-                        drops.remove(&request.to);
-                        true
-                    }
-                    Some(n) => {
-                        *n -= 1;
-                        false
-                    }
-                    None => false,
-                }
-            };
-            let step = self.site(request.to, |s| {
-                let Some((total, got)) = s.sessions.get_mut(session) else {
-                    return Err(UploadFailure::SessionExpired);
-                };
-                let (total, from) = (*total, got.len());
-                if from as u64 == total {
-                    return Ok(None);
-                }
-                let end = (from + CHUNK).min(file.len());
-                let end = if drop_now {
-                    from + (end - from) / 2
-                } else {
-                    end
-                };
-                got.extend_from_slice(&file[from..end]);
-                s.bytes_received += (end - from) as u64;
-                Ok(Some(got.len() as u64))
-            })?;
-            if drop_now {
-                return Err(UploadFailure::Transport("connection reset".into()));
-            }
-            chunks += 1;
-            match step {
-                None => {
-                    return Ok(self.site(request.to, |s| {
-                        let got = s.sessions.remove(session).unwrap().1;
-                        let id = format!("{}-video-{}", request.to.name(), s.videos.len() + 1);
-                        s.videos.push((id.clone(), got));
-                        Sent::Complete { platform_id: id }
-                    }))
-                }
-                Some(offset) if stop_at.is_some() && chunks == 1 && offset < item.bytes => {
-                    return Ok(Sent::Paused { offset })
-                }
-                Some(_) => {}
-            }
-        }
-    }
-
-    async fn status(
-        &self,
-        request: &DestinationRequest,
-        platform_id: &str,
-    ) -> Result<Readiness, UploadFailure> {
-        if let Some(f) = self.injected(request.to, "status") {
-            return Err(f);
-        }
-        self.site(request.to, |s| s.polls += 1);
-        let mut processing = self.processing.lock().unwrap();
-        if let Some(n) = processing.get_mut(&request.to).filter(|n| **n > 0) {
-            *n -= 1;
-            return Ok(Readiness::Processing);
-        }
-        Ok(Readiness::Ready {
-            url: format!("https://{}.example/{platform_id}", request.to.name()),
-        })
-    }
-
-    async fn extra(
-        &self,
-        request: &DestinationRequest,
-        _item: &UploadItem,
-        platform_id: &str,
-        extra: Extra,
-    ) -> Result<(), UploadFailure> {
-        if let Some(f) = self.injected(request.to, extra.as_str()) {
-            return Err(f);
-        }
-        self.site(request.to, |s| {
-            s.extras.push((platform_id.to_string(), extra))
-        });
-        Ok(())
-    }
-}
-
-fn file_of(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 7 % 251) as u8).collect()
-}
-
-/// A talk whose sidecar names `publish`, run until its parts are settled, with a
-/// 1,000-byte top rendition in `platforms`' store.
-async fn talk(w: &World, platforms: &FakePlatforms, publish: &str) -> VideoId {
-    w.store.insert(
-        "uploads/talk.json",
-        format!(
-            r#"{{"title":"Metrics","speakers":[{{"name":"Ada","email":"ada@x.org"}}],"publish":{publish}}}"#
-        )
-        .as_bytes(),
-    );
-    let event = w.upload("uploads/talk.mp4", b"v", Some(media(20.0, true, true)));
-    let transcoder = FakeTranscoder::new(&w.store);
-    let report = w
-        .run_with(&transcoder, event, &crate::stages::IngestOptions::default())
-        .await;
-    assert!(report.dead_letters.is_empty(), "{:?}", report.dead_letters);
-    let id = report.videos[0].clone();
-    let mut rows = w.records.rows.lock().unwrap();
-    let rec = rows.get_mut(&id).unwrap();
-    let top = rec
-        .outputs
-        .iter_mut()
-        .find(|o| o.kind == OutputKind::Rendition)
-        .unwrap();
-    top.bytes = 1000;
-    platforms.store.insert(&top.key, &file_of(1000));
-    id
-}
-
-fn clock_at(t: &AtomicI64) -> impl Fn() -> i64 + Send + Sync + '_ {
-    move || t.load(Ordering::SeqCst)
-}
-
-async fn pass(w: &World, p: &FakePlatforms, id: &VideoId, t: &AtomicI64) -> DestinationsReport {
-    let now = clock_at(t);
-    publish_to_destinations(&w.records, p, &w.recorder, id, &now, None)
-        .await
-        .unwrap()
-}
-
-fn state(w: &World, id: &VideoId, index: usize) -> DestinationState {
-    w.record(id).destinations[index].state.clone()
 }
 
 #[tokio::test]
