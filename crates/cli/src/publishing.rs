@@ -110,8 +110,9 @@ impl PublishingArgs {
     }
 }
 
-/// `$XDG_CONFIG_HOME/vidpipe`, else `~/.config/vidpipe`.
-fn config_dir() -> Option<PathBuf> {
+/// `$XDG_CONFIG_HOME/vidpipe`, else `~/.config/vidpipe`: where `vidpipe auth` keeps
+/// the credentials and the destinations file is looked for.
+pub fn config_dir() -> Option<PathBuf> {
     std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())

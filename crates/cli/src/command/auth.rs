@@ -65,12 +65,9 @@ pub enum Platform {
 }
 
 fn default_path() -> Result<PathBuf> {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+    let dir = crate::publishing::config_dir()
         .context("neither XDG_CONFIG_HOME nor HOME is set: name the file with --credentials")?;
-    Ok(base.join("vidpipe/credentials.json"))
+    Ok(dir.join("credentials.json"))
 }
 
 /// One token from standard input, named `what` in the prompt and errors.

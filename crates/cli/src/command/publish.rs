@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
-use vidpipe_domain::destinations::state::{Destination, Step};
+use vidpipe_domain::destinations::state::Destination;
 use vidpipe_domain::destinations::{DestinationRequest, Platform};
 use vidpipe_domain::ports::VideoRecords;
 use vidpipe_domain::record::{VideoRecord, VideoStatus};
@@ -123,11 +123,7 @@ pub async fn run(out: &Path, args: &PublishArgs) -> Result<ExitCode> {
 /// Whether a destination of `video` has a step due at `now` (or the video is
 /// published and may have emails due).
 fn due(video: &VideoRecord, now: i64) -> bool {
-    video.status != VideoStatus::Failed
-        && video
-            .destinations
-            .iter()
-            .any(|d| !matches!(d.step(now), Step::Nothing | Step::Wait { .. }))
+    video.status != VideoStatus::Failed && video.destinations.iter().any(|d| d.is_due(now))
 }
 
 /// Adds each platform of `to` the video lacks (as the sidecar or the deployment's

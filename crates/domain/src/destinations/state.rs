@@ -197,6 +197,12 @@ impl Destination {
         step_of(&self.state, now_unix_s)
     }
 
+    /// Whether a step is due at `now_unix_s`: not settled, and not waiting for a
+    /// later time.
+    pub fn is_due(&self, now_unix_s: i64) -> bool {
+        !matches!(self.step(now_unix_s), Step::Nothing | Step::Wait { .. })
+    }
+
     /// Whether nothing more will happen without a person: done, failed or needing
     /// credentials.
     pub fn settled(&self) -> bool {
@@ -288,14 +294,17 @@ pub fn all_settled(destinations: &[Destination]) -> bool {
     destinations.iter().all(Destination::settled)
 }
 
-/// The earliest time a deferred destination comes due, for the scheduled pass
-/// (`vidpipe publish --due`, the reconciler) to come back then.
-pub fn next_due(destinations: &[Destination]) -> Option<i64> {
+/// The earliest time, at `now_unix_s`, a destination not settled comes due: a
+/// deferred one at its time, any other (pending, paused, held by another run) now.
+/// `None` when every one has settled. For the scheduled pass (`vidpipe publish
+/// --due`, the reconciler) to come back then.
+pub fn next_due(destinations: &[Destination], now_unix_s: i64) -> Option<i64> {
     destinations
         .iter()
-        .filter_map(|d| match d.state {
-            DestinationState::Deferred { until_unix_s, .. } => Some(until_unix_s),
-            _ => None,
+        .filter(|d| !d.settled())
+        .map(|d| match d.state {
+            DestinationState::Deferred { until_unix_s, .. } => until_unix_s,
+            _ => now_unix_s,
         })
         .min()
 }
@@ -397,7 +406,7 @@ mod tests {
             reason: "code 4".into(),
         });
         assert!(!all_settled(&ds), "Facebook is still to go");
-        assert_eq!(next_due(&ds), Some(1_000));
+        assert_eq!(next_due(&ds, 500), Some(1_000));
         assert_eq!(ds[1].step(5_000), Step::Nothing);
         assert_eq!(ds[2].step(1_000), Step::Start);
         ds[2].refused(Verdict::NeedsAuth {
@@ -407,6 +416,6 @@ mod tests {
             all_settled(&ds),
             "done, failed and needs-auth are all settled"
         );
-        assert_eq!(next_due(&ds), None);
+        assert_eq!(next_due(&ds, 500), None);
     }
 }

@@ -16,7 +16,7 @@ use tracing::{info, warn};
 
 use super::{modify_record, read_record};
 use crate::destinations::answers::Verdict;
-use crate::destinations::state::{all_settled, Destination, DestinationState, Step};
+use crate::destinations::state::{all_settled, next_due, Destination, DestinationState, Step};
 use crate::destinations::upload::{
     Extra, Platforms, Readiness, Sent, UploadFailure, UploadItem, MAX_PROTOCOL_ATTEMPTS,
 };
@@ -132,15 +132,8 @@ where
     // has nothing due until its publish stage runs.
     let at = now();
     report.waiting_for_parts = !publishing(&video);
-    report.next_due_unix_s = video
-        .destinations
-        .iter()
-        .filter(|d| !d.settled() && !report.waiting_for_parts)
-        .map(|d| match d.state {
-            DestinationState::Deferred { until_unix_s, .. } => until_unix_s,
-            _ => at,
-        })
-        .min();
+    report.next_due_unix_s =
+        next_due(&video.destinations, at).filter(|_| !report.waiting_for_parts);
     report.stopped_at_deadline = stop_at.is_some_and(|t| Instant::now() >= t)
         && report.held_elsewhere.is_empty()
         && report.next_due_unix_s.is_some_and(|t| t <= at);
@@ -177,10 +170,10 @@ async fn claim<R: VideoRecords>(
             return None;
         }
         let d = r.destinations.get_mut(index)?;
-        let step = d.step(now);
-        if matches!(step, Step::Nothing | Step::Wait { .. }) {
+        if !d.is_due(now) {
             return None;
         }
+        let step = d.step(now);
         if let Some(lease) = &d.lease {
             let live = !lease.expired_at(now.max(0) as u64) && !records.holder_gone(lease);
             if live && lease.holder != terms.holder {

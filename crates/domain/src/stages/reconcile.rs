@@ -16,7 +16,6 @@
 //!   unsettled stage, with how long it waited.
 
 use super::record_failure;
-use crate::destinations::state::Step;
 use crate::error::{InputError, PortError, StageError};
 use crate::events::PipelineMessage;
 use crate::keys::VideoId;
@@ -109,10 +108,10 @@ where
     if !record.destinations.is_empty() && record.stage(Stage::Publish) == StageStatus::Running {
         // Publishing to the platforms: never stuck while a destination waits for its
         // time (a quota back at midnight Pacific), driven again once one is due.
-        let due = record.destinations.iter().any(|d| {
-            !matches!(d.step(now as i64), Step::Nothing | Step::Wait { .. })
-                && d.lease.as_ref().is_none_or(|l| l.expired_at(now))
-        });
+        let due = record
+            .destinations
+            .iter()
+            .any(|d| d.is_due(now as i64) && d.lease.as_ref().is_none_or(|l| l.expired_at(now)));
         if !due {
             return Ok(None);
         }

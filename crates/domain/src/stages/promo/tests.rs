@@ -11,9 +11,7 @@ async fn publishing_waits_for_the_promo_and_a_failed_promo_does_not_block_it() {
     let w = speaking_world(FakeTranscriber::speaking(TALK, 3.5));
     // The renditions job waits, like MediaConvert; the promo job will fail.
     let mut transcoder = FakeTranscoder::asynchronous(&w.store);
-    let id = w.submitted_talk(&transcoder, 60.0).await;
-    w.complete_renditions(&transcoder, &id).await;
-    w.cover(&id).await.unwrap();
+    let id = covered_talk(&w, &transcoder).await;
     let audio = w.run_transcription(&id).await;
     assert!(audio, "transcribed");
     let rec = w.record(&id);
@@ -49,9 +47,7 @@ async fn the_vertical_cut_is_asked_for_by_a_destination_and_centred_on_the_cover
     use crate::destinations::vertical::FaceBox;
     let w = speaking_world(FakeTranscriber::speaking(TALK, 3.5));
     let transcoder = FakeTranscoder::asynchronous(&w.store);
-    let id = w.submitted_talk(&transcoder, 60.0).await;
-    w.complete_renditions(&transcoder, &id).await;
-    w.cover(&id).await.unwrap();
+    let id = covered_talk(&w, &transcoder).await;
     // What the cloud's cover stage records: a face on the right of the cover's frame.
     // And the sidecar asks YouTube for the vertical cut.
     let face = FaceBox {
@@ -100,9 +96,7 @@ async fn the_vertical_cut_is_asked_for_by_a_destination_and_centred_on_the_cover
 async fn without_a_destination_asking_there_is_no_vertical_cut() {
     let w = speaking_world(FakeTranscriber::speaking(TALK, 3.5));
     let transcoder = FakeTranscoder::asynchronous(&w.store);
-    let id = w.submitted_talk(&transcoder, 60.0).await;
-    w.complete_renditions(&transcoder, &id).await;
-    w.cover(&id).await.unwrap();
+    let id = covered_talk(&w, &transcoder).await;
     assert!(w.run_transcription(&id).await);
     stages::render_promo(&w.records, &transcoder, &w.recorder, &[], &id)
         .await
@@ -110,4 +104,12 @@ async fn without_a_destination_asking_there_is_no_vertical_cut() {
     let promos = transcoder.promos.lock().unwrap().clone();
     assert_eq!(promos.len(), 1);
     assert_eq!(promos[0].vertical, None);
+}
+
+/// A 60 s talk with its renditions and cover recorded: its id.
+async fn covered_talk(w: &World, transcoder: &FakeTranscoder<'_>) -> crate::keys::VideoId {
+    let id = w.submitted_talk(transcoder, 60.0).await;
+    w.complete_renditions(transcoder, &id).await;
+    w.cover(&id).await.unwrap();
+    id
 }
