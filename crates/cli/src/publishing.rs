@@ -140,6 +140,9 @@ pub struct Publishing {
     clock: Option<AtomicI64>,
 }
 
+/// The platforms as the local mode reaches them.
+pub type LocalPlatforms<'a> = PlatformClients<LocalFiles<'a>>;
+
 /// The store's files, for upload.
 pub struct LocalFiles<'a> {
     pub store: &'a LocalStore,
@@ -186,32 +189,40 @@ impl Publishing {
         }
     }
 
+    /// The platforms with the credentials file's tokens, reading `store`'s files:
+    /// made once per command, so that the file is read and a YouTube access token
+    /// bought once however many videos are driven.
+    ///
+    /// # Errors
+    /// The credentials file cannot be read (others may read it, not JSON).
+    pub fn platforms<'a>(&self, store: &'a LocalStore) -> Result<LocalPlatforms<'a>> {
+        Ok(PlatformClients::new(
+            LocalFiles { store },
+            Credentials::load(&self.credentials)?,
+            &self.endpoints,
+            self.chunk,
+            "run `vidpipe auth {}`",
+        ))
+    }
+
     /// Moves the video's destinations as far as they go, waiting here for what comes
     /// due within [`Publishing::wait_s`]; rewrites the report page with their links.
     ///
     /// # Errors
-    /// The credentials file cannot be read (others may read it, not JSON); the
-    /// record store's errors.
+    /// The record store's errors.
     pub async fn drive<N: Notifier>(
         &self,
+        platforms: &LocalPlatforms<'_>,
         store: &LocalStore,
         records: &SqliteRecords,
         notifier: &N,
         id: &VideoId,
     ) -> Result<DestinationsReport> {
-        let credentials = Credentials::load(&self.credentials)?;
-        let clients = PlatformClients::new(
-            LocalFiles { store },
-            credentials,
-            &self.endpoints,
-            self.chunk,
-            "run `vidpipe auth {}`",
-        );
         let deadline = self.now() + self.wait_s;
         let report = loop {
             let now = || self.now();
             let report =
-                publish_to_destinations(records, &clients, notifier, id, &now, None).await?;
+                publish_to_destinations(records, platforms, notifier, id, &now, None).await?;
             match report.next_due_unix_s {
                 Some(t) if report.held_elsewhere.is_empty() && t <= deadline => {
                     self.wait_until(t).await

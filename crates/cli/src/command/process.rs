@@ -232,7 +232,10 @@ pub async fn process(
     }
     let mut record = records.get(&id).await?.context("no record was written")?;
     if !record.destinations.is_empty() && record.status != VideoStatus::Failed {
-        let passed = publishing.drive(&store, &records, &notifier, &id).await?;
+        let platforms = publishing.platforms(&store)?;
+        let passed = publishing
+            .drive(&platforms, &store, &records, &notifier, &id)
+            .await?;
         record = records.get(&id).await?.context("no record was written")?;
         println!("video {}: {}", record.id, record.title());
         if !print_destinations(&record, &passed) {

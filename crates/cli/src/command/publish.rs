@@ -73,6 +73,7 @@ pub async fn run(out: &Path, args: &PublishArgs) -> Result<ExitCode> {
     } else {
         chosen
     };
+    let mut platforms = None;
     for video in candidates {
         let Some(video) = records.get(&video.id).await? else {
             continue;
@@ -87,8 +88,12 @@ pub async fn run(out: &Path, args: &PublishArgs) -> Result<ExitCode> {
             continue;
         }
         touched += 1;
+        let platforms = match &platforms {
+            Some(p) => p,
+            None => platforms.insert(publishing.platforms(&store)?),
+        };
         let report = publishing
-            .drive(&store, &records, &notifier, &video.id)
+            .drive(platforms, &store, &records, &notifier, &video.id)
             .await?;
         let video = records.get(&video.id).await?.unwrap_or(video);
         println!("video {}: {}", video.id, video.title());
